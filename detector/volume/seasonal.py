@@ -1,0 +1,281 @@
+"""The project's default volume detector: a seasonal count baseline with negative-binomial window tests.
+
+Expected count of a bucket = level (per hour, deseasonalised, exponentially decayed) x time-of-day factor x
+day-of-week factor x bucket width. The factors are Gamma-Poisson posterior means shrunk toward 1, so a
+sparse series keeps a flat profile until it has the counts to support a shape, and a busy one learns its
+shape within days. The decision sums the last few buckets over each configured window (5, 15, 60 minutes by
+default) and asks how surprising that sum is under a negative binomial whose dispersion is learned from the
+window sums themselves (so bursty, autocorrelated tweet counts are judged on their own scale). An alert
+needs a Bonferroni-corrected p-value below ``alpha``, at least ``min_count`` units and ``min_ratio`` times
+the expected sum, after a warm-up; then one incident gives one alert until the volume has been normal for
+``rearm_minutes``.
+
+Robust learning: every closed bucket is learned after its value is capped at its 99.9% band, and a bucket
+judged anomalous is learned only up to that cap, so an outage never becomes the new normal while a real
+level shift is still absorbed, slowly.
+
+>>> from datetime import datetime, timedelta, timezone
+>>> from detector.records import Bucket
+>>> from detector.volume.settings import VolumeSettings
+>>> detector = SeasonalDetector(VolumeSettings(metric="mentions"), service="isp")
+>>> t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+>>> minute = timedelta(minutes=1)
+>>> quiet = [detector.update(Bucket("isp", t0 + i * minute, t0 + (i + 1) * minute, mentions=i % 3 == 0))
+...          for i in range(180)]
+>>> any(d.alert for d in quiet)
+False
+>>> burst = Bucket("isp", t0 + 180 * minute, t0 + 181 * minute, mentions=9, as_of=t0 + 180 * minute + 40 * minute / 60)
+>>> detector.score(burst).alert
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from detector.records import Bucket, Detection
+from detector.volume.base import VolumeDetector
+from detector.volume.maintenance import suppression_reason
+from detector.volume.settings import VolumeSettings, metric_value
+from detector.volume.tails import upper_quantile, upper_tail
+
+_LEARN_TAIL = 1e-3  # values above this band are capped before they are learned
+
+
+@dataclass
+class SeasonalState:
+    """Everything the detector has learned for one service; plain data, so it pickles."""
+
+    level_sum: float
+    level_hours: float
+    hod_seen: list[float] = field(default_factory=lambda: [0.0] * 24)
+    hod_expected: list[float] = field(default_factory=lambda: [0.0] * 24)
+    dow_seen: list[float] = field(default_factory=lambda: [0.0] * 7)
+    dow_expected: list[float] = field(default_factory=lambda: [0.0] * 7)
+    spread_sq: list[float] = field(default_factory=list)  # per window: decayed sum of (S - E)^2
+    spread_mean: list[float] = field(default_factory=list)  # per window: decayed sum of E
+    spread_mean_sq: list[float] = field(default_factory=list)  # per window: decayed sum of E^2
+    spread_hours: float = 0.0
+    recent: deque = field(default_factory=deque)  # (value, expected) of the last closed buckets
+    seen_hours: float = 0.0
+    last_end: datetime | None = None
+    alerted_at: datetime | None = None
+    last_anomalous_end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class _Judgement:
+    value: float
+    expected: float
+    upper: float
+    p_value: float
+    significant: bool
+    reason: str
+    window_sums: tuple[tuple[float, float], ...]
+
+
+class SeasonalDetector(VolumeDetector):
+    """Seasonal count baseline learned online; count-aware sliding-window tests; early partial-bucket alerts."""
+
+    def __init__(self, settings: VolumeSettings, service: str) -> None:
+        self.settings = settings
+        self.service = service
+        self.state_: SeasonalState | None = None  # built lazily, on the first bucket
+
+    # -- the contract ---------------------------------------------------------------------------------
+
+    def score(self, bucket: Bucket) -> Detection:
+        """Judge ``bucket`` (open or closed) against what was learned so far; learn nothing."""
+        state = self._state_for(bucket)
+        judgement = self._judge(state, bucket)
+        return self._detection(state, bucket, judgement)
+
+    def update(self, bucket: Bucket) -> Detection:
+        """Judge a closed ``bucket``, then learn from it (capped at its band, so anomalies barely move it)."""
+        if not bucket.closed:
+            raise ValueError(f"update() needs a closed bucket; {bucket.start} is open until {bucket.end}")
+        state = self._state_for(bucket)
+        if state.last_end is not None and bucket.start != state.last_end:
+            state.recent.clear()  # a gap (or a replay from elsewhere): earlier buckets are not adjacent
+        judgement = self._judge(state, bucket)
+        detection = self._detection(state, bucket, judgement)
+        if judgement.significant:
+            state.last_anomalous_end = bucket.end
+            if detection.alert:
+                state.alerted_at = bucket.as_of
+        if detection.suppressed:  # maintenance volume is not what normal looks like
+            state.recent.append((judgement.value, judgement.expected))
+        else:
+            self._learn(state, bucket, judgement)
+        state.seen_hours += _hours(bucket.width)
+        state.last_end = bucket.end
+        return detection
+
+    # -- judging --------------------------------------------------------------------------------------
+
+    def _window_lengths(self, width: timedelta) -> list[int]:
+        """Each window in whole buckets (at least one), without duplicates, shortest first."""
+        seconds = width.total_seconds()
+        lengths = {max(1, round(minutes * 60 / seconds)) for minutes in self.settings.windows_minutes}
+        return sorted(lengths)
+
+    def _state_for(self, bucket: Bucket) -> SeasonalState:
+        if self.state_ is None:
+            s = self.settings
+            lengths = self._window_lengths(bucket.width)
+            self.state_ = SeasonalState(
+                level_sum=s.prior_rate_per_hour * s.prior_hours,
+                level_hours=s.prior_hours,
+                spread_sq=[0.0] * len(lengths),
+                spread_mean=[0.0] * len(lengths),
+                spread_mean_sq=[0.0] * len(lengths),
+                recent=deque(maxlen=max(lengths) - 1 or 1),
+            )
+        return self.state_
+
+    def expected_for(self, bucket: Bucket) -> float:
+        """Expected value of a whole ``bucket`` under the baseline learned so far."""
+        state = self._state_for(bucket)
+        hod, dow = self._factors(state, bucket.start)
+        return self._rate(state) * hod * dow * _hours(bucket.width)
+
+    def _rate(self, state: SeasonalState) -> float:
+        return state.level_sum / state.level_hours
+
+    def _factors(self, state: SeasonalState, start: datetime) -> tuple[float, float]:
+        prior = self.settings.profile_prior_count
+        hod = _normalised(state.hod_seen, state.hod_expected, prior)
+        dow = _normalised(state.dow_seen, state.dow_expected, prior)
+        return hod[start.hour], dow[start.weekday()]
+
+    def dispersions(self, state: SeasonalState) -> list[float]:
+        """Learned dispersion of each window's sum, shrunk toward the prior by its weight in hours."""
+        s = self.settings
+        result = []
+        for sq, mean, mean_sq in zip(state.spread_sq, state.spread_mean, state.spread_mean_sq):
+            observed = max(0.0, (sq - mean) / mean_sq) if mean_sq > 0 else s.dispersion_prior
+            weight = state.spread_hours
+            result.append((s.dispersion_prior_hours * s.dispersion_prior + weight * observed)
+                          / (s.dispersion_prior_hours + weight))
+        return result
+
+    def _judge(self, state: SeasonalState, bucket: Bucket) -> _Judgement:
+        s = self.settings
+        fraction = 1.0 if bucket.closed else max(0.0, (bucket.as_of - bucket.start) / bucket.width)
+        value = metric_value(bucket, s.metric)
+        expected = self.expected_for(bucket) * fraction
+        lengths = self._window_lengths(bucket.width)
+        dispersions = self.dispersions(state)
+        tail = s.alpha / len(lengths)
+        recent = list(state.recent)
+        best_p, best = 1.0, None
+        sums = []
+        upper = math.inf
+        for index, (length, dispersion) in enumerate(zip(lengths, dispersions)):
+            earlier = recent[len(recent) - min(length - 1, len(recent)):] if length > 1 else []
+            window_sum = value + sum(v for v, _ in earlier)
+            window_expected = expected + sum(e for _, e in earlier)
+            sums.append((window_sum, window_expected))
+            p_value = upper_tail(window_sum, window_expected, dispersion)
+            needed = max(
+                upper_quantile(tail, window_expected, dispersion), s.min_count, s.min_ratio * window_expected
+            )
+            if index == 0:
+                upper = max(0.0, needed - (window_sum - value))
+            if window_sum >= needed and (best is None or p_value < best_p):
+                best_p, best = p_value, (length, window_sum, window_expected)
+            elif best is None:
+                best_p = min(best_p, p_value)
+        p_adjusted = min(1.0, best_p * len(lengths))
+        if best is None:
+            reason = ""
+        else:
+            length, window_sum, window_expected = best
+            minutes = length * bucket.width.total_seconds() / 60
+            reason = (f"{window_sum:g} {s.metric} in the last {minutes:g} min vs {window_expected:.2f} "
+                      f"expected (p={p_adjusted:.1e})")
+        return _Judgement(value, expected, upper, p_adjusted, best is not None, reason, tuple(sums))
+
+    def _detection(self, state: SeasonalState, bucket: Bucket, judgement: _Judgement) -> Detection:
+        s = self.settings
+        elapsed = state.seen_hours * 60 + (bucket.as_of - bucket.start).total_seconds() / 60
+        warm = elapsed >= s.warmup_minutes
+        ongoing = (
+            state.alerted_at is not None
+            and state.last_anomalous_end is not None
+            and bucket.start < state.last_anomalous_end + timedelta(minutes=s.rearm_minutes)
+        )
+        alert = judgement.significant and warm and not ongoing
+        reason = judgement.reason
+        if judgement.significant and not warm:
+            reason = f"warming up: {reason}"
+        elif judgement.significant and ongoing:
+            reason = f"ongoing since {state.alerted_at.isoformat()}: {reason}"
+        suppressed_by = suppression_reason(s.maintenance, self.service, bucket.start, bucket.end)
+        if suppressed_by is not None and reason:
+            reason = f"suppressed ({suppressed_by}): {reason}"
+        score = min(1.0, -math.log10(judgement.p_value) / (-2 * math.log10(s.alpha)))
+        return Detection(
+            service=self.service,
+            bucket_start=bucket.start,
+            at=bucket.as_of,
+            value=judgement.value,
+            expected=judgement.expected,
+            upper=judgement.upper,
+            score=max(0.0, score),
+            alert=alert,
+            reason=reason,
+            suppressed=suppressed_by is not None,
+        )
+
+    # -- learning -------------------------------------------------------------------------------------
+
+    def _learn(self, state: SeasonalState, bucket: Bucket, judgement: _Judgement) -> None:
+        s = self.settings
+        hours = _hours(bucket.width)
+        dispersions = self.dispersions(state)
+        cap = upper_quantile(_LEARN_TAIL, judgement.expected, dispersions[0]) if judgement.expected > 0 else 1.0
+        value = min(judgement.value, max(cap, judgement.expected))
+        hod, dow = self._factors(state, bucket.start)
+        rate = self._rate(state)
+
+        level_decay = 0.5 ** (hours / s.level_half_life_hours)
+        state.level_sum = level_decay * state.level_sum + value / (hod * dow)
+        state.level_hours = level_decay * state.level_hours + hours
+
+        state.recent.append((judgement.value, judgement.expected))
+        if state.seen_hours * 60 < s.warmup_minutes:
+            return  # the level is still climbing from its prior: residuals now would teach a false profile
+        profile_decay = 0.5 ** (hours / (24 * s.profile_half_life_days))
+        for slots in (state.hod_seen, state.hod_expected, state.dow_seen, state.dow_expected):
+            for i in range(len(slots)):
+                slots[i] *= profile_decay
+        state.hod_seen[bucket.start.hour] += value
+        state.hod_expected[bucket.start.hour] += rate * dow * hours
+        if state.seen_hours >= 24 * 7:  # a weekday is only comparable once the level has seen a whole week
+            state.dow_seen[bucket.start.weekday()] += value
+            state.dow_expected[bucket.start.weekday()] += rate * hod * hours
+
+        spread_decay = 0.5 ** (hours / (24 * s.dispersion_half_life_days))
+        for i, ((window_sum, window_expected), dispersion) in enumerate(zip(judgement.window_sums, dispersions)):
+            if window_expected <= 0:
+                continue
+            capped = min(window_sum, upper_quantile(_LEARN_TAIL, window_expected, dispersion))
+            state.spread_sq[i] = spread_decay * state.spread_sq[i] + (capped - window_expected) ** 2
+            state.spread_mean[i] = spread_decay * state.spread_mean[i] + window_expected
+            state.spread_mean_sq[i] = spread_decay * state.spread_mean_sq[i] + window_expected**2
+        state.spread_hours = spread_decay * state.spread_hours + hours
+
+
+def _hours(width: timedelta) -> float:
+    return width.total_seconds() / 3600
+
+
+def _normalised(seen: list[float], expected: list[float], prior: float) -> list[float]:
+    """Gamma-Poisson posterior means of each slot's factor (prior mean 1), rescaled to average 1."""
+    factors = [(o + prior) / (e + prior) for o, e in zip(seen, expected)]
+    mean = sum(factors) / len(factors)
+    return [f / mean for f in factors]

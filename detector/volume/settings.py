@@ -1,0 +1,148 @@
+"""The volume-detection settings: the `[detection]` table of the config file, validated once, here.
+
+The defaults are the one configuration a user deploys: one-minute buckets of distinct complaining people,
+judged against a seasonal baseline with count-aware (negative-binomial) tails over sliding windows of
+5, 15 and 60 minutes. The same defaults are what `detector detect-series` and the NAB bench run, so the
+numbers we report are the numbers a user gets.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from detector.records import Bucket
+
+Metric = Literal["complaint_people", "mentions", "people", "complaints", "complaint_share"]
+
+
+def metric_value(bucket: Bucket, metric: str) -> float:
+    """Return the number the detector judges for ``bucket``: one of its count fields, or the complaint share."""
+    if metric == "complaint_share":
+        return bucket.complaint_share
+    return float(getattr(bucket, metric))
+
+
+class MaintenanceWindow(BaseModel):
+    """A known event (maintenance, a TV premiere) during which alerts are recorded as suppressed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service: str | None = Field(None, description="Service the window applies to; empty means every service.")
+    start: datetime | None = Field(None, description="Start of a one-off window (timezone-aware, UTC if naive).")
+    end: datetime | None = Field(None, description="End (exclusive) of a one-off window.")
+    cron: str | None = Field(
+        None,
+        description="Recurring start as a 5-field cron expression in UTC ('minute hour day month weekday', "
+        "numbers, '*', lists, ranges and '/step'), e.g. '0 2 * * 2' for Tuesdays 02:00.",
+    )
+    duration_minutes: float | None = Field(None, gt=0, description="Length of each recurring window, in minutes.")
+    reason: str = Field("maintenance", description="Why alerts are suppressed; shown on the suppressed detection.")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        from datetime import timezone
+
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "MaintenanceWindow":
+        if self.cron is not None:
+            if self.duration_minutes is None:
+                raise ValueError("a recurring window needs duration_minutes next to cron")
+            from detector.volume.maintenance import parse_cron
+
+            parse_cron(self.cron)  # raises ValueError with the offending field
+        elif self.start is None or self.end is None:
+            raise ValueError("a maintenance window needs start and end, or cron and duration_minutes")
+        elif self.end <= self.start:
+            raise ValueError(f"maintenance window ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
+class VolumeSettings(BaseModel):
+    """How mention volume is bucketed and judged; embedded in the config file as `[detection]`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detector: Literal["seasonal"] = Field(
+        "seasonal", description="Which volume detector runs per service (see detector.volume.registry)."
+    )
+    bucket_seconds: int = Field(60, gt=0, description="Width of one bucket in seconds.")
+    metric: Metric = Field(
+        "complaint_people",
+        description="What drives the decision: distinct complaining people per bucket (default), raw "
+        "mentions, distinct people, complaint posts, or the complaint share of mentions.",
+    )
+    windows_minutes: list[float] = Field(
+        [5.0, 15.0, 60.0],
+        min_length=1,
+        description="Lengths of the sliding windows whose sums are tested (each rounded to whole buckets, "
+        "at least one): short ones catch sharp bursts early, long ones sustained rises. The shortest is the "
+        "duration rule: evidence is always summed over at least that span.",
+    )
+    alpha: float = Field(
+        1e-5,
+        gt=0,
+        lt=1,
+        description="Probability, under the baseline, that a bucket's smallest window p-value (Bonferroni "
+        "over the windows) falls below it: the false-alarm rate per bucket before the other rules.",
+    )
+    min_count: float = Field(
+        3, ge=0, description="An alert needs at least this many units (e.g. people) in the tipping window."
+    )
+    min_ratio: float = Field(
+        2.0, ge=1, description="An alert needs the tipping window's sum to be at least this multiple of expected."
+    )
+    warmup_minutes: float = Field(
+        60.0, ge=0, description="No alert before this much history has been seen (cold start)."
+    )
+    rearm_minutes: float = Field(
+        120.0,
+        ge=0,
+        description="After an alert, no new alert for the service until its volume has been normal this long: "
+        "one incident, one alert.",
+    )
+    level_half_life_hours: float = Field(
+        24.0, gt=0, description="Half-life of the deseasonalised level: how fast the baseline follows trends."
+    )
+    profile_half_life_days: float = Field(
+        14.0, gt=0, description="Half-life of the time-of-day and day-of-week profile."
+    )
+    profile_prior_count: float = Field(
+        20.0,
+        gt=0,
+        description="Strength, in counts, of the prior that every hour and weekday is average: a sparse series "
+        "needs that many observations in a slot before its profile moves far from flat.",
+    )
+    prior_rate_per_hour: float = Field(
+        1.0, ge=0, description="Cold-start guess of the volume per hour, before any history."
+    )
+    prior_hours: float = Field(
+        1.0, gt=0, description="How many hours of history the cold-start guess is worth."
+    )
+    dispersion_prior: float = Field(
+        0.25,
+        ge=0,
+        description="Cold-start overdispersion of window sums (negative-binomial 1/r: variance = mean + "
+        "dispersion * mean^2); learned online from the data afterwards.",
+    )
+    dispersion_prior_hours: float = Field(
+        24.0, gt=0, description="How many hours of history the dispersion prior is worth."
+    )
+    dispersion_half_life_days: float = Field(
+        7.0, gt=0, description="Half-life of the learned dispersion."
+    )
+    maintenance: list[MaintenanceWindow] = Field(
+        default_factory=list,
+        description="Maintenance windows and one-off suppressions: detections inside them are marked suppressed.",
+    )
+
+    @property
+    def bucket_width(self) -> timedelta:
+        return timedelta(seconds=self.bucket_seconds)
