@@ -1,0 +1,28 @@
+"""Classifier settings as they appear in the ``[classifier]`` table of the config file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ClassifierSettings(BaseModel):
+    """Which classifier labels posts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["model", "keywords"] = Field(
+        "model",
+        description="'model': the trained sentence-transformers heads (default); "
+        "'keywords': the transparent keyword baseline, no ML dependencies.",
+    )
+    model_dir: Path | None = Field(
+        None, description="Folder of trained heads (see `detector train`); default: the shipped models/default."
+    )
+    embedding_model: Path | None = Field(
+        None, description="A local sentence-transformers model folder; default: all-MiniLM-L6-v2 from its package."
+    )
+    claims: Path | None = Field(None, description="TOML file of known claims to match posts against.")
+    batch_size: int = Field(256, ge=1, le=10_000, description="Posts encoded per batch.")

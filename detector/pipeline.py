@@ -1,0 +1,250 @@
+"""Wiring the stages: match -> classify -> store -> bucket -> detect -> incidents -> outbox.
+
+Each batch is handled in event-time order and written in one transaction with the source's cursor, the
+incident changes, their notifications and the detectors' state, so a crash at any point either loses the
+whole batch (it is read again from the cursor) or none of it, and nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable
+
+from detector.alerting.manager import AlertChange, AlertManager
+from detector.alerting.notification import build_payload, post_view, routes_for
+from detector.alerting.settings import AlertSettings, ChannelSettings
+from detector.bucketing import ServiceBuckets
+from detector.classify.base import Classifier
+from detector.matching import ServiceMatcher, ServiceRule
+from detector.records import Bucket, Detection, Post, Verdict
+from detector.sources.base import SourceBatch
+from detector.store.alerts import latest_alerts, save_changes
+from detector.store.store import Store
+from detector.volume.base import VolumeDetector
+from detector.volume.registry import build_detector
+from detector.volume.settings import VolumeSettings
+
+log = logging.getLogger("detector.pipeline")
+
+
+@dataclass
+class RunReport:
+    """What a run did, for the summary line and for tests."""
+
+    read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    unmatched: int = 0
+    late: int = 0
+    changes: list[AlertChange] = field(default_factory=list)
+
+    @property
+    def opened(self) -> int:
+        return sum(1 for c in self.changes if c.kind == "opened")
+
+    def summary(self) -> str:
+        return (
+            f"read {self.read}, stored {self.stored}, duplicate {self.duplicates}, "
+            f"quarantined {self.quarantined}, unmatched {self.unmatched}, "
+            f"incidents opened {self.opened}"
+        )
+
+
+@dataclass(frozen=True)
+class _Reported:
+    at: datetime
+    key: str
+    person: str
+    complaint_p: float
+
+
+class Evidence:
+    """Recent complaint posts per service, to show why an incident opened."""
+
+    def __init__(self, keep: timedelta = timedelta(minutes=30), limit: int = 5) -> None:
+        self.keep = keep
+        self.limit = limit
+        self._recent: dict[str, deque[_Reported]] = {}
+
+    def add(self, service: str, post: Post, verdict: Verdict) -> None:
+        recent = self._recent.setdefault(service, deque(maxlen=500))
+        recent.append(_Reported(post.created_at, f"{post.source}:{post.source_id}", post.person, verdict.complaint_p))
+
+    def for_service(self, service: str, now: datetime) -> tuple[str, ...]:
+        """Up to ``limit`` recent complaints from distinct people, the most confident first."""
+        recent = [r for r in self._recent.get(service, ()) if now - self.keep <= r.at <= now]
+        recent.sort(key=lambda r: (r.complaint_p, r.at), reverse=True)
+        chosen, people = [], set()
+        for r in recent:
+            if r.person not in people:
+                chosen.append(r.key)
+                people.add(r.person)
+            if len(chosen) >= self.limit:
+                break
+        return tuple(chosen)
+
+
+class Pipeline:
+    """Runs batches of posts through every stage into the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        rules: Iterable[ServiceRule],
+        classifier: Classifier,
+        detection: VolumeSettings,
+        alerts: AlertSettings,
+        channels: Iterable[ChannelSettings] = (),
+        on_change: Callable[[AlertChange], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.rules = {rule.name: rule for rule in rules}
+        self.matcher = ServiceMatcher([rule for rule in self.rules.values() if rule.terms])
+        self.classifier = classifier
+        self.detection = detection
+        self.alert_settings = alerts
+        self.channels = list(channels)
+        self.on_change = on_change
+        self.width = detection.bucket_width
+        self.detectors: dict[str, VolumeDetector] = store.load_detector_states()
+        self.buckets: dict[str, ServiceBuckets] = {}
+        self.manager = AlertManager(alerts, latest_alerts(store))
+        self.evidence = Evidence(limit=alerts.evidence_posts)
+
+    # -- matching ----------------------------------------------------------------------------------
+    def services_for(self, post: Post, assigned: str | None) -> tuple[str, ...]:
+        """The services a post is about: matched by name, plus the source's own service when it has no terms."""
+        matched = list(self.matcher.services(post.text))
+        if assigned:
+            rule = self.rules.get(assigned)
+            if (rule is None or not rule.terms) and assigned not in matched:
+                matched.insert(0, assigned)
+        return tuple(matched)
+
+    # -- the batch ---------------------------------------------------------------------------------
+    def process(self, batch: SourceBatch, *, source: str, assigned: str | None = None, report: RunReport) -> None:
+        report.read += batch.read
+        posts: list[Post] = []
+        seen: set[tuple[str, str]] = set()
+        for post in batch.posts:
+            services = self.services_for(post, assigned)
+            if not services:
+                report.unmatched += 1
+                continue
+            if post.key in seen:
+                report.duplicates += 1
+                continue
+            seen.add(post.key)
+            posts.append(replace(post, services=services))
+        known = self.store.existing_keys([p.key for p in posts])
+        report.duplicates += len(known)
+        new_posts = sorted((p for p in posts if p.key not in known), key=lambda p: p.created_at)
+        verdicts = self.classifier.classify(new_posts) if new_posts else []
+        new_posts = [replace(p, lang=p.lang or v.lang) for p, v in zip(new_posts, verdicts)]
+
+        changes: list[AlertChange] = []
+        scored: list[Detection] = []
+        touched: dict[str, set[datetime]] = {}
+        for post, verdict in zip(new_posts, verdicts):
+            for service in post.services:
+                touched.setdefault(service, set()).add(_floor(post.created_at, self.width))
+                changes += self._observe_post(service, post, verdict, scored, report)
+
+        fresh = {f"{p.source}:{p.source_id}": post_view(p, v) for p, v in zip(new_posts, verdicts)}
+        notifications = self._notifications(changes, fresh)
+        with self.store.engine.begin() as conn:
+            stored = self.store.add_posts(new_posts, verdicts, conn)
+            report.quarantined += self.store.quarantine(batch.rejected, conn)
+            save_changes(self.store, changes, notifications, conn)
+            if batch.cursor is not None:
+                self.store.save_cursor(source, batch.cursor, conn)
+            if new_posts:
+                self.store.save_detector_states(self.detectors, new_posts[-1].created_at, conn)
+        report.stored += len(stored.new_ids)
+        report.duplicates += stored.duplicates
+        if touched:
+            self.store.recompute_buckets(touched, self.width)
+        self._record(scored)
+        report.changes += changes
+        for change in changes:
+            if self.on_change is not None:
+                self.on_change(change)
+
+    def flush(self, until: datetime, report: RunReport) -> None:
+        """Close every bucket that ends by ``until`` (end of a replay, or the wall clock in a live run)."""
+        changes: list[AlertChange] = []
+        scored: list[Detection] = []
+        for service, buckets in self.buckets.items():
+            for bucket in buckets.advance(until):
+                changes += self._judge_closed(bucket, scored)
+        with self.store.engine.begin() as conn:
+            save_changes(self.store, changes, self._notifications(changes, {}), conn)
+            self.store.save_detector_states(self.detectors, until, conn)
+        self._record(scored)
+        report.changes += changes
+        for change in changes:
+            if self.on_change is not None:
+                self.on_change(change)
+
+    # -- one post ----------------------------------------------------------------------------------
+    def _observe_post(
+        self, service: str, post: Post, verdict: Verdict, scored: list[Detection], report: RunReport
+    ) -> list[AlertChange]:
+        buckets = self.buckets.get(service)
+        if buckets is None:
+            buckets = self.buckets[service] = ServiceBuckets(service, self.width)
+        if buckets.is_late(post.created_at):
+            report.late += 1  # stored and counted in its bucket, but the detector has moved on
+            return []
+        changes: list[AlertChange] = []
+        for closed in buckets.advance(post.created_at):
+            changes += self._judge_closed(closed, scored)
+        partial = buckets.add(post, verdict)
+        if verdict.complaint:
+            self.evidence.add(service, post, verdict)
+        detection = self._detector(service).score(partial)
+        changes += self.manager.observe(detection, lambda: self.evidence.for_service(service, post.created_at))
+        return changes
+
+    def _judge_closed(self, bucket: Bucket, scored: list[Detection]) -> list[AlertChange]:
+        detection = self._detector(bucket.service).update(bucket)
+        if bucket.mentions:
+            scored.append(detection)
+        return self.manager.observe(
+            detection, lambda: self.evidence.for_service(bucket.service, bucket.end)
+        )
+
+    def _notifications(self, changes: list[AlertChange], fresh: dict[str, dict[str, Any]]) -> list:
+        return [
+            (change, channel, build_payload(self.store, change, self.alert_settings, fresh))
+            for change in changes if change.notify
+            for channel in routes_for(change, self.channels)
+        ]
+
+    def _detector(self, service: str) -> VolumeDetector:
+        detector = self.detectors.get(service)
+        if detector is None:
+            detector = self.detectors[service] = build_detector(self.detection, service)
+        return detector
+
+    def _record(self, scored: list[Detection]) -> None:
+        self.store.record_detections([
+            {"b_service": d.service, "b_start": d.bucket_start, "expected": float(d.expected),
+             "upper": float(d.upper), "score": float(d.score)}
+            for d in scored
+        ])
+
+
+def _floor(moment: datetime, width: timedelta) -> datetime:
+    from detector.store.store import floor_time
+
+    return floor_time(moment, width)
+
+
+def as_rows(changes: Iterable[AlertChange]) -> list[dict[str, Any]]:
+    return [{"kind": c.kind, "id": c.alert.id, "service": c.alert.service, "at": c.at.isoformat()} for c in changes]

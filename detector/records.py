@@ -1,0 +1,168 @@
+"""The records that flow through the pipeline: posts in, verdicts, buckets, detections and alerts out.
+
+They are plain frozen dataclasses so every stage can be tested with hand-made values and no stage can
+mutate what an earlier one produced. Times are always timezone-aware UTC; constructors refuse naive ones
+because a naive time silently shifts every bucket by the machine's offset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
+from typing import Any, Mapping
+
+SEVERITIES = ("minor", "major", "critical")
+
+
+def require_utc(value: datetime, name: str) -> datetime:
+    """Return ``value`` converted to UTC; raise if it carries no timezone."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware (got naive {value.isoformat()})")
+    return value.astimezone(timezone.utc)
+
+
+def text_fingerprint(text: str) -> str:
+    """A short hash of the whitespace- and case-folded text: equal for exact duplicates and cross-posts."""
+    folded = " ".join(text.casefold().split())
+    return hashlib.sha256(folded.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One public post about (possibly) a watched service, as a source delivered it."""
+
+    source: str
+    source_id: str
+    created_at: datetime
+    text: str
+    services: tuple[str, ...] = ()
+    author: str | None = None  # pseudonymised (keyed hash) before it reaches a Post
+    url: str | None = None
+    lang: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "created_at", require_utc(self.created_at, "Post.created_at"))
+        if not isinstance(self.metadata, MappingProxyType):
+            object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.source, self.source_id)
+
+    @property
+    def person(self) -> str:
+        """Who counts as one reporter: the author when known, else the text (folds bots and cross-posts)."""
+        return f"a:{self.author}" if self.author else f"t:{text_fingerprint(self.text)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the classifier says about one post."""
+
+    source: str
+    source_id: str
+    complaint: bool
+    complaint_p: float
+    misinformation: bool = False
+    misinformation_p: float = 0.0
+    symptom: str | None = None
+    symptom_p: float | None = None
+    claim: str | None = None  # id of the matched claim in the claims registry
+    claim_similarity: float | None = None
+    lang: str | None = None
+    confidence: float = 1.0  # lower for languages or texts the model is not trained for
+    model: str = "keywords"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.source, self.source_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """Counts for one service over [start, end), known up to ``as_of``.
+
+    A bucket is *closed* when ``as_of == end``; an open (partial) bucket lets a detector decide before the
+    minute is over. ``people`` counts distinct reporters (authors, or distinct texts when the author is
+    unknown) so one angry user or one bot cannot look like a crowd.
+    """
+
+    service: str
+    start: datetime
+    end: datetime
+    mentions: int = 0
+    complaints: int = 0
+    misinformation: int = 0
+    people: int = 0
+    complaint_people: int = 0
+    as_of: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", require_utc(self.start, "Bucket.start"))
+        object.__setattr__(self, "end", require_utc(self.end, "Bucket.end"))
+        as_of = self.end if self.as_of is None else require_utc(self.as_of, "Bucket.as_of")
+        object.__setattr__(self, "as_of", as_of)
+
+    @property
+    def closed(self) -> bool:
+        return self.as_of >= self.end
+
+    @property
+    def width(self) -> timedelta:
+        return self.end - self.start
+
+    @property
+    def complaint_share(self) -> float:
+        return self.complaints / self.mentions if self.mentions else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """A detector's answer for one bucket: what was expected, how unusual it is, and whether to alert."""
+
+    service: str
+    bucket_start: datetime
+    at: datetime  # the moment this answer was known live: the bucket's as_of
+    value: float
+    expected: float
+    upper: float
+    score: float  # in [0, 1], high means anomalous
+    alert: bool
+    reason: str = ""
+    suppressed: bool = False  # inside a maintenance window: recorded, not notified
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.expected if self.expected > 0 else float(self.value > 0) * self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One incident for one service: opened when the detector fired live, resolved when volume is normal."""
+
+    id: str
+    service: str
+    opened_at: datetime
+    status: str  # open | acknowledged | resolved
+    severity: str
+    peak_ratio: float
+    peak_value: float
+    expected: float
+    reason: str
+    evidence: tuple[str, ...] = ()  # post keys "source:source_id"
+    updated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    suppressed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Input that could not become a Post, kept in quarantine with the reason so nothing is silently lost."""
+
+    source: str
+    ref: str  # where in the input: "file.csv:17", a URL, a message id
+    reason: str
+    raw: str | None = None

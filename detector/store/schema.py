@@ -1,0 +1,196 @@
+"""The database schema, declared once with SQLAlchemy Core so SQLite and PostgreSQL run the same code.
+
+Times are stored as UTC. SQLite has no timezone type, so ``UTCDateTime`` strips the zone on the way in
+and puts it back on the way out; callers only ever see aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+SCHEMA_VERSION = 2
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware-UTC datetime on every backend."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware UTC")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+metadata = sa.MetaData()
+
+schema_info = sa.Table(
+    "schema_info",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("upgraded_at", UTCDateTime, nullable=False),
+)
+
+posts = sa.Table(
+    "posts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("source_id", sa.String(256), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("author", sa.String(64)),
+    sa.Column("person", sa.String(64), nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("lang", sa.String(16)),
+    sa.Column("metadata", sa.JSON),
+    sa.Column("ingested_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("source", "source_id", name="uq_posts_source_id"),
+)
+sa.Index("ix_posts_created_at", posts.c.created_at)
+
+post_services = sa.Table(
+    "post_services",
+    metadata,
+    sa.Column("post_id", sa.ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("service", sa.String(128), primary_key=True),
+    # Denormalised from posts so "this service, this time range" is one index range scan.
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_post_services_service_time", post_services.c.service, post_services.c.created_at)
+
+verdicts = sa.Table(
+    "verdicts",
+    metadata,
+    sa.Column("post_id", sa.ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("complaint", sa.Boolean, nullable=False),
+    sa.Column("complaint_p", sa.Float, nullable=False),
+    sa.Column("misinformation", sa.Boolean, nullable=False),
+    sa.Column("misinformation_p", sa.Float, nullable=False),
+    sa.Column("symptom", sa.String(32)),
+    sa.Column("symptom_p", sa.Float),
+    sa.Column("claim", sa.String(128)),
+    sa.Column("claim_similarity", sa.Float),
+    sa.Column("confidence", sa.Float, nullable=False),
+)
+
+buckets = sa.Table(
+    "buckets",
+    metadata,
+    sa.Column("service", sa.String(128), primary_key=True),
+    sa.Column("start", UTCDateTime, primary_key=True),
+    sa.Column("width_s", sa.Integer, nullable=False),
+    sa.Column("mentions", sa.Integer, nullable=False),
+    sa.Column("complaints", sa.Integer, nullable=False),
+    sa.Column("misinformation", sa.Integer, nullable=False),
+    sa.Column("people", sa.Integer, nullable=False),
+    sa.Column("complaint_people", sa.Integer, nullable=False),
+    sa.Column("expected", sa.Float),
+    sa.Column("upper", sa.Float),
+    sa.Column("score", sa.Float),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.String(160), primary_key=True),
+    sa.Column("service", sa.String(128), nullable=False),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Column("acknowledged_at", UTCDateTime),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("peak_ratio", sa.Float, nullable=False),
+    sa.Column("peak_value", sa.Float, nullable=False),
+    sa.Column("expected", sa.Float, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Column("suppressed", sa.Boolean, nullable=False, default=False),
+)
+sa.Index("ix_alerts_service_opened", alerts.c.service, alerts.c.opened_at)
+
+alert_events = sa.Table(
+    "alert_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),  # opened escalated resolved reopened acknowledged ...
+    sa.Column("detail", sa.JSON),
+)
+sa.Index("ix_alert_events_alert", alert_events.c.alert_id, alert_events.c.id)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(256), nullable=False, unique=True),  # idempotency: event x channel
+    sa.Column("alert_id", sa.String(160), nullable=False),
+    sa.Column("event_id", sa.BigInteger, nullable=False),
+    sa.Column("channel", sa.String(128), nullable=False),  # channel name, never its secret URL
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending sent dead
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+)
+sa.Index("ix_outbox_pending", outbox.c.status, outbox.c.next_attempt_at)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("ref", sa.String(256), nullable=False),  # where in the input: file:line, URL, message id
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("raw", sa.Text),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+
+source_cursors = sa.Table(
+    "source_cursors",
+    metadata,
+    sa.Column("source", sa.String(128), primary_key=True),
+    sa.Column("cursor", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+detector_state = sa.Table(
+    "detector_state",
+    metadata,
+    sa.Column("service", sa.String(128), primary_key=True),
+    sa.Column("state", sa.LargeBinary, nullable=False),
+    sa.Column("as_of", UTCDateTime, nullable=False),
+)
+
+# Version 2: analysts' labels (the dashboard's labelling queue writes them, `detector train` reads them).
+labels = sa.Table(
+    "labels",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("post_id", sa.ForeignKey("posts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("task", sa.String(64), nullable=False),
+    sa.Column("label", sa.String(64), nullable=False),
+    sa.Column("labeller", sa.String(128)),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("post_id", "task", name="uq_labels_post_task"),
+)

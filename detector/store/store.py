@@ -1,0 +1,272 @@
+"""Reading and writing posts, verdicts, buckets, quarantine, cursors and detector state.
+
+Every write is idempotent: posts are unique on (source, source_id) and bucket counts are recomputed from
+the stored posts, never incremented, so replaying a file twice or redelivering a batch changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from detector.records import Bucket, Post, Rejected, Verdict
+from detector.store import schema
+from detector.store.database import create_engine, migrate
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def floor_time(moment: datetime, width: timedelta) -> datetime:
+    """The start of the bucket of ``width`` that holds ``moment`` (buckets align to the Unix epoch)."""
+    seconds = int(width.total_seconds())
+    stamp = int(moment.timestamp())
+    return datetime.fromtimestamp(stamp - stamp % seconds, timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPosts:
+    """Which posts of a batch were new, by key, and their database ids."""
+
+    new_ids: dict[tuple[str, str], int]
+    duplicates: int
+
+
+class Store:
+    """The project's database: SQLite by default, PostgreSQL by URL, same code."""
+
+    def __init__(self, db: str | Path, *, upgrade: bool = True) -> None:
+        self.engine: Engine = create_engine(db)
+        self.version = migrate(self.engine) if upgrade else None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- inserts -----------------------------------------------------------------------------------
+    def _insert_ignoring(self, table: sa.Table, *conflict: str):
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":
+            return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict) or None)
+        if dialect == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(conflict) or None)
+        raise NotImplementedError(f"unsupported database {dialect}")
+
+    def _upsert(self, table: sa.Table, keys: Sequence[str], rows: list[dict[str, Any]], update: Sequence[str]):
+        dialect = self.engine.dialect.name
+        module = sqlite if dialect == "sqlite" else postgresql
+        stmt = module.insert(table)
+        return stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={name: stmt.excluded[name] for name in update}
+        ), rows
+
+    def existing_keys(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (source, source_id) keys are already stored."""
+        found: set[tuple[str, str]] = set()
+        p = schema.posts
+        with self.engine.connect() as conn:
+            for i in range(0, len(keys), 400):
+                chunk = list(keys[i : i + 400])
+                rows = conn.execute(
+                    sa.select(p.c.source, p.c.source_id).where(sa.tuple_(p.c.source, p.c.source_id).in_(chunk))
+                )
+                found.update((r.source, r.source_id) for r in rows)
+        return found
+
+    def add_posts(
+        self, posts: Sequence[Post], verdicts: Sequence[Verdict], conn: Connection | None = None
+    ) -> StoredPosts:
+        """Store new posts with their services and verdicts in one transaction; skip known ones."""
+        if not posts:
+            return StoredPosts({}, 0)
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.add_posts(posts, verdicts, own)
+        now = _utcnow()
+        by_key = {verdict.key: verdict for verdict in verdicts}
+        rows = [
+            {
+                "source": p.source,
+                "source_id": p.source_id,
+                "created_at": p.created_at,
+                "text": p.text,
+                "author": p.author,
+                "person": p.person,
+                "url": p.url,
+                "lang": p.lang or (by_key[p.key].lang if p.key in by_key else None),
+                "metadata": dict(p.metadata) or None,
+                "ingested_at": now,
+            }
+            for p in posts
+        ]
+        stmt = self._insert_ignoring(schema.posts, "source", "source_id").returning(
+            schema.posts.c.id, schema.posts.c.source, schema.posts.c.source_id
+        )
+        result = conn.execute(stmt, rows)
+        new_ids = {(row.source, row.source_id): row.id for row in result.all()}
+        service_rows, verdict_rows = [], []
+        for post in posts:
+            post_id = new_ids.get(post.key)
+            if post_id is None:
+                continue
+            service_rows += [
+                {"post_id": post_id, "service": s, "created_at": post.created_at} for s in post.services
+            ]
+            verdict = by_key.get(post.key)
+            if verdict is not None:
+                verdict_rows.append(_verdict_row(post_id, verdict))
+        if service_rows:
+            conn.execute(self._insert_ignoring(schema.post_services), service_rows)
+        if verdict_rows:
+            conn.execute(self._insert_ignoring(schema.verdicts), verdict_rows)
+        return StoredPosts(new_ids, len(posts) - len(new_ids))
+
+    def quarantine(self, rejected: Iterable[Rejected], conn: Connection | None = None) -> int:
+        rows = [
+            {"source": r.source, "ref": r.ref, "reason": r.reason, "raw": r.raw, "at": _utcnow()}
+            for r in rejected
+        ]
+        if rows and conn is not None:
+            conn.execute(schema.quarantine.insert(), rows)
+        elif rows:
+            with self.engine.begin() as own:
+                own.execute(schema.quarantine.insert(), rows)
+        return len(rows)
+
+    # -- buckets -----------------------------------------------------------------------------------
+    def recompute_buckets(
+        self, touched: dict[str, set[datetime]], width: timedelta
+    ) -> list[Bucket]:
+        """Recount the given buckets from the stored posts and write them; return the new counts."""
+        out: list[Bucket] = []
+        p, ps, v = schema.posts, schema.post_services, schema.verdicts
+        with self.engine.begin() as conn:
+            for service, starts in touched.items():
+                if not starts:
+                    continue
+                lo, hi = min(starts), max(starts) + width
+                query = (
+                    sa.select(ps.c.created_at, p.c.person, v.c.complaint, v.c.misinformation)
+                    .select_from(ps.join(p, p.c.id == ps.c.post_id).outerjoin(v, v.c.post_id == ps.c.post_id))
+                    .where(ps.c.service == service, ps.c.created_at >= lo, ps.c.created_at < hi)
+                )
+                counts: dict[datetime, list[Any]] = {start: [0, 0, 0, set(), set()] for start in starts}
+                for created_at, person, complaint, misinfo in conn.execute(query):
+                    start = floor_time(created_at, width)
+                    if start not in counts:
+                        continue
+                    c = counts[start]
+                    c[0] += 1
+                    c[1] += bool(complaint)
+                    c[2] += bool(misinfo)
+                    c[3].add(person)
+                    if complaint:
+                        c[4].add(person)
+                rows = []
+                for start, (mentions, complaints, misinfo, people, complainers) in sorted(counts.items()):
+                    bucket = Bucket(service, start, start + width, mentions, complaints, misinfo,
+                                    len(people), len(complainers))
+                    out.append(bucket)
+                    rows.append(
+                        {
+                            "service": service, "start": start, "width_s": int(width.total_seconds()),
+                            "mentions": mentions, "complaints": complaints, "misinformation": misinfo,
+                            "people": len(people), "complaint_people": len(complainers),
+                        }
+                    )
+                stmt, rows = self._upsert(
+                    schema.buckets, ("service", "start"), rows,
+                    ("width_s", "mentions", "complaints", "misinformation", "people", "complaint_people"),
+                )
+                conn.execute(stmt, rows)
+        return out
+
+    def record_detections(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Write the detector's expected value, band and score onto stored (non-empty) buckets."""
+        if not rows:
+            return
+        b = schema.buckets
+        stmt = (
+            sa.update(b)
+            .where(b.c.service == sa.bindparam("b_service"), b.c.start == sa.bindparam("b_start"))
+            .values(expected=sa.bindparam("expected"), upper=sa.bindparam("upper"), score=sa.bindparam("score"))
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, list(rows))
+
+    # -- cursors and detector state ----------------------------------------------------------------
+    def cursor(self, source: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(schema.source_cursors.c.cursor).where(schema.source_cursors.c.source == source)
+            ).scalar()
+
+    def save_cursor(self, source: str, cursor: str, conn: Connection | None = None) -> None:
+        stmt, rows = self._upsert(
+            schema.source_cursors, ("source",),
+            [{"source": source, "cursor": cursor, "updated_at": _utcnow()}], ("cursor", "updated_at"),
+        )
+        if conn is not None:
+            conn.execute(stmt, rows)
+            return
+        with self.engine.begin() as own:
+            own.execute(stmt, rows)
+
+    def load_detector_states(self) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(schema.detector_state.c.service, schema.detector_state.c.state))
+            return {service: pickle.loads(blob) for service, blob in rows}
+
+    def save_detector_states(self, states: dict[str, Any], as_of: datetime, conn: Connection | None = None) -> None:
+        rows = [{"service": s, "state": pickle.dumps(obj), "as_of": as_of} for s, obj in states.items()]
+        if not rows:
+            return
+        stmt, rows = self._upsert(schema.detector_state, ("service",), rows, ("state", "as_of"))
+        if conn is not None:
+            conn.execute(stmt, rows)
+            return
+        with self.engine.begin() as own:
+            own.execute(stmt, rows)
+
+    # -- simple reads ------------------------------------------------------------------------------
+    def count(self, table: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(schema.metadata.tables[table])).scalar()
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(schema.quarantine))]
+
+
+def _verdict_row(post_id: int, verdict: Verdict) -> dict[str, Any]:
+    return {
+        "post_id": post_id,
+        "model": verdict.model,
+        "complaint": verdict.complaint,
+        "complaint_p": float(verdict.complaint_p),
+        "misinformation": verdict.misinformation,
+        "misinformation_p": float(verdict.misinformation_p),
+        "symptom": verdict.symptom,
+        "symptom_p": None if verdict.symptom_p is None else float(verdict.symptom_p),
+        "claim": verdict.claim,
+        "claim_similarity": None if verdict.claim_similarity is None else float(verdict.claim_similarity),
+        "confidence": float(verdict.confidence),
+    }
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
