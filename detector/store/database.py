@@ -63,6 +63,7 @@ _VERSION_TABLES: dict[int, tuple[str, ...]] = {
         "outbox", "quarantine", "source_cursors", "detector_state",
     ),
     2: ("labels",),
+    3: ("silences", "official_incidents"),
 }
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class UTCDateTime(TypeDecorator):
@@ -194,3 +194,35 @@ labels = sa.Table(
     sa.Column("at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("post_id", "task", name="uq_labels_post_task"),
 )
+
+# Version 3: on-call silences, and the providers' own incidents from their status pages.
+silences = sa.Table(
+    "silences",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("service", sa.String(128), nullable=False),
+    sa.Column("starts_at", UTCDateTime, nullable=False),
+    sa.Column("ends_at", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_by", sa.String(128)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_silences_service", silences.c.service, silences.c.ends_at)
+
+official_incidents = sa.Table(
+    "official_incidents",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("service", sa.String(128), nullable=False),
+    sa.Column("source", sa.String(128), nullable=False),  # which status page / feed
+    sa.Column("external_id", sa.String(256), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("status", sa.String(64)),  # investigating identified monitoring resolved ...
+    sa.Column("impact", sa.String(64)),
+    sa.Column("url", sa.Text),
+    sa.Column("started_at", UTCDateTime, nullable=False),  # the provider's first acknowledgement
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("source", "external_id", name="uq_official_source_id"),
+)
+sa.Index("ix_official_service_time", official_incidents.c.service, official_incidents.c.started_at)
