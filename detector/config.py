@@ -128,7 +128,8 @@ def parse_settings(text: str, path: Path | str = "<config>") -> Settings:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        line = getattr(error, "lineno", None)
+        found = re.search(r"at line (\d+)", str(error))
+        line = getattr(error, "lineno", None) or (int(found.group(1)) if found else None)
         raise ConfigError(
             path, [Problem("file", line, f"is not valid TOML ({error})", "fix the syntax at that line")]
         ) from None
