@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from detector.alerting.settings import AlertSettings
 from detector.classify.settings import ClassifierSettings
 from detector.matching import ServiceRule
+from detector.run_settings import RunSettings
 from detector.sources.registry import SourceSettings
 from detector.volume.settings import VolumeSettings
 
@@ -58,6 +59,7 @@ class Settings(BaseModel):
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     detection: VolumeSettings = Field(default_factory=VolumeSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    run: RunSettings = Field(default_factory=RunSettings)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> "Settings":
@@ -73,6 +75,11 @@ class Settings(BaseModel):
                     f"alerts channel {channel.name!r} routes unknown service(s) {', '.join(unknown)}; "
                     f"use one of: {', '.join(sorted(known)) or '(no services configured)'}"
                 )
+        source_names = [source.name for source in self.sources]
+        repeated = sorted({name for name in source_names if source_names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"source names must be unique (cursors are kept by name); rename the repeated "
+                             f"{', '.join(repeated)}")
         for source in self.sources:
             service = getattr(source, "service", None)
             if service and service not in known:

@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+import importlib
+from typing import Annotated, Any, Union
 
 from pydantic import Field
 
+from detector.sources.live_settings import (
+    BlueskySettings,
+    HackerNewsSettings,
+    MastodonSettings,
+    RedditSettings,
+    RssSettings,
+    StatusPageSettings,
+)
 from detector.sources.replay_settings import ReplaySettings
 
-SourceSettings = Annotated[Union[ReplaySettings], Field(discriminator="type")]
+SourceSettings = Annotated[
+    Union[ReplaySettings, RedditSettings, BlueskySettings, MastodonSettings, HackerNewsSettings, RssSettings,
+          StatusPageSettings],
+    Field(discriminator="type"),
+]
+
+# type -> "module:class" of the live post sources (imported when used, so praw loads only for Reddit)
+LIVE_SOURCES: dict[str, str] = {
+    "reddit": "detector.sources.reddit:RedditSource",
+    "bluesky": "detector.sources.bluesky:BlueskySource",
+    "mastodon": "detector.sources.mastodon:MastodonSource",
+    "hackernews": "detector.sources.hackernews:HackerNewsSource",
+    "rss": "detector.sources.rss:RssSource",
+}
+
+
+def live_source_class(kind: str) -> Any:
+    """The class of the live source ``kind``; KeyError for an unknown one."""
+    module, _, name = LIVE_SOURCES[kind].partition(":")
+    return getattr(importlib.import_module(module), name)

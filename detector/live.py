@@ -1,0 +1,276 @@
+"""`detector run`: every configured source polled on its own schedule, through one pipeline, until stopped.
+
+One thread does all the work (SQLite has one writer, and a poll's batches must reach the store in order);
+it polls whichever source is due, feeds its batches to the pipeline, closes quiet minutes with the wall
+clock (less the allowed lateness, so posts an API indexes a little late still count live), delivers due
+notifications, and sleeps until the next source is due. A stop request (SIGTERM) is honoured between
+polls: the poll in hand is processed to its last batch, so nothing fetched is lost, and each source
+resumes from its stored cursor next time, so a crash loses nothing either.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Sequence
+
+import sqlalchemy as sa
+
+from detector.classify.base import Classifier
+from detector.live_metrics import Metrics
+from detector.run_settings import RunSettings
+from detector.pipeline import RunReport
+from detector.records import Post, Verdict
+from detector.runtime import System
+from detector.sources.base import Source
+from detector.sources.polling import PollingSource
+from detector.status.base import StatusSource
+from detector.status.store import save_official
+from detector.store import schema
+from detector.store.store import floor_time
+
+log = logging.getLogger("detector.live")
+
+
+class TimedClassifier(Classifier):
+    """The configured classifier, timed, so /metrics can show the classify rate."""
+
+    def __init__(self, inner: Classifier, metrics: Metrics) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.metrics = metrics
+
+    def classify(self, posts: Sequence[Post]) -> list[Verdict]:
+        started = time.perf_counter()
+        verdicts = self.inner.classify(posts)
+        self.metrics.inc("detector_classify_seconds_total", time.perf_counter() - started)
+        self.metrics.inc("detector_classified_posts_total", len(posts))
+        return verdicts
+
+
+@dataclass
+class Job:
+    """One thing the scheduler polls: a post source or a status source, and when it is due next."""
+
+    source: Source | StatusSource
+    assigned: str | None = None
+    due: float = 0.0
+    finite: bool = False  # a replay: read once, then retired
+    done: bool = False
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+
+class LiveRunner:
+    """Polls jobs when due, feeds the pipeline, flushes with the wall clock, delivers, until ``stop``."""
+
+    def __init__(
+        self,
+        system: System,
+        jobs: Sequence[Job],
+        settings: RunSettings,
+        *,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+        stop: threading.Event | None = None,
+        wait: Callable[[float], Any] | None = None,
+    ) -> None:
+        self.system = system
+        self.jobs = list(jobs)
+        self.settings = settings
+        self.clock = clock
+        self.metrics = metrics or Metrics(clock)
+        self.stop = stop or threading.Event()
+        self.wait = wait or self.stop.wait
+        self.report = RunReport()
+        self._flushed_to: datetime | None = None
+        pipeline = system.pipeline
+        if not isinstance(pipeline.classifier, TimedClassifier):
+            pipeline.classifier = TimedClassifier(pipeline.classifier, self.metrics)
+
+    # -- the loop -----------------------------------------------------------------------------------
+    def run(self) -> RunReport:
+        """Run until ``stop`` is set; then finish the current poll, flush, deliver and return."""
+        log.info("running %d source(s): %s", len(self.jobs), ", ".join(j.name for j in self.jobs))
+        while not self.stop.is_set():
+            live = [j for j in self.jobs if not j.done]
+            now = self.clock()
+            job = min(live, key=lambda j: j.due, default=None)
+            if job is not None and job.due <= now:
+                self.poll(job)
+                self.tick()
+                continue
+            self.tick()
+            pause = self.settings.tick_seconds if job is None else min(job.due - now, self.settings.tick_seconds)
+            self.wait(max(pause, 0.0))
+        self.tick()
+        log.info("stopped: %s", self.report.summary())
+        return self.report
+
+    def run_once(self) -> RunReport:
+        """Poll every job once, flush and deliver: for cron jobs and checks."""
+        for job in self.jobs:
+            self.poll(job)
+        self.tick()
+        return self.report
+
+    def tick(self) -> None:
+        """Close the minutes the wall clock (less the allowed lateness) has passed; deliver; refresh gauges."""
+        now = self.clock()
+        until = floor_time(datetime.fromtimestamp(now - self.settings.allowed_lateness_seconds, timezone.utc),
+                           self.system.pipeline.width)
+        if self._flushed_to is None or until > self._flushed_to:
+            self.system.pipeline.flush(until, self.report)
+            self._flushed_to = until
+        delivery = self.system.sender.deliver_due()
+        failures = delivery.retrying + delivery.dead
+        if failures:
+            self.metrics.inc("detector_delivery_failures_total", failures)
+        self._refresh_gauges(now)
+        self.metrics.beat()
+
+    # -- one poll -----------------------------------------------------------------------------------
+    def poll(self, job: Job) -> None:
+        if isinstance(job.source, StatusSource):
+            self._poll_status(job)
+        else:
+            self._poll_posts(job)
+
+    def _poll_posts(self, job: Job) -> None:
+        source, name = job.source, job.name
+        before = RunReport()
+        try:
+            for batch in source.batches(self.system.store.cursor(name)):
+                self.system.pipeline.process(batch, source=name, assigned=job.assigned, report=before)
+        except Exception as error:  # a source bug must not stop the others; it is retried with backoff
+            log.error("source %s failed: %s", name, self.system.secrets.mask(f"{type(error).__name__}: {error}"))
+            job.due = self.clock() + self.settings.error_wait_seconds
+            self._count(name, before, ok=False, kind="crash", error=str(error))
+            return
+        self.report.read += before.read
+        self.report.stored += before.stored
+        self.report.duplicates += before.duplicates
+        self.report.quarantined += before.quarantined
+        self.report.unmatched += before.unmatched
+        self.report.late += before.late
+        self.report.changes += before.changes
+        if isinstance(source, PollingSource):
+            result = source.last
+            job.due = self.clock() + result.wait
+            self.metrics.inc("detector_source_requests_total", result.requests, source=name)
+            if result.newest is not None:
+                job.state["newest"] = max(job.state.get("newest", 0.0), result.newest)
+            self._count(name, before, ok=result.error is None, kind=result.kind, error=result.error)
+        else:
+            job.done = job.finite
+            job.due = self.clock() + self.settings.tick_seconds
+            self._count(name, before, ok=True)
+
+    def _poll_status(self, job: Job) -> None:
+        from detector.sources.polite import MalformedResponse, SourceUnavailable
+
+        source: StatusSource = job.source  # type: ignore[assignment]
+        try:
+            incidents = source.incidents()
+        except (SourceUnavailable, MalformedResponse) as error:
+            wait = getattr(error, "wait", None)
+            job.due = self.clock() + max(wait or 0.0, source.backoff.failed())
+            kind = getattr(error, "kind", "malformed")
+            self._count(job.name, RunReport(), ok=False, kind=kind, error=str(error))
+            log.warning("status source %s: %s", job.name, error)
+            return
+        except Exception as error:
+            job.due = self.clock() + max(self.settings.error_wait_seconds, source.backoff.failed())
+            self._count(job.name, RunReport(), ok=False, kind="crash", error=str(error))
+            log.error("status source %s failed: %s", job.name, self.system.secrets.mask(str(error)))
+            return
+        save_official(self.system.store, incidents)
+        self.metrics.inc("detector_official_incidents_seen_total", len(incidents), source=job.name)
+        job.due = self.clock() + source.backoff.quiet(source.settings.interval_seconds)
+        self._count(job.name, RunReport(), ok=True)
+
+    def _count(self, name: str, report: RunReport, *, ok: bool, kind: str | None = None, error: str | None = None) -> None:
+        m = self.metrics
+        m.inc("detector_posts_read_total", report.read, source=name)
+        m.inc("detector_posts_stored_total", report.stored, source=name)
+        m.inc("detector_posts_duplicate_total", report.duplicates, source=name)
+        m.inc("detector_posts_quarantined_total", report.quarantined, source=name)
+        m.inc("detector_source_polls_total", source=name, outcome="ok" if ok else "error")
+        now = self.clock()
+        entry = m.sources.setdefault(name, {})
+        entry["last_poll"] = now
+        if ok:
+            m.set("detector_source_last_success_timestamp_seconds", now, source=name)
+            entry["last_success"] = now
+            entry.pop("last_error", None)
+        else:
+            m.inc("detector_source_errors_total", source=name, kind=kind or "error")
+            entry["last_error"] = self.system.secrets.mask(error or kind or "error")[:300]
+
+    def _refresh_gauges(self, now: float) -> None:
+        for job in self.jobs:
+            if "newest" in job.state:
+                self.metrics.set("detector_source_lag_seconds", max(0.0, now - job.state["newest"]), source=job.name)
+            self.metrics.sources.setdefault(job.name, {})["next_poll_in"] = round(max(0.0, job.due - now), 1)
+        a, o = schema.alerts, schema.outbox
+        with self.system.store.engine.connect() as conn:
+            open_rows = conn.execute(
+                sa.select(a.c.service, sa.func.count()).where(a.c.status.in_(("open", "acknowledged")))
+                .group_by(a.c.service)
+            ).all()
+            outbox_rows = conn.execute(sa.select(o.c.status, sa.func.count()).group_by(o.c.status)).all()
+        services = {s.name for s in self.system.settings.services}
+        opened = {((("service", service),)): 0.0 for service in services}
+        opened.update({(("service", service),): float(count) for service, count in open_rows})
+        self.metrics.replace("detector_open_incidents", opened)
+        self.metrics.replace("detector_outbox_notifications",
+                             {(("status", status),): float(count) for status, count in outbox_rows})
+
+
+def status_settings_for_services(system: System) -> list[Any]:
+    """A status source for every service's ``status_page`` that no ``statuspage`` source already covers."""
+    from detector.sources.live_settings import StatusPageSettings
+
+    settings = system.settings
+    covered = {(s.service, s.url.rstrip("/")) for s in settings.sources if isinstance(s, StatusPageSettings)}
+    out = []
+    for service in settings.services:
+        url = (service.status_page or "").rstrip("/")
+        if not url or (service.name, url) in covered or not settings.run.status_pages:
+            continue
+        kind = "feed" if url.lower().endswith((".rss", ".atom", ".xml")) else "atlassian"
+        out.append(StatusPageSettings(name=f"status:{service.name}", service=service.name, url=url, format=kind))
+    return out
+
+
+def build_jobs(system: System, **source_kwargs: Any) -> list[Job]:
+    """One job per configured source (and per service status page), built from the settings."""
+    from detector.sources.live_settings import StatusPageSettings
+    from detector.sources.registry import LIVE_SOURCES, live_source_class
+    from detector.sources.replay import ReplaySource
+    from detector.sources.replay_settings import ReplaySettings
+    from detector.status.base import build_status_source
+
+    jobs: list[Job] = []
+    for settings in [*system.settings.sources, *status_settings_for_services(system)]:
+        if isinstance(settings, StatusPageSettings):
+            jobs.append(Job(build_status_source(settings)))
+        elif isinstance(settings, ReplaySettings):
+            jobs.append(Job(ReplaySource(settings, system.pseudonymiser), settings.service, finite=True))
+        elif settings.type in LIVE_SOURCES:
+            source = live_source_class(settings.type)(settings, system.pseudonymiser, system.secrets, **source_kwargs)
+            jobs.append(Job(source, settings.service))
+    return jobs
+
+
+def close_jobs(jobs: Sequence[Job]) -> None:
+    for job in jobs:
+        close = getattr(job.source, "close", None)
+        if close is not None:
+            close()

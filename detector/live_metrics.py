@@ -1,0 +1,134 @@
+"""What a running detector tells its operators: Prometheus ``/metrics`` and a ``/healthz`` liveness check.
+
+Counters are kept in memory by the scheduler's thread and read by the small HTTP server's thread under a
+lock; the text format is written by hand (it is a few lines) so the service needs no extra package.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+
+def _labels(labels: dict[str, str]) -> str:
+    if not labels:
+        return ""
+    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
+    return "{" + inner + "}"
+
+
+def _escape(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+_HELP = {
+    "detector_posts_read_total": ("counter", "Items read from each source."),
+    "detector_posts_stored_total": ("counter", "New posts stored from each source."),
+    "detector_posts_duplicate_total": ("counter", "Posts a source delivered again (already stored)."),
+    "detector_posts_quarantined_total": ("counter", "Items of each source kept in quarantine."),
+    "detector_source_polls_total": ("counter", "Polls of each source, by outcome."),
+    "detector_source_errors_total": ("counter", "Failed polls of each source, by kind."),
+    "detector_source_requests_total": ("counter", "HTTP requests each source made."),
+    "detector_source_lag_seconds": ("gauge", "Age of the newest post each source has delivered."),
+    "detector_source_last_success_timestamp_seconds": ("gauge", "When each source last polled without error."),
+    "detector_classified_posts_total": ("counter", "Posts the classifier labelled."),
+    "detector_classify_seconds_total": ("counter", "Time spent classifying (rate of the two is the classify rate)."),
+    "detector_open_incidents": ("gauge", "Open or acknowledged incidents per service."),
+    "detector_delivery_failures_total": ("counter", "Notification deliveries that failed (retried or dead)."),
+    "detector_outbox_notifications": ("gauge", "Notifications in the outbox, by status."),
+    "detector_official_incidents_seen_total": ("counter", "Official incidents read from status pages."),
+    "detector_loop_heartbeat_timestamp_seconds": ("gauge", "Last time the scheduler loop ran."),
+}
+
+
+class Metrics:
+    """Named counters and gauges with labels, safe to read from another thread."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+        self.clock = clock
+        self.heartbeat = clock()
+        self.sources: dict[str, dict[str, Any]] = {}  # for /healthz
+
+    def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
+        key = tuple(sorted(labels.items()))
+        with self._lock:
+            series = self._values.setdefault(name, {})
+            series[key] = series.get(key, 0.0) + amount
+
+    def set(self, name: str, value: float, **labels: str) -> None:
+        with self._lock:
+            self._values.setdefault(name, {})[tuple(sorted(labels.items()))] = float(value)
+
+    def replace(self, name: str, values: dict[tuple[tuple[str, str], ...], float]) -> None:
+        """Set a whole gauge family at once (series that vanished go away)."""
+        with self._lock:
+            self._values[name] = dict(values)
+
+    def get(self, name: str, **labels: str) -> float:
+        with self._lock:
+            return self._values.get(name, {}).get(tuple(sorted(labels.items())), 0.0)
+
+    def beat(self) -> None:
+        self.heartbeat = self.clock()
+        self.set("detector_loop_heartbeat_timestamp_seconds", self.heartbeat)
+
+    def render(self) -> str:
+        lines = []
+        with self._lock:
+            for name in sorted(self._values):
+                kind, text = _HELP.get(name, ("gauge", name))
+                lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
+                for key, value in sorted(self._values[name].items()):
+                    lines.append(f"{name}{_labels(dict(key))} {value:.17g}")
+        return "\n".join(lines) + "\n"
+
+    def health(self, stale_after: float) -> tuple[bool, dict[str, Any]]:
+        age = self.clock() - self.heartbeat
+        with self._lock:
+            sources = json.loads(json.dumps(self.sources, default=str))
+        ok = age <= stale_after
+        return ok, {"status": "ok" if ok else "stalled", "loop_age_seconds": round(age, 1), "sources": sources}
+
+
+class MetricsServer:
+    """Serves ``/metrics`` and ``/healthz`` on ``host:port`` from a daemon thread."""
+
+    def __init__(self, metrics: Metrics, host: str = "127.0.0.1", port: int = 0, stale_after: float = 300.0) -> None:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.path.split("?")[0] == "/metrics":
+                    body, status, kind = metrics.render().encode(), 200, "text/plain; version=0.0.4"
+                elif self.path.split("?")[0] == "/healthz":
+                    ok, detail = metrics.health(owner.stale_after)
+                    body, status, kind = json.dumps(detail).encode(), 200 if ok else 503, "application/json"
+                else:
+                    body, status, kind = b"not found; try /metrics or /healthz\n", 404, "text/plain"
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.stale_after = stale_after
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="metrics", daemon=True)
+
+    def start(self) -> "MetricsServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,158 @@
+"""Reddit through praw: subreddits' new submissions and comments, and site-wide search, newest first.
+
+praw does the OAuth (read-only app auth with a client id and secret, or script auth with an account) and
+reads Reddit's ``X-Ratelimit-*`` headers; we read its view of them after each poll and, when the window is
+nearly spent, tell the scheduler to wait for the reset instead of letting praw block. Each listing is read
+back to the stream's watermark (at most ``max_items``, Reddit's listing depth is about 1000). Deleted and
+removed items are read (they move the watermark) but not stored: their text is gone, and so should we be.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+import praw
+import prawcore
+
+from detector.pseudonym import Pseudonymiser
+from detector.records import Post, Rejected
+from detector.secrets import Secrets
+from detector.sources.live_settings import RedditSettings
+from detector.sources.polite import MalformedResponse, SourceUnavailable, Watermark, retry_after, user_agent
+from detector.sources.polling import Entry, PollingSource
+
+log = logging.getLogger("detector.sources.reddit")
+
+_GONE = {"[deleted]", "[removed]"}
+
+
+class RedditSource(PollingSource):
+    """New submissions and comments of the configured subreddits, and site-wide search results."""
+
+    def __init__(self, settings: RedditSettings, pseudonymiser: Pseudonymiser, secrets: Secrets | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(settings, pseudonymiser, secrets, **kwargs)
+        secrets = self.secrets
+        self.settings: RedditSettings = settings
+        credentials = {
+            "client_id": secrets.expand(settings.client_id),
+            "client_secret": secrets.expand(settings.client_secret) if settings.client_secret else None,
+        }
+        if settings.username:
+            credentials["username"] = secrets.expand(settings.username)
+            credentials["password"] = secrets.expand(settings.password or "${reddit_password}")
+        self.reddit = praw.Reddit(
+            **credentials,
+            user_agent=user_agent(settings.name, settings.contact),
+            oauth_url=settings.oauth_url.rstrip("/"),
+            reddit_url=settings.reddit_url.rstrip("/"),
+            check_for_updates=False,
+            timeout=settings.timeout_seconds,
+            ratelimit_seconds=0,
+        )
+        self.reddit.read_only = not settings.username
+        self._requests = 0
+
+    def streams(self) -> list[str]:
+        out = []
+        if self.settings.subreddits:
+            out.append("new")
+            if self.settings.comments:
+                out.append("comments")
+        out += [f"search:{query}" for query in self.settings.search]
+        return out
+
+    def requests_made(self) -> int:
+        return self._requests
+
+    def read_stream(self, stream: str, since: Watermark) -> list[Entry]:
+        listing = self._listing(stream)
+        entries: list[Entry] = []
+        try:
+            for item in listing:
+                created = float(getattr(item, "created_utc", 0) or 0)
+                if since.behind(created, self.overlap):
+                    break  # newest first: everything after this is older still
+                entries.append(self._entry(item, created))
+        except prawcore.exceptions.TooManyRequests as error:
+            raise SourceUnavailable("reddit rate-limited us (429)",
+                                    wait=retry_after(error.response.headers.get("retry-after")),
+                                    kind="rate_limited") from None
+        except prawcore.exceptions.BadJSON as error:
+            raise MalformedResponse("malformed JSON from reddit", _path(error.response.url),
+                                    error.response.text[:4000]) from None
+        except prawcore.exceptions.ServerError as error:
+            raise SourceUnavailable(f"reddit failed ({error.response.status_code})", kind="server_error") from None
+        except prawcore.exceptions.RequestException as error:
+            kind = "timeout" if "Timeout" in type(error.original_exception).__name__ else "error"
+            raise SourceUnavailable(f"reddit unreachable ({type(error.original_exception).__name__})",
+                                    kind=kind) from None
+        except (prawcore.exceptions.OAuthException, prawcore.exceptions.Forbidden,
+                prawcore.exceptions.InvalidToken) as error:
+            raise SourceUnavailable(f"reddit refused our credentials ({type(error).__name__})", kind="auth") from None
+        except prawcore.exceptions.ResponseException as error:
+            raise SourceUnavailable(f"reddit answered {error.response.status_code} for {_path(error.response.url)}",
+                                    kind="error") from None
+        finally:
+            self._requests += 1 + len(entries) // 100
+            self._note_limits()
+        return entries
+
+    def _listing(self, stream: str) -> Iterable[Any]:
+        self.budget.take()
+        limit = self.settings.max_items
+        if stream.startswith("search:"):
+            query = stream.removeprefix("search:")
+            return self.reddit.subreddit("all").search(query, sort="new", time_filter="week", limit=limit)
+        subreddits = self.reddit.subreddit("+".join(self.settings.subreddits))
+        return subreddits.new(limit=limit) if stream == "new" else subreddits.comments(limit=limit)
+
+    def _note_limits(self) -> None:
+        """Defer the next poll to the rate-limit reset when the window is nearly spent."""
+        limits = self.reddit.auth.limits
+        remaining, reset = limits.get("remaining"), limits.get("reset_timestamp")
+        if remaining is not None and reset is not None and remaining < self.settings.min_ratelimit_remaining:
+            self.defer_until = float(reset)
+            log.info("reddit: %s requests left in this window; pausing until its reset", remaining)
+        else:
+            self.defer_until = None
+
+    def _entry(self, item: Any, created: float) -> Entry:
+        fullname = getattr(item, "fullname", None) or f"{type(item).__name__}_{getattr(item, 'id', '')}"
+        try:
+            text = _text_of(item)
+        except Exception as error:  # an item praw could not fill: keep it for a human
+            return Entry(fullname, created, Rejected(self.name, fullname, f"unreadable item ({error})", None))
+        if text is None:
+            return Entry(fullname, created, None)
+        author = getattr(item, "author", None)
+        permalink = getattr(item, "permalink", None)
+        return Entry(fullname, created, Post(
+            source=self.name,
+            source_id=fullname,
+            created_at=datetime.fromtimestamp(created, timezone.utc),
+            text=text,
+            author=self.author(str(author)) if author is not None else None,
+            url=f"https://www.reddit.com{permalink}" if permalink else None,
+            metadata={"subreddit": str(getattr(item, "subreddit", "")), "kind": fullname[:2]},
+        ))
+
+
+def _text_of(item: Any) -> str | None:
+    """The text worth classifying, or None for a deleted or removed item."""
+    if isinstance(item, praw.models.Comment):
+        body = (item.body or "").strip()
+        return None if body in _GONE or not body else body
+    title = (getattr(item, "title", "") or "").strip()
+    body = (getattr(item, "selftext", "") or "").strip()
+    if getattr(item, "removed_by_category", None) or body in _GONE:
+        if body in _GONE or getattr(item, "author", None) is None:
+            return None  # the author deleted it, or moderators removed it: do not keep what is gone
+    text = f"{title}\n\n{body}".strip() if body and body not in _GONE else title
+    return text or None
+
+
+def _path(url: str) -> str:
+    return str(url).split("?", 1)[0]
