@@ -1,0 +1,72 @@
+"""Everything the dashboard changes, each checking the viewer's role first.
+
+Acknowledge and resolve call the same store function as `detector alerts ack|resolve`; a silence is the
+same row the CLI writes; labels go to the ``labels`` table that `detector train` reads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from dashboard.access import Viewer
+from detector.store import schema
+from detector.store.alerts import set_status
+from detector.store.store import Store
+
+LABEL_TASKS = ("complaint", "misinformation", "symptom")
+
+
+class NotAllowed(PermissionError):
+    """The viewer's role does not allow this change."""
+
+
+def _require(viewer: Viewer, action: str) -> None:
+    if not viewer.can(action):
+        raise NotAllowed(f"{viewer.name} ({viewer.role}) may not {action}; this needs the on-call role")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def acknowledge(store: Store, viewer: Viewer, alert_id: str):
+    """Acknowledge an incident, exactly as `detector alerts ack` does (the actor is the viewer)."""
+    _require(viewer, "ack")
+    return set_status(store, alert_id, "acknowledged", _now(), actor=f"dashboard:{viewer.name}")
+
+
+def resolve(store: Store, viewer: Viewer, alert_id: str):
+    """Resolve an incident by hand, exactly as `detector alerts resolve` does."""
+    _require(viewer, "resolve")
+    return set_status(store, alert_id, "resolved", _now(), actor=f"dashboard:{viewer.name}")
+
+
+def silence(store: Store, viewer: Viewer, service: str, duration: timedelta, reason: str,
+            starts_at: datetime | None = None) -> int:
+    """Silence a service's notifications for ``duration`` from now; return the silence's id."""
+    _require(viewer, "silence")
+    if duration <= timedelta(0):
+        raise ValueError("a silence must last some time")
+    now = _now()
+    start = starts_at or now
+    with store.engine.begin() as conn:
+        return conn.execute(schema.silences.insert().values(
+            service=service, starts_at=start, ends_at=start + duration, reason=reason.strip() or None,
+            created_by=f"dashboard:{viewer.name}", created_at=now,
+        )).inserted_primary_key[0]
+
+
+def save_labels(store: Store, viewer: Viewer, post_id: int, labels: dict[str, str]) -> int:
+    """Write (or replace) an analyst's labels for one post, one row per task; return how many."""
+    _require(viewer, "label")
+    unknown = set(labels) - set(LABEL_TASKS)
+    if unknown:
+        raise ValueError(f"unknown label task(s) {', '.join(sorted(unknown))}")
+    rows = [{"post_id": int(post_id), "task": task, "label": str(label), "labeller": viewer.name, "at": _now()}
+            for task, label in labels.items() if label not in (None, "")]
+    if not rows:
+        return 0
+    stmt, rows = store._upsert(schema.labels, ("post_id", "task"), rows, ("label", "labeller", "at"))
+    with store.engine.begin() as conn:
+        conn.execute(stmt, rows)
+    return len(rows)

@@ -1,0 +1,136 @@
+"""Alerts (on-call): open and recent incidents, their evidence and timeline, delivery per channel, and
+the acknowledge / resolve / silence actions (the same store calls as the CLI), plus the incident report."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import actions, data
+from dashboard.posts import show_posts
+from detector.dashboard_queries import PostFilter, export_posts
+from detector.report import build_report
+
+RECENT = 30
+
+
+def render(cfg: data.AppConfig, viewer) -> None:
+    st.header("Alerts")
+    if not viewer.can("ack"):
+        st.info(f"You are signed in as {viewer.role}: you can read everything here but not change it.")
+    frame = data.query(cfg.db, "incidents", limit=RECENT)
+    if frame.empty:
+        st.success("No incidents.")
+    else:
+        _incident_table(frame)
+        ids = frame["id"].tolist()
+        chosen = st.selectbox("Incident", ids, key="incident",
+                              format_func=lambda i: _label(frame[frame["id"] == i].iloc[0]))
+        _incident(cfg, viewer, frame[frame["id"] == chosen].iloc[0])
+    st.divider()
+    _silences(cfg, viewer)
+
+
+def _label(row: pd.Series) -> str:
+    return f"{row['service']} · {row['status']} · {row['severity']} · opened {data.when(row['opened_at'])}"
+
+
+def _incident_table(frame: pd.DataFrame) -> None:
+    table = frame[["service", "status", "severity", "opened_at", "resolved_at", "peak_ratio", "id"]].copy()
+    for column in ("opened_at", "resolved_at"):
+        table[column] = table[column].map(data.when)
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"peak_ratio": st.column_config.NumberColumn("peak × expected", format="%.1f")})
+
+
+def _incident(cfg: data.AppConfig, viewer, row: pd.Series) -> None:
+    alert_id = str(row["id"])
+    st.subheader(f"{row['service']}: {row['status']}")
+    cols = st.columns(5)
+    cols[0].metric("Severity", str(row["severity"]))
+    cols[1].metric("Opened", data.when(row["opened_at"]))
+    cols[2].metric("Resolved", data.when(row["resolved_at"]))
+    cols[3].metric("Peak", f"{float(row['peak_value']):.0f}/min")
+    cols[4].metric("Expected", f"{float(row['expected']):.1f}/min")
+    st.text(str(row["reason"]))
+    _buttons(cfg, viewer, row)
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Timeline**")
+        events = data.query(cfg.db, "incident_events", alert_id)
+        st.dataframe(events, hide_index=True, width="stretch")
+    with right:
+        st.markdown("**Notifications per channel**")
+        sent = data.query(cfg.db, "deliveries", alert_id)
+        if sent.empty:
+            st.caption("No notifications were queued for this incident.")
+        else:
+            if int(sent["dead"].sum()):
+                st.error(f"{int(sent['dead'].sum())} notification(s) are dead: they will not be retried.")
+            st.dataframe(sent, hide_index=True, width="stretch")
+    _downloads(cfg, row)
+    st.markdown("**Evidence**")
+    show_posts(data.query(cfg.db, "evidence_posts", tuple(row["evidence"] or ())), "No evidence posts stored.",
+               key=f"evidence-{alert_id}")
+
+
+def _buttons(cfg: data.AppConfig, viewer, row: pd.Series) -> None:
+    alert_id, status = str(row["id"]), str(row["status"])
+    cols = st.columns([1, 1, 4])
+    ack = cols[0].button("Acknowledge", key=f"ack-{alert_id}", type="primary",
+                         disabled=not viewer.can("ack") or status != "open")
+    res = cols[1].button("Resolve", key=f"resolve-{alert_id}", disabled=not viewer.can("resolve") or status == "resolved")
+    try:
+        if ack:
+            done = actions.acknowledge(data.store(cfg.db), viewer, alert_id)
+        elif res:
+            done = actions.resolve(data.store(cfg.db), viewer, alert_id)
+        else:
+            return
+    except actions.NotAllowed as error:
+        st.error(str(error))
+        return
+    st.cache_data.clear()
+    st.toast(f"{done.id} is now {done.status}")
+    st.rerun()
+
+
+def _downloads(cfg: data.AppConfig, row: pd.Series) -> None:
+    alert_id, service = str(row["id"]), str(row["service"])
+    until = row["resolved_at"] if pd.notna(row["resolved_at"]) else data.query(cfg.db, "data_clock").get(service)
+    flt = PostFilter(service=service, since=row["opened_at"] - timedelta(hours=1), until=until)
+    store, safe = data.store(cfg.db), alert_id.replace(":", "-").replace("/", "-")
+    cols = st.columns(3)
+    cols[0].download_button("Report (HTML)", lambda: build_report(store, alert_id).html(), f"{safe}.html",
+                            "text/html", key=f"report-html-{alert_id}", on_click="ignore")
+    cols[1].download_button("Report (Markdown)", lambda: build_report(store, alert_id).markdown(), f"{safe}.md",
+                            "text/markdown", key=f"report-md-{alert_id}", on_click="ignore")
+    cols[2].download_button("Its posts (CSV)", lambda: export_posts(store, flt).to_csv(index=False), f"{safe}-posts.csv",
+                            "text/csv", key=f"posts-csv-{alert_id}", on_click="ignore")
+
+
+def _silences(cfg: data.AppConfig, viewer) -> None:
+    st.subheader("Silences")
+    active = data.query(cfg.db, "silences")
+    if active.empty:
+        st.caption("No silences.")
+    else:
+        st.dataframe(active.drop(columns=["id"]), hide_index=True, width="stretch")
+    names = data.query(cfg.db, "services")
+    with st.form("silence"):
+        cols = st.columns([2, 1, 3])
+        service = cols[0].selectbox("Service", names, key="silence_service")
+        hours = cols[1].number_input("Hours", min_value=0.25, max_value=168.0, value=1.0, step=0.25, key="silence_hours")
+        reason = cols[2].text_input("Reason", key="silence_reason", max_chars=500)
+        submitted = st.form_submit_button("Silence notifications", disabled=not viewer.can("silence"))
+    if submitted and service:
+        try:
+            actions.silence(data.store(cfg.db), viewer, service, timedelta(hours=float(hours)), reason)
+        except actions.NotAllowed as error:
+            st.error(str(error))
+            return
+        st.cache_data.clear()
+        st.toast(f"{service} silenced for {hours:g} h")
+        st.rerun()

@@ -1,0 +1,53 @@
+"""The service chart: complaints and mentions per minute against the expected band, incidents marked."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import altair as alt
+import pandas as pd
+
+METRIC_TITLES = {
+    "complaint_people": "people complaining / min", "complaints": "complaints / min", "people": "people / min",
+    "mentions": "mentions / min", "complaint_share": "complaint share",
+}
+
+
+def _spans(frame: pd.DataFrame, start: str, end: str, since: datetime, until: datetime, label: str) -> pd.DataFrame:
+    if frame is None or frame.empty:
+        return pd.DataFrame(columns=["start", "end", "what"])
+    starts = pd.to_datetime(frame[start], utc=True).clip(lower=pd.Timestamp(since))
+    ends = pd.to_datetime(frame[end], utc=True).fillna(pd.Timestamp(until)).clip(upper=pd.Timestamp(until))
+    return pd.DataFrame({"start": starts, "end": ends, "what": [f"{label}: {t}" for t in frame.iloc[:, 0]]})
+
+
+def service_chart(series: pd.DataFrame, incidents: pd.DataFrame, official: pd.DataFrame, metric: str,
+                  since: datetime, until: datetime) -> alt.LayerChart:
+    """Layers: our incidents (red spans), official incidents (purple spans), the band, the lines."""
+    x = alt.X("start:T", title=None, scale=alt.Scale(domain=[since.isoformat(), until.isoformat()]))
+    title = METRIC_TITLES.get(metric, metric)
+    layers = []
+    ours = _spans(incidents[["id", "opened_at", "resolved_at"]] if not incidents.empty else incidents,
+                  "opened_at", "resolved_at", since, until, "our incident")
+    theirs = _spans(official[["title", "started_at", "resolved_at"]] if not official.empty else official,
+                    "started_at", "resolved_at", since, until, "official")
+    for spans, colour in ((ours, "#e45756"), (theirs, "#8e6bbf")):
+        if not spans.empty:
+            layers.append(alt.Chart(spans).mark_rect(opacity=0.15, color=colour).encode(
+                x="start:T", x2="end:T", tooltip=["what:N", "start:T", "end:T"]))
+    data = series.copy()
+    if not data.empty:
+        data["start"] = pd.to_datetime(data["start"], utc=True)
+    base = alt.Chart(data).encode(x=x)
+    layers.append(base.mark_area(opacity=0.25, color="#9aa5b1").encode(
+        y=alt.Y("expected:Q", title=title), y2="upper:Q",
+        tooltip=[alt.Tooltip("start:T"), alt.Tooltip("expected:Q", format=".2f"), alt.Tooltip("upper:Q", format=".2f")]))
+    long = data.melt(id_vars=["start"], value_vars=["metric", "mentions"], var_name="series", value_name="value") \
+        if not data.empty else pd.DataFrame(columns=["start", "series", "value"])
+    long["series"] = long["series"].map({"metric": title, "mentions": "mentions / min"})
+    layers.append(alt.Chart(long).mark_line(interpolate="step-after").encode(
+        x=x, y=alt.Y("value:Q", title=title),
+        color=alt.Color("series:N", title=None, scale=alt.Scale(range=["#d62728", "#4c78a8"]),
+                        legend=alt.Legend(orient="top")),
+        tooltip=["series:N", alt.Tooltip("start:T"), alt.Tooltip("value:Q", format=".2f")]))
+    return alt.layer(*layers).properties(height=320)

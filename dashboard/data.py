@@ -1,0 +1,95 @@
+"""The dashboard's settings (database, config, refresh) and its cached, read-only queries.
+
+`detector dashboard` passes ``--db`` and ``--config`` after ``--``; ``DETECTOR_DB`` and ``DETECTOR_CONFIG``
+are the fallbacks (tests set those). Query results are cached for a few seconds, keyed by database and
+arguments, so many viewers and the live refresh cost one query per page per few seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import streamlit as st
+
+from detector import dashboard_queries as q
+from detector.secrets import Secrets
+from detector.store.store import Store
+
+CACHE_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Where the data is and how the dashboard behaves."""
+
+    db: str
+    config: Path | None
+    metric: str
+    refresh_seconds: float
+    secrets_file: Path | None
+
+
+def app_config(argv: list[str] | None = None) -> AppConfig:
+    parser = argparse.ArgumentParser(prog="dashboard", add_help=False)
+    parser.add_argument("--db", default=os.environ.get("DETECTOR_DB"))
+    parser.add_argument("--config", default=os.environ.get("DETECTOR_CONFIG"))
+    parser.add_argument("--refresh", type=float, default=float(os.environ.get("DETECTOR_DASHBOARD_REFRESH", 10)))
+    args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    metric, secrets_file, db = "complaint_people", None, args.db
+    config = Path(args.config) if args.config else None
+    if config is not None:
+        from detector.config import load_settings
+
+        settings = load_settings(config)
+        metric, secrets_file, db = settings.detection.metric, settings.secrets_file, db or settings.db
+    return AppConfig(db or "detector.db", config, metric, max(args.refresh, 1.0), secrets_file)
+
+
+def secrets(secrets_file: Path | None) -> Secrets:
+    """Read on every run (not cached), so a changed password takes effect at once."""
+    return Secrets(secrets_file)
+
+
+@st.cache_resource(show_spinner=False)
+def store(db: str) -> Store:
+    return Store(db, upgrade=False)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False, max_entries=512)
+def query(db: str, name: str, *args, **kwargs):
+    """``detector.dashboard_queries.<name>(store, *args)``, cached briefly."""
+    return getattr(q, name)(store(db), *args, **kwargs)
+
+
+def window(db: str, service: str, choice: str, custom: tuple[datetime, datetime] | None = None
+           ) -> tuple[datetime, datetime]:
+    """[since, until) for a range choice (1h, 24h, 7d, custom), ending at the service's newest data."""
+    if choice == "custom" and custom:
+        return custom
+    until = query(db, "data_clock").get(service) or datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    return until - q.RANGES.get(choice, timedelta(hours=24)), until
+
+
+def when(moment) -> str:
+    """A time as comms writes it: '2020-08-18 14:38 UTC'."""
+    if moment is None or (not isinstance(moment, datetime) and not hasattr(moment, "strftime")):
+        return "-"
+    try:
+        if moment != moment:  # NaT
+            return "-"
+    except TypeError:
+        pass
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def markdown_text(text: object) -> str:
+    """Untrusted text made inert for st.markdown: HTML and Markdown syntax characters escaped."""
+    out = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for char in "\\`*_{}[]()#+-.!|~$":
+        out = out.replace(char, "\\" + char)
+    return out.replace("\n", " ")

@@ -1,0 +1,101 @@
+"""Explore (analysts): filter posts, page through them, download CSV or Parquet, and label the posts
+the classifier is least sure about (labels go to the ``labels`` table that `detector train` reads)."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, time, timedelta, timezone
+
+import streamlit as st
+
+from dashboard import actions, data
+from dashboard.posts import pseudonym
+from detector.dashboard_queries import LABEL_FILTERS, SYMPTOMS, PostFilter, export_posts
+
+PAGE_SIZE = 100
+SHOWN = ["created_at", "service", "source", "lang", "text", "author", "complaint", "complaint_p", "misinformation",
+         "symptom", "claim", "link"]
+
+
+def render(cfg: data.AppConfig, viewer) -> None:
+    st.header("Explore")
+    flt = _filters(cfg)
+    total = data.query(cfg.db, "count_posts", flt)
+    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    cols = st.columns([2, 1, 1, 1])
+    cols[0].markdown(f"**{total:,} posts**")
+    page = cols[1].number_input("Page", min_value=1, max_value=pages, value=1, step=1, key="explore_page") - 1
+    store = data.store(cfg.db)
+    cols[2].download_button("CSV", lambda: export_posts(store, flt).to_csv(index=False), "posts.csv", "text/csv",
+                            key="download_csv", on_click="ignore", disabled=total == 0)
+    cols[3].download_button("Parquet", lambda: _parquet(store, flt), "posts.parquet",
+                            "application/vnd.apache.parquet", key="download_parquet", on_click="ignore",
+                            disabled=total == 0)
+    frame = data.query(cfg.db, "page_of_posts", flt, int(page), PAGE_SIZE)
+    if not frame.empty:
+        frame = frame.assign(author=frame["author"].map(pseudonym))
+        st.dataframe(frame[SHOWN], hide_index=True, width="stretch", height=420,
+                     column_config={"link": st.column_config.LinkColumn("link", display_text="open"),
+                                    "complaint_p": st.column_config.NumberColumn(format="%.2f"),
+                                    "created_at": st.column_config.DatetimeColumn("time (UTC)")})
+    st.divider()
+    _queue(cfg, viewer, flt)
+
+
+def _parquet(store, flt: PostFilter) -> bytes:
+    buffer = io.BytesIO()
+    export_posts(store, flt).to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def _filters(cfg: data.AppConfig) -> PostFilter:
+    services = data.query(cfg.db, "services")
+    sources = data.query(cfg.db, "sources")
+    cols = st.columns([2, 2, 2, 3])
+    service = cols[0].selectbox("Service", ["(all)"] + services, key="explore_service")
+    chosen_sources = cols[1].multiselect("Source", sources, key="explore_sources")
+    labels = list(LABEL_FILTERS) + [f"symptom:{s}" for s in SYMPTOMS]
+    label = cols[2].selectbox("Label", labels, key="explore_label")
+    text = cols[3].text_input("Text contains", key="explore_text", max_chars=200)
+    clock = data.query(cfg.db, "data_clock")
+    newest = max(clock.values()) if clock else datetime.now(timezone.utc)
+    days = st.date_input("Days (UTC)", value=((newest - timedelta(days=6)).date(), newest.date()), key="explore_days")
+    since = until = None
+    if isinstance(days, (tuple, list)) and len(days) == 2:
+        since = datetime.combine(days[0], time(), timezone.utc)
+        until = datetime.combine(days[1], time(), timezone.utc) + timedelta(days=1)
+    return PostFilter(service=None if service == "(all)" else service, sources=tuple(chosen_sources), label=label,
+                      since=since, until=until, text=text)
+
+
+def _queue(cfg: data.AppConfig, viewer, flt: PostFilter) -> None:
+    st.subheader("Labelling queue: least certain first")
+    if not viewer.can("label"):
+        st.caption("Labelling needs the analyst or on-call role.")
+    queue = data.query(cfg.db, "labelling_queue", flt, "complaint", 5)
+    if queue.empty:
+        st.caption("Nothing left to label in this selection.")
+        return
+    for row in queue.itertuples(index=False):
+        post_id = int(row.post_id)
+        with st.form(f"label-{post_id}", border=True):
+            st.caption(f"{data.when(row.created_at)} · {data.markdown_text(pseudonym(row.author))} · "
+                       f"model: complaint p={float(row.complaint_p):.2f}, symptom {data.markdown_text(row.symptom)}")
+            st.text(str(row.text))
+            cols = st.columns(3)
+            complaint = cols[0].radio("Complaint?", ["1", "0"], format_func={"1": "yes", "0": "no"}.get,
+                                      horizontal=True, key=f"lc-{post_id}", index=None)
+            misinfo = cols[1].radio("Misinformation?", ["1", "0"], format_func={"1": "yes", "0": "no"}.get,
+                                    horizontal=True, key=f"lm-{post_id}", index=None)
+            symptom = cols[2].selectbox("Symptom", ["", "none", *SYMPTOMS], key=f"ls-{post_id}")
+            saved = st.form_submit_button("Save labels", disabled=not viewer.can("label"))
+        if saved:
+            try:
+                n = actions.save_labels(data.store(cfg.db), viewer, post_id,
+                                        {"complaint": complaint, "misinformation": misinfo, "symptom": symptom})
+            except actions.NotAllowed as error:
+                st.error(str(error))
+                return
+            st.cache_data.clear()
+            st.toast(f"saved {n} label(s) for post {post_id}")
+            st.rerun()

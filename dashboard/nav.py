@@ -1,0 +1,24 @@
+"""Which page is showing: a sidebar choice mirrored in the URL (?page=service&service=X) for deep links."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+PAGES = {"overview": "Overview", "service": "Service", "alerts": "Alerts", "explore": "Explore"}
+
+
+def current_page() -> str:
+    """The chosen page; the URL decides on first load, the sidebar afterwards."""
+    if "nav" not in st.session_state:
+        wanted = st.query_params.get("page", "overview")
+        st.session_state["nav"] = wanted if wanted in PAGES else "overview"
+    page = st.sidebar.radio("Page", list(PAGES), format_func=PAGES.get, key="nav")
+    if st.query_params.get("page") != page:
+        st.query_params["page"] = page
+    return page
+
+
+def open_service(name: str) -> None:
+    """Button callback: show the service page of ``name``."""
+    st.session_state["nav"] = "service"
+    st.session_state["service"] = name

@@ -1,0 +1,46 @@
+"""Overview (comms): every watched service, its state and since when, a sparkline, outages first."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import data
+from dashboard.nav import open_service
+
+BADGES = {"outage": "🔴 outage", "elevated": "🟠 elevated", "normal": "🟢 normal"}
+
+
+def render(cfg: data.AppConfig, viewer) -> None:
+    st.header("Overview")
+
+    @st.fragment(run_every=cfg.refresh_seconds)
+    def live() -> None:
+        frame = data.query(cfg.db, "overview", cfg.metric)
+        if frame.empty:
+            st.info("No posts counted yet. Replay a file (`detector replay`) or start `detector run`.")
+            return
+        down = frame[frame["state"] == "outage"]
+        cols = st.columns(3)
+        cols[0].metric("Services with an open incident", len(down))
+        cols[1].metric("Elevated", int((frame["state"] == "elevated").sum()))
+        cols[2].metric("Watched services", len(frame))
+        table = frame.assign(
+            state=frame["state"].map(BADGES),
+            since=frame["since"].map(data.when),
+            data_until=frame["data_until"].map(data.when),
+        )[["service", "state", "since", "severity", "peak_ratio", "sparkline", "data_until"]]
+        st.dataframe(
+            table, hide_index=True, width="stretch",
+            column_config={
+                "service": "Service", "state": "State", "since": "Since", "severity": "Severity",
+                "peak_ratio": st.column_config.NumberColumn("Peak × expected", format="%.1f"),
+                "sparkline": st.column_config.LineChartColumn(f"{cfg.metric} (last 24 h)"),
+                "data_until": "Data up to",
+            },
+        )
+        st.caption("Open a service:")
+        buttons = st.columns(min(len(frame), 6))
+        for i, name in enumerate(frame["service"]):
+            buttons[i % len(buttons)].button(name, key=f"open-{name}", on_click=open_service, args=(name,))
+
+    live()

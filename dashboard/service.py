@@ -1,0 +1,120 @@
+"""Service page: per-minute complaints against the expected band, symptoms, rumours, posts, languages."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+
+import streamlit as st
+
+from dashboard import data
+from dashboard.charts import service_chart
+from dashboard.posts import show_posts
+from detector.dashboard_queries import metric_column, per_minute
+
+RANGE_CHOICES = ("1h", "24h", "7d", "custom")
+
+
+def _choose_service(cfg: data.AppConfig) -> str | None:
+    names = data.query(cfg.db, "overview", cfg.metric)["service"].tolist()  # services in outage first
+    if not names:
+        st.info("No services with data yet.")
+        return None
+    if st.session_state.get("service") not in names:
+        wanted = st.query_params.get("service")
+        st.session_state["service"] = wanted if wanted in names else names[0]
+    name = st.selectbox("Service", names, key="service")
+    st.query_params["service"] = name
+    return name
+
+
+def _choose_window(cfg: data.AppConfig, service: str) -> tuple[datetime, datetime]:
+    if st.session_state.get("range") not in RANGE_CHOICES:
+        wanted = st.query_params.get("range", "24h")
+        st.session_state["range"] = wanted if wanted in RANGE_CHOICES else "24h"
+    choice = st.radio("Range", RANGE_CHOICES, horizontal=True, key="range")
+    st.query_params["range"] = choice
+    custom = None
+    if choice == "custom":
+        _, default_until = data.window(cfg.db, service, "24h")
+        day = default_until.date()
+        picked = st.date_input("Days (UTC)", value=(day - timedelta(days=1), day), key="custom_days")
+        if isinstance(picked, (tuple, list)) and len(picked) == 2:
+            custom = (datetime.combine(picked[0], time(), timezone.utc),
+                      datetime.combine(picked[1], time(), timezone.utc) + timedelta(days=1))
+    return data.window(cfg.db, service, choice, custom)
+
+
+def render(cfg: data.AppConfig, viewer) -> None:
+    st.header("Service")
+    service = _choose_service(cfg)
+    if service is None:
+        return
+    since, until = _choose_window(cfg, service)
+
+    @st.fragment(run_every=cfg.refresh_seconds)
+    def live() -> None:
+        _panels(cfg, service, since, until)
+
+    live()
+
+
+def _panels(cfg: data.AppConfig, service: str, since: datetime, until: datetime) -> None:
+    db = cfg.db
+    raw = data.query(db, "buckets", service, since, until)
+    series = per_minute(raw, since, until, cfg.metric)
+    incidents = data.query(db, "incidents", service, since, until)
+    official = data.query(db, "official_incidents", service, since, until)
+    st.caption(f"{data.when(since)} – {data.when(until)} (data up to {data.when(until)})")
+    _headline(raw, incidents, cfg)
+    st.altair_chart(service_chart(series, incidents, official, cfg.metric, since, until), width="stretch")
+    st.caption("Grey band: expected range. Red spans: our incidents. Purple spans: the provider's incidents.")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Most reported problems")
+        symptoms = data.query(db, "symptoms", service, since, until)
+        if symptoms.empty:
+            st.caption("No complaints in this range.")
+        else:
+            st.bar_chart(symptoms.set_index("symptom")["posts"], horizontal=True, height=240)
+    with right:
+        st.subheader("Rumours being repeated")
+        claims = data.query(db, "claims", service, since, until)
+        if claims.empty:
+            st.caption("No misinformation in this range.")
+        else:
+            st.dataframe(claims.assign(first_seen=claims["first_seen"].map(data.when),
+                                       last_seen=claims["last_seen"].map(data.when)),
+                         hide_index=True, width="stretch",
+                         column_config={"per_hour": st.column_config.NumberColumn("posts / h (last hour)",
+                                                                                   format="%.0f"),
+                                        "trend": st.column_config.NumberColumn("vs hour before", format="%+d")})
+    st.subheader("What people say")
+    show_posts(data.query(db, "representative_posts", service, since, until), "No complaints in this range.",
+               key="representative")
+    with st.expander("Rumour posts"):
+        show_posts(data.query(db, "rumour_posts", service, since, until), "No rumour posts.", key="rumour")
+    langs, sources = data.query(db, "breakdown", service, since, until)
+    left, right = st.columns(2)
+    left.subheader("Languages")
+    left.dataframe(langs, hide_index=True, width="stretch")
+    right.subheader("Sources")
+    right.dataframe(sources, hide_index=True, width="stretch")
+
+
+def _headline(raw, incidents, cfg: data.AppConfig) -> None:
+    cols = st.columns(4)
+    open_ = incidents[incidents["status"] != "resolved"] if not incidents.empty else incidents
+    if not open_.empty:
+        first = open_.iloc[0]
+        cols[0].metric("State", "🔴 outage")
+        cols[1].metric("Since", data.when(first["opened_at"]))
+        cols[2].metric("Severity", str(first["severity"]))
+        cols[3].metric("Peak × expected", f"{float(first['peak_ratio']):.1f}")
+        return
+    cols[0].metric("State", "🟢 no open incident")
+    if not raw.empty:
+        last = raw.iloc[-1]
+        cols[1].metric("Latest minute", f"{float(metric_column(raw.tail(1), cfg.metric).iloc[0]):.0f}")
+        expected = last["expected"]
+        cols[2].metric("Expected", "-" if expected != expected or expected is None else f"{float(expected):.1f}")
+    cols[3].metric("Incidents in range", len(incidents))

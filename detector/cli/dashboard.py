@@ -1,0 +1,93 @@
+"""`detector dashboard` (the Streamlit app) and `detector report` (the one-page incident report)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from detector.cli.common import db_option, open_store
+from detector.report import UnknownIncident, build_report
+from detector.secrets import Secrets
+
+REPO = Path(__file__).resolve().parents[2]
+APP = REPO / "dashboard" / "app.py"
+PASSWORD_NAMES = ("dashboard_password", "dashboard_analyst_password", "dashboard_oncall_password")
+
+
+def dashboard_command(db: str, port: int, config: Path | None = None, address: str | None = None,
+                      secrets_file: Path | None = None) -> list[str]:
+    """The `streamlit run` command line for this database; without a password it listens on localhost only."""
+    if address is None:
+        secrets = Secrets(secrets_file)
+        address = "0.0.0.0" if any(secrets.get(n) for n in PASSWORD_NAMES) else "127.0.0.1"
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.address", address,
+        "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", "--db", db,
+    ]
+    if config is not None:
+        command += ["--config", str(config)]
+    return command
+
+
+def launch_dashboard(db: str, port: int = 8501, config: Path | None = None, address: str | None = None) -> int:
+    """Run the dashboard on ``db`` until interrupted (blocking); return streamlit's exit code."""
+    secrets_file = None
+    if config is not None:
+        from detector.config import load_settings
+
+        secrets_file = load_settings(config).secrets_file
+    command = dashboard_command(db, port, config, address, secrets_file)
+    host = command[command.index("--server.address") + 1]
+    click.echo(f"dashboard: http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}  (Ctrl-C to stop)")
+    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+@click.command("dashboard")
+@db_option
+@click.option("--port", default=8501, show_default=True, help="Port to serve on.")
+@click.option("-c", "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), envvar="DETECTOR_CONFIG",
+              help="TOML config file (the detection metric, the secrets file).")
+@click.option("--address", default=None,
+              help="Address to listen on [default: 0.0.0.0 with a dashboard password set, else 127.0.0.1].")
+def dashboard_cmd(db: str | None, port: int, config: Path | None, address: str | None) -> None:
+    """Open the dashboard: overview for comms, alerts for on-call, explore and label for analysts.
+
+    Set DETECTOR_DASHBOARD_PASSWORD (read-only), DETECTOR_DASHBOARD_ANALYST_PASSWORD (labels) and
+    DETECTOR_DASHBOARD_ONCALL_PASSWORD (ack, resolve, silence), or the same names in the secrets file.
+    """
+    store = open_store(db, config)  # checks the database exists, upgrades an old schema once
+    url = str(store.engine.url)
+    store.close()
+    target = db or (url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url)
+    code = launch_dashboard(db=target, port=port, config=config, address=address)
+    sys.exit(code)
+
+
+@click.command("report")
+@click.argument("incident_id")
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write [default: stdout].")
+def report_cmd(incident_id: str, db: str | None, fmt: str, out: Path | None) -> None:
+    """Write the one-page report of INCIDENT_ID for a public update: duration, peak against expected, the
+    timeline and our lead, symptoms, sources and languages, rumours, representative posts."""
+    store = open_store(db)
+    try:
+        text = build_report(store, incident_id).render(fmt)
+    except UnknownIncident:
+        raise click.ClickException(f"no incident {incident_id!r}; list them with `detector alerts`") from None
+    finally:
+        store.close()
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}")

@@ -1,0 +1,490 @@
+"""Read-only queries behind the dashboard's pages and the incident report, as pandas DataFrames.
+
+Every query reads pre-aggregated ``buckets`` or walks the ``post_services (service, created_at)`` index
+for one service and one time range, so a page costs the same on a million posts as on a thousand. Nothing
+here writes. "Now" is the data's own clock (the end of the newest bucket), so a replayed 2020 outage
+shows on the 1 h / 24 h / 7 d ranges the same way a live one does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+import pandas as pd
+import sqlalchemy as sa
+
+from detector.records import text_fingerprint
+from detector.store import schema
+from detector.store.store import Store
+
+RANGES: dict[str, timedelta] = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+METRICS = ("complaint_people", "complaints", "people", "mentions", "complaint_share")
+ELEVATED_LOOKBACK = timedelta(minutes=15)
+SYMPTOMS = ("login", "payments", "data_loss", "slow", "api", "app", "errors", "web", "other")
+
+_p, _ps, _v, _b, _a = schema.posts, schema.post_services, schema.verdicts, schema.buckets, schema.alerts
+
+
+def _frame(conn, query: sa.Select, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    result = conn.execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(columns or result.keys()))
+
+
+def _read(store: Store, query: sa.Select) -> pd.DataFrame:
+    with store.engine.connect() as conn:
+        return _frame(conn, query)
+
+
+# -- services and their state ------------------------------------------------------------------------
+def data_clock(store: Store) -> dict[str, datetime]:
+    """Per service, the end of its newest bucket: the data's "now" (one index seek per service)."""
+    query = sa.select(_b.c.service, sa.func.max(_b.c.start).label("start")).group_by(_b.c.service)
+    with store.engine.connect() as conn:
+        latest = {service: start for service, start in conn.execute(query)}
+        out = {}
+        for service, start in latest.items():
+            if start is None:
+                continue
+            if isinstance(start, str):  # an aggregate skips the column's type on SQLite
+                start = datetime.fromisoformat(start)
+            start = schema.UTCDateTime().process_result_value(start, store.engine.dialect)
+            out[service] = start + timedelta(minutes=1)
+    return out
+
+
+def services(store: Store) -> list[str]:
+    """Every service with counted posts or incidents, alphabetically."""
+    with store.engine.connect() as conn:
+        names = {r[0] for r in conn.execute(sa.select(_b.c.service).distinct())}
+        names |= {r[0] for r in conn.execute(sa.select(_a.c.service).distinct())}
+    return sorted(names)
+
+
+def metric_column(frame: pd.DataFrame, metric: str) -> pd.Series:
+    """The detector's metric per bucket (the series the expected band is about)."""
+    if metric == "complaint_share":
+        return (frame["complaints"] / frame["mentions"].where(frame["mentions"] > 0)).fillna(0.0)
+    return frame[metric].astype(float)
+
+
+def buckets(store: Store, service: str, since: datetime, until: datetime) -> pd.DataFrame:
+    """Minute buckets of one service in [since, until): counts, expected value, upper band, score."""
+    query = (
+        sa.select(_b.c.start, _b.c.width_s, _b.c.mentions, _b.c.complaints, _b.c.misinformation, _b.c.people,
+                  _b.c.complaint_people, _b.c.expected, _b.c.upper, _b.c.score)
+        .where(_b.c.service == service, _b.c.start >= since, _b.c.start < until)
+        .order_by(_b.c.start)
+    )
+    frame = _read(store, query)
+    if not frame.empty:
+        frame["start"] = pd.to_datetime(frame["start"], utc=True)
+    return frame
+
+
+def per_minute(frame: pd.DataFrame, since: datetime, until: datetime, metric: str) -> pd.DataFrame:
+    """Buckets as a chartable series: long ranges averaged into wider steps, in counts per minute.
+
+    Empty minutes are not stored, so a step's average divides by the minutes it spans, not by the rows.
+    """
+    span = until - since
+    step = timedelta(minutes=1) if span <= timedelta(hours=6) else (
+        timedelta(minutes=5) if span <= timedelta(hours=36) else timedelta(minutes=30))
+    columns = ["start", "mentions", "complaints", "metric", "expected", "upper"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    data = frame.assign(metric=metric_column(frame, metric)).set_index("start")
+    minutes = step / timedelta(minutes=1)
+    if minutes == 1:
+        out = data[["mentions", "complaints", "metric", "expected", "upper"]].astype(float)
+    else:
+        grouped = data.resample(step, origin="epoch")
+        out = grouped[["mentions", "complaints", "metric"]].sum() / minutes
+        out[["expected", "upper"]] = grouped[["expected", "upper"]].mean()
+        out = out.dropna(how="all", subset=["mentions", "expected"])
+    return out.reset_index()[columns]
+
+
+def overview(store: Store, metric: str = "complaint_people", spark_hours: int = 24) -> pd.DataFrame:
+    """One row per service: state (outage / elevated / normal), since when, the open incident, a sparkline.
+
+    Outage: an incident that is open or acknowledged. Elevated: no incident, but a bucket of the last
+    15 minutes is above its upper band. Services in an outage come first, then elevated, then normal.
+    """
+    clock = data_clock(store)
+    alerts = _read(store, sa.select(_a.c.id, _a.c.service, _a.c.status, _a.c.severity, _a.c.opened_at,
+                                    _a.c.resolved_at, _a.c.peak_ratio).order_by(_a.c.opened_at))
+    rows = []
+    for service in services(store):
+        now = clock.get(service)
+        mine = alerts[alerts["service"] == service] if not alerts.empty else alerts
+        open_ = mine[mine["status"] != "resolved"] if not mine.empty else mine
+        recent = buckets(store, service, now - timedelta(hours=spark_hours), now) if now else pd.DataFrame()
+        spark: list[float] = []
+        state, since, incident, severity, ratio = "normal", None, None, None, None
+        if not recent.empty:
+            values = metric_column(recent, metric).to_numpy()
+            series = pd.Series(values, index=recent["start"]).resample("30min", origin="epoch").sum()
+            spark = [float(x) for x in series.tolist()]
+        if not open_.empty:
+            last = open_.iloc[-1]
+            state, since, incident = "outage", last["opened_at"], last["id"]
+            severity, ratio = last["severity"], float(last["peak_ratio"])
+        elif not recent.empty:
+            tail = recent[recent["start"] >= pd.Timestamp(now - ELEVATED_LOOKBACK)]
+            above = (tail["upper"].notna()) & (metric_column(tail, metric) > tail["upper"])
+            if above.any():
+                state, since = "elevated", tail.loc[above[above].index[0], "start"].to_pydatetime()
+        if state == "normal":
+            resolved = mine["resolved_at"].dropna() if not mine.empty else pd.Series(dtype=object)
+            since = resolved.iloc[-1] if len(resolved) else (recent["start"].iloc[0].to_pydatetime()
+                                                              if not recent.empty else None)
+        rows.append({"service": service, "state": state, "since": since, "severity": severity,
+                     "peak_ratio": ratio, "incident": incident, "data_until": now, "sparkline": spark})
+    frame = pd.DataFrame(rows, columns=["service", "state", "since", "severity", "peak_ratio", "incident",
+                                        "data_until", "sparkline"])
+    order = {"outage": 0, "elevated": 1, "normal": 2}
+    return frame.sort_values(["state", "service"], key=lambda c: c.map(order) if c.name == "state" else c,
+                             kind="stable").reset_index(drop=True)
+
+
+# -- incidents -------------------------------------------------------------------------------------------
+def incidents(store: Store, service: str | None = None, since: datetime | None = None,
+              until: datetime | None = None, limit: int | None = None) -> pd.DataFrame:
+    """Incidents, open and acknowledged first, then newest; optionally those overlapping [since, until)."""
+    query = sa.select(_a).order_by(_a.c.opened_at.desc())
+    if service:
+        query = query.where(_a.c.service == service)
+    if until is not None:
+        query = query.where(_a.c.opened_at < until)
+    if since is not None:
+        query = query.where(sa.or_(_a.c.resolved_at.is_(None), _a.c.resolved_at >= since))
+    frame = _read(store, query)
+    if frame.empty:
+        return frame
+    frame["_open"] = frame["status"] != "resolved"
+    frame = frame.sort_values(["_open", "opened_at"], ascending=[False, False], kind="stable").drop(columns="_open")
+    return (frame.head(limit) if limit else frame).reset_index(drop=True)
+
+
+def incident(store: Store, alert_id: str) -> dict[str, Any] | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(_a).where(_a.c.id == alert_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def official_incidents(store: Store, service: str, since: datetime | None = None,
+                       until: datetime | None = None) -> pd.DataFrame:
+    """The provider's own status-page incidents for a service overlapping [since, until)."""
+    o = schema.official_incidents
+    query = sa.select(o).where(o.c.service == service).order_by(o.c.started_at)
+    if until is not None:
+        query = query.where(o.c.started_at < until)
+    if since is not None:
+        query = query.where(sa.or_(o.c.resolved_at.is_(None), o.c.resolved_at >= since))
+    return _read(store, query)
+
+
+def evidence_posts(store: Store, keys: Iterable[str]) -> pd.DataFrame:
+    """The posts an incident cites ("source:source_id" keys), through the unique (source, source_id) index."""
+    pairs = [tuple(k.split(":", 1)) for k in keys if ":" in k]
+    if not pairs:
+        return pd.DataFrame(columns=_POST_COLUMNS)
+    query = _posts_select().where(sa.tuple_(_p.c.source, _p.c.source_id).in_(pairs)).order_by(_p.c.created_at)
+    return _with_links(_read(store, query))
+
+
+def deliveries(store: Store, alert_id: str) -> pd.DataFrame:
+    """Per channel: how many notifications were sent, are pending, are dead, and the last error."""
+    o = schema.outbox
+    query = (
+        sa.select(o.c.channel, o.c.status, sa.func.count().label("n"), sa.func.max(o.c.attempts).label("attempts"),
+                  sa.func.max(o.c.last_error).label("last_error"))
+        .where(o.c.alert_id == alert_id).group_by(o.c.channel, o.c.status)
+    )
+    frame = _read(store, query)
+    columns = ["channel", "sent", "pending", "dead", "attempts", "last_error"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    wide = frame.pivot_table(index="channel", columns="status", values="n", aggfunc="sum", fill_value=0)
+    out = pd.DataFrame(index=wide.index)
+    for status in ("sent", "pending", "dead"):
+        out[status] = wide[status] if status in wide.columns else 0
+    out["attempts"] = frame.groupby("channel")["attempts"].max()
+    out["last_error"] = frame[frame["status"] != "sent"].groupby("channel")["last_error"].max()
+    return out.reset_index()[columns]
+
+
+def silences(store: Store, at: datetime | None = None) -> pd.DataFrame:
+    """Silences still in force at ``at`` (all of them when ``at`` is None), newest first."""
+    s = schema.silences
+    query = sa.select(s).order_by(s.c.created_at.desc())
+    if at is not None:
+        query = query.where(s.c.ends_at > at)
+    return _read(store, query)
+
+
+# -- posts of one service and range --------------------------------------------------------------------
+_POST_COLUMNS = ["post_id", "created_at", "source", "source_id", "text", "author", "url", "lang", "complaint",
+                 "complaint_p", "misinformation", "symptom", "claim"]
+
+
+def _posts_select() -> sa.Select:
+    return sa.select(
+        _p.c.id.label("post_id"), _p.c.created_at, _p.c.source, _p.c.source_id, _p.c.text, _p.c.author, _p.c.url,
+        _p.c.lang, _v.c.complaint, _v.c.complaint_p, _v.c.misinformation, _v.c.symptom, _v.c.claim,
+    ).select_from(_p.outerjoin(_v, _v.c.post_id == _p.c.id))
+
+
+def _in_range(query: sa.Select, service: str, since: datetime, until: datetime) -> sa.Select:
+    return query.where(_ps.c.service == service, _ps.c.created_at >= since, _ps.c.created_at < until)
+
+
+def source_link(source: str, source_id: str, url: str | None) -> str | None:
+    """A safe (http/https only) link to the post: its stored URL, else a known source's permalink."""
+    if url and re.match(r"^https?://", url, re.I):
+        return url
+    if re.match(r"^(twitter|x)\b", source or "", re.I) and str(source_id).isdigit():
+        return f"https://x.com/i/web/status/{source_id}"
+    return None
+
+
+def _with_links(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return frame.assign(link=pd.Series(dtype=object))
+    frame["link"] = [source_link(s, i, u) for s, i, u in zip(frame["source"], frame["source_id"], frame["url"])]
+    return frame
+
+
+def symptoms(store: Store, service: str, since: datetime, until: datetime) -> pd.DataFrame:
+    """Most reported symptoms among complaints: symptom, posts, share."""
+    query = _in_range(
+        sa.select(_v.c.symptom, sa.func.count().label("posts"))
+        .select_from(_ps.join(_v, _v.c.post_id == _ps.c.post_id))
+        .where(_v.c.complaint.is_(True)).group_by(_v.c.symptom),
+        service, since, until,
+    )
+    frame = _read(store, query)
+    frame["symptom"] = frame["symptom"].fillna("unspecified")
+    frame = frame.sort_values("posts", ascending=False, kind="stable").reset_index(drop=True)
+    frame["share"] = frame["posts"] / frame["posts"].sum() if len(frame) else []
+    return frame
+
+
+def claims(store: Store, service: str, since: datetime, until: datetime,
+           velocity_window: timedelta = timedelta(hours=1)) -> pd.DataFrame:
+    """Misinformation claims being repeated: claim, posts, first and last seen, posts per hour lately.
+
+    ``per_hour`` counts the last ``velocity_window`` of the range; ``trend`` compares it with the window
+    before, so comms sees whether a rumour is still spreading.
+    """
+    recent_from, before_from = until - velocity_window, until - 2 * velocity_window
+    created = _ps.c.created_at
+    query = _in_range(
+        sa.select(
+            sa.func.coalesce(_v.c.claim, "(unmatched rumour)").label("claim"), sa.func.count().label("posts"),
+            sa.func.min(created).label("first_seen"), sa.func.max(created).label("last_seen"),
+            sa.func.sum(sa.case((created >= recent_from, 1), else_=0)).label("recent"),
+            sa.func.sum(sa.case((sa.and_(created >= before_from, created < recent_from), 1), else_=0)).label("before"),
+        )
+        .select_from(_ps.join(_v, _v.c.post_id == _ps.c.post_id))
+        .where(sa.or_(_v.c.misinformation.is_(True), _v.c.claim.is_not(None)))
+        .group_by(sa.func.coalesce(_v.c.claim, "(unmatched rumour)")),
+        service, since, until,
+    )
+    frame = _read(store, query)
+    hours = velocity_window / timedelta(hours=1)
+    frame["per_hour"] = frame["recent"].astype(float) / hours
+    frame["trend"] = frame["recent"].astype(float) - frame["before"].astype(float)
+    for column in ("first_seen", "last_seen"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame.sort_values(["posts", "claim"], ascending=[False, True]).drop(columns=["recent", "before"]) \
+        .reset_index(drop=True)
+
+
+def rumour_posts(store: Store, service: str, since: datetime, until: datetime, limit: int = 10) -> pd.DataFrame:
+    """The newest posts the classifier calls misinformation."""
+    query = _in_range(
+        _posts_select().join(_ps, _ps.c.post_id == _p.c.id).where(_v.c.misinformation.is_(True)),
+        service, since, until,
+    ).order_by(_ps.c.created_at.desc()).limit(limit)
+    return _with_links(_read(store, query))
+
+
+def representative_posts(store: Store, service: str, since: datetime, until: datetime,
+                         limit: int = 8) -> pd.DataFrame:
+    """The clearest complaints of the range, one per distinct text (retweets and bots fold together)."""
+    query = _in_range(
+        _posts_select().join(_ps, _ps.c.post_id == _p.c.id).where(_v.c.complaint.is_(True)),
+        service, since, until,
+    ).order_by(_v.c.complaint_p.desc(), _ps.c.created_at).limit(limit * 6)
+    frame = _read(store, query)
+    if frame.empty:
+        return _with_links(frame)
+    frame = frame.assign(_fp=frame["text"].map(text_fingerprint)).drop_duplicates("_fp").drop(columns="_fp")
+    frame = frame.drop_duplicates("author", keep="first") if frame["author"].notna().all() else frame
+    return _with_links(frame.head(limit).reset_index(drop=True))
+
+
+def breakdown(store: Store, service: str, since: datetime, until: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Posts of the range by language and by source: (languages, sources), biggest first."""
+    query = _in_range(
+        sa.select(_p.c.lang, _p.c.source, sa.func.count().label("posts"))
+        .select_from(_ps.join(_p, _p.c.id == _ps.c.post_id)).group_by(_p.c.lang, _p.c.source),
+        service, since, until,
+    )
+    frame = _read(store, query)
+    frame["lang"] = frame["lang"].fillna("unknown")
+    langs = frame.groupby("lang", as_index=False)["posts"].sum().sort_values("posts", ascending=False)
+    sources = frame.groupby("source", as_index=False)["posts"].sum().sort_values("posts", ascending=False)
+    return langs.reset_index(drop=True), sources.reset_index(drop=True)
+
+
+def first_complaint(store: Store, service: str, since: datetime, until: datetime) -> datetime | None:
+    """The first complaint of the range (the index walks in time order and stops at the first hit)."""
+    query = _in_range(
+        sa.select(_ps.c.created_at).select_from(_ps.join(_v, _v.c.post_id == _ps.c.post_id))
+        .where(_v.c.complaint.is_(True)), service, since, until,
+    ).order_by(_ps.c.created_at).limit(1)
+    with store.engine.connect() as conn:
+        return conn.execute(query).scalar()
+
+
+# -- exploring posts -----------------------------------------------------------------------------------
+LABEL_FILTERS = ("any", "complaint", "misinformation", "other", "unclassified", "labelled", "unlabelled")
+
+
+@dataclass(frozen=True)
+class PostFilter:
+    """What an analyst narrowed the posts to: service, sources, label, time range and text."""
+
+    service: str | None = None
+    sources: tuple[str, ...] = ()
+    label: str = "any"
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if self.label not in LABEL_FILTERS and not self.label.startswith("symptom:"):
+            raise ValueError(f"unknown label filter {self.label!r}; use one of {', '.join(LABEL_FILTERS)} "
+                             "or symptom:NAME")
+        object.__setattr__(self, "sources", tuple(self.sources))
+        object.__setattr__(self, "text", (self.text or "").strip())
+        object.__setattr__(self, "service", self.service or None)
+
+    def apply(self, query: sa.Select) -> sa.Select:
+        """``query`` (over posts left-joined to verdicts) narrowed by every filter that is set."""
+        if self.service:
+            query = query.join(_ps, _ps.c.post_id == _p.c.id).where(_ps.c.service == self.service)
+            created = _ps.c.created_at
+        else:
+            created = _p.c.created_at
+        if self.since is not None:
+            query = query.where(created >= self.since)
+        if self.until is not None:
+            query = query.where(created < self.until)
+        if self.sources:
+            query = query.where(_p.c.source.in_(self.sources))
+        if self.text:
+            escaped = self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(_p.c.text.ilike(f"%{escaped}%", escape="\\"))
+        label = self.label
+        if label == "complaint":
+            query = query.where(_v.c.complaint.is_(True))
+        elif label == "misinformation":
+            query = query.where(_v.c.misinformation.is_(True))
+        elif label == "other":
+            query = query.where(_v.c.complaint.is_(False), _v.c.misinformation.is_(False))
+        elif label == "unclassified":
+            query = query.where(_v.c.post_id.is_(None))
+        elif label in ("labelled", "unlabelled"):
+            labelled = sa.exists().where(schema.labels.c.post_id == _p.c.id)
+            query = query.where(labelled if label == "labelled" else ~labelled)
+        elif label.startswith("symptom:"):
+            query = query.where(_v.c.symptom == label.split(":", 1)[1])
+        return query
+
+
+def _explore_select(flt: PostFilter) -> sa.Select:
+    service = (sa.literal(flt.service) if flt.service else
+               sa.select(sa.func.min(_ps.c.service)).where(_ps.c.post_id == _p.c.id).scalar_subquery())
+    query = sa.select(
+        _p.c.id.label("post_id"), _p.c.created_at, service.label("service"), _p.c.source, _p.c.source_id,
+        _p.c.text, _p.c.author, _p.c.url, _p.c.lang,
+        sa.cast(_v.c.complaint, sa.Integer).label("complaint"), _v.c.complaint_p,
+        sa.cast(_v.c.misinformation, sa.Integer).label("misinformation"), _v.c.misinformation_p,
+        _v.c.symptom, _v.c.claim, _v.c.confidence, _v.c.model,
+    ).select_from(_p.outerjoin(_v, _v.c.post_id == _p.c.id))
+    return flt.apply(query)
+
+
+def count_posts(store: Store, flt: PostFilter) -> int:
+    query = flt.apply(sa.select(sa.func.count()).select_from(_p.outerjoin(_v, _v.c.post_id == _p.c.id)))
+    with store.engine.connect() as conn:
+        return int(conn.execute(query).scalar() or 0)
+
+
+def page_of_posts(store: Store, flt: PostFilter, page: int = 0, size: int = 100) -> pd.DataFrame:
+    """One page of the filtered posts, newest first."""
+    order = (_ps.c.created_at if flt.service else _p.c.created_at).desc()
+    query = _explore_select(flt).order_by(order, _p.c.id.desc()).limit(size).offset(max(page, 0) * size)
+    frame = _with_links(_read(store, query))
+    if not frame.empty:
+        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    return frame
+
+
+def export_posts(store: Store, flt: PostFilter, limit: int | None = None) -> pd.DataFrame:
+    """All the filtered posts in time order (the columns of `detector export`), for CSV and Parquet."""
+    order = _ps.c.created_at if flt.service else _p.c.created_at
+    query = _explore_select(flt).order_by(order, _p.c.id)
+    if limit:
+        query = query.limit(limit)
+    frame = _read(store, query)
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    return frame
+
+
+def sources(store: Store) -> list[str]:
+    """Source names (a walk of the unique (source, source_id) index)."""
+    with store.engine.connect() as conn:
+        return sorted(r[0] for r in conn.execute(sa.select(_p.c.source).distinct()))
+
+
+def labelling_queue(store: Store, flt: PostFilter, task: str = "complaint", size: int = 5) -> pd.DataFrame:
+    """Posts the classifier is least sure about (complaint probability nearest 0.5) not yet labelled."""
+    labelled = sa.exists().where(schema.labels.c.post_id == _p.c.id, schema.labels.c.task == task)
+    query = (
+        _explore_select(flt).where(_v.c.post_id.is_not(None), ~labelled)
+        .order_by(sa.func.abs(_v.c.complaint_p - 0.5), _p.c.id).limit(size)
+    )
+    return _with_links(_read(store, query))
+
+
+def labels(store: Store, post_ids: Iterable[int]) -> pd.DataFrame:
+    lab = schema.labels
+    ids = list(post_ids)
+    if not ids:
+        return pd.DataFrame(columns=["post_id", "task", "label", "labeller", "at"])
+    return _read(store, sa.select(lab.c.post_id, lab.c.task, lab.c.label, lab.c.labeller, lab.c.at)
+                 .where(lab.c.post_id.in_(ids)))
+
+
+def incident_events(store: Store, alert_id: str) -> pd.DataFrame:
+    """The incident's timeline: when, what happened, and who or what did it."""
+    e = schema.alert_events
+    frame = _read(store, sa.select(e.c.at, e.c.kind, e.c.detail).where(e.c.alert_id == alert_id).order_by(e.c.id))
+    frame["detail"] = [_detail_text(d) for d in frame["detail"]] if not frame.empty else []
+    return frame
+
+
+def _detail_text(detail: Any) -> str:
+    if not isinstance(detail, dict):
+        return ""
+    if detail.get("by"):
+        return f"by {detail['by']}"
+    parts = [f"{k} {detail[k]:.2f}" for k in ("value", "expected", "upper") if isinstance(detail.get(k), (int, float))]
+    return ", ".join(parts)

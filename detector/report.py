@@ -1,0 +1,236 @@
+"""The one-page incident report comms needs for a public update, as Markdown or HTML.
+
+Facts only: how long, how bad against what was expected, the timeline (first complaints, our alert,
+the provider's acknowledgement and resolution when known, how far ahead we were), the symptoms, sources
+and languages, the rumours with their counts and first sighting, and a few representative posts.
+Every value taken from a post is escaped for the output format; authors appear only pseudonymised.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from detector import dashboard_queries as q
+from detector.store.alerts import alert_events
+from detector.store.store import Store
+
+RISE_LOOKBACK = timedelta(hours=6)
+CONTEXT = timedelta(hours=1)
+
+
+class UnknownIncident(KeyError):
+    """No incident has that id."""
+
+
+@dataclass
+class IncidentReport:
+    """Everything the report says, gathered once; ``markdown()`` and ``html()`` only format it."""
+
+    incident: dict[str, Any]
+    data_until: datetime | None
+    first_complaint: datetime | None
+    official: list[dict[str, Any]]
+    timeline: list[tuple[datetime, str]]
+    symptoms: pd.DataFrame
+    languages: pd.DataFrame
+    sources: pd.DataFrame
+    claims: pd.DataFrame
+    posts: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def end(self) -> datetime | None:
+        return self.incident.get("resolved_at")
+
+    @property
+    def duration(self) -> timedelta | None:
+        end = self.end or self.data_until
+        return None if end is None else end - self.incident["opened_at"]
+
+    @property
+    def lead(self) -> timedelta | None:
+        """How long before the provider's first acknowledgement our alert fired (negative: after)."""
+        if not self.official:
+            return None
+        return self.official[0]["started_at"] - self.incident["opened_at"]
+
+    def markdown(self) -> str:
+        return _markdown(self)
+
+    def html(self) -> str:
+        return _html(self)
+
+    def render(self, fmt: str) -> str:
+        if fmt not in ("md", "html"):
+            raise ValueError(f"unknown report format {fmt!r}; use md or html")
+        return self.markdown() if fmt == "md" else self.html()
+
+
+def build_report(store: Store, incident_id: str) -> IncidentReport:
+    """Gather the facts of incident ``incident_id``; raise UnknownIncident when there is none."""
+    incident = q.incident(store, incident_id)
+    if incident is None:
+        raise UnknownIncident(incident_id)
+    service, opened = incident["service"], incident["opened_at"]
+    data_until = q.data_clock(store).get(service)
+    until = incident["resolved_at"] or data_until or opened + timedelta(minutes=1)
+    rise = _rise_start(store, service, opened)
+    since = min(rise, opened - CONTEXT) if rise else opened - CONTEXT
+    first = q.first_complaint(store, service, rise or opened - CONTEXT, opened + timedelta(minutes=1))
+    official = q.official_incidents(store, service, opened - RISE_LOOKBACK, until + CONTEXT)
+    official_rows = official.to_dict("records") if not official.empty else []
+    timeline: list[tuple[datetime, str]] = []
+    if first is not None:
+        timeline.append((first, "first complaint of the rise"))
+    for event in alert_events(store, incident_id):
+        detail = event.get("detail") or {}
+        who = f" by {detail['by']}" if isinstance(detail, dict) and detail.get("by") else ""
+        timeline.append((event["at"], f"our incident {event['kind']}{who}"))
+    if not any(text.startswith("our incident opened") for _, text in timeline):
+        timeline.append((opened, "our incident opened"))
+    for row in official_rows:
+        timeline.append((row["started_at"], f"{row['source']} acknowledged: {row['title']}"))
+        if row.get("resolved_at") is not None:
+            timeline.append((row["resolved_at"], f"{row['source']} resolved: {row['title']}"))
+    timeline.sort(key=lambda item: item[0])
+    languages, sources = q.breakdown(store, service, opened, until)
+    notes = []
+    if incident["resolved_at"] is None:
+        notes.append(f"The incident is still {incident['status']}; figures run to {_when(until)}.")
+    if not official_rows:
+        notes.append("No official acknowledgement from the provider is recorded.")
+    return IncidentReport(
+        incident=incident, data_until=data_until, first_complaint=first, official=official_rows,
+        timeline=timeline, symptoms=q.symptoms(store, service, since, until), languages=languages,
+        sources=sources, claims=q.claims(store, service, since, until),
+        posts=q.representative_posts(store, service, opened, until, limit=5), notes=notes,
+    )
+
+
+def _rise_start(store: Store, service: str, opened: datetime) -> datetime | None:
+    """The start of the run of minutes with complaints that leads into the alert (gaps up to 5 min)."""
+    frame = q.buckets(store, service, opened - RISE_LOOKBACK, opened + timedelta(minutes=1))
+    if frame.empty:
+        return None
+    with_complaints = frame[frame["complaints"] > 0]["start"].sort_values(ascending=False).tolist()
+    if not with_complaints:
+        return None
+    start = with_complaints[0]
+    for earlier in with_complaints[1:]:
+        if start - earlier > timedelta(minutes=5):
+            break
+        start = earlier
+    return start.to_pydatetime()
+
+
+# -- formatting ----------------------------------------------------------------------------------------
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None or pd.isna(moment) else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _span(delta: timedelta | None) -> str:
+    if delta is None:
+        return "-"
+    sign, seconds = ("-" if delta < timedelta(0) else ""), abs(int(delta.total_seconds()))
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{sign}{hours} h {minutes:02d} min" if hours else f"{sign}{minutes} min"
+
+
+def _person(author: object) -> str:
+    return "unknown author" if not isinstance(author, str) or not author else "person-" + author[:8]
+
+
+def _facts(report: IncidentReport) -> list[tuple[str, str]]:
+    inc = report.incident
+    lead = report.lead
+    lead_text = "-" if lead is None else (f"{_span(lead)} before the provider" if lead >= timedelta(0)
+                                          else f"{_span(-lead)} after the provider")
+    return [
+        ("Service", inc["service"]), ("Status", inc["status"]), ("Severity", inc["severity"]),
+        ("Started (our alert)", _when(inc["opened_at"])), ("Ended", _when(inc["resolved_at"])),
+        ("Duration", _span(report.duration)),
+        ("Peak", f"{inc['peak_value']:.0f} per minute against {inc['expected']:.1f} expected "
+                 f"({inc['peak_ratio']:.1f}×)"),
+        ("First complaints", _when(report.first_complaint)), ("Our lead", lead_text),
+    ]
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#|<>~])")
+
+
+def _md(text: object) -> str:
+    """Text that Markdown shows as typed: no markup, no HTML, one line."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def _md_url(url: str) -> str:
+    return re.sub(r"[\s()<>\[\]]", lambda m: f"%{ord(m.group(0)):02X}", url)
+
+
+def _markdown(r: IncidentReport) -> str:
+    inc = r.incident
+    out = [f"# Incident report: {_md(inc['service'])}, {_when(inc['opened_at'])}", "", f"Incident `{inc['id']}`", ""]
+    out += [f"- **{name}:** {_md(value)}" for name, value in _facts(r)]
+    out += [f"- {_md(note)}" for note in r.notes]
+    out += ["", "## Timeline", ""] + [f"- {_when(at)}: {_md(text)}" for at, text in r.timeline]
+    out += ["", "## What people report", ""]
+    out += [f"- {_md(row.symptom)}: {row.posts} posts ({row.share:.0%})" for row in r.symptoms.itertuples()] \
+        or ["- no complaints classified"]
+    out += ["", "## Sources and languages", ""]
+    out += ["- Sources: " + (", ".join(f"{_md(s.source)} {s.posts}" for s in r.sources.itertuples()) or "-")]
+    out += ["- Languages: " + (", ".join(f"{_md(s.lang)} {s.posts}" for s in r.languages.itertuples()) or "-")]
+    out += ["", "## Misinformation", ""]
+    out += [f"- {_md(c.claim)}: {c.posts} posts, first seen {_when(c.first_seen)}" for c in r.claims.itertuples()] \
+        or ["- none seen"]
+    out += ["", "## Representative posts", ""]
+    for post in r.posts.itertuples():
+        link = getattr(post, "link", None)
+        link = f" ([source]({_md_url(link)}))" if isinstance(link, str) else ""
+        out.append(f"> {_md(post.text)}  \n> — {_person(post.author)}, {_when(post.created_at)}{link}")
+        out.append("")
+    if r.posts.empty:
+        out.append("- none")
+    return "\n".join(out).rstrip() + "\n"
+
+
+_CSS = ("body{font:15px/1.45 system-ui,sans-serif;max-width:52rem;margin:2rem auto;color:#1d2733}"
+        "table{border-collapse:collapse}td,th{padding:.2rem .8rem .2rem 0;text-align:left;vertical-align:top}"
+        "blockquote{border-left:3px solid #c9d1d9;margin:.6rem 0;padding:.2rem .8rem;white-space:pre-wrap}"
+        "h1{font-size:1.5rem}h2{font-size:1.1rem;margin-top:1.4rem}.muted{color:#5b6773}")
+
+
+def _html(r: IncidentReport) -> str:
+    e = html.escape
+    inc = r.incident
+    rows = "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in _facts(r))
+    notes = "".join(f"<p class='muted'>{e(n)}</p>" for n in r.notes)
+    timeline = "".join(f"<li>{e(_when(at))}: {e(text)}</li>" for at, text in r.timeline)
+    symptoms = "".join(f"<li>{e(str(s.symptom))}: {s.posts} posts ({s.share:.0%})</li>"
+                       for s in r.symptoms.itertuples()) or "<li>no complaints classified</li>"
+    sources = ", ".join(f"{e(str(s.source))} {s.posts}" for s in r.sources.itertuples()) or "-"
+    langs = ", ".join(f"{e(str(s.lang))} {s.posts}" for s in r.languages.itertuples()) or "-"
+    claims = "".join(f"<li>{e(str(c.claim))}: {c.posts} posts, first seen {e(_when(c.first_seen))}</li>"
+                     for c in r.claims.itertuples()) or "<li>none seen</li>"
+    posts = []
+    for p in r.posts.itertuples():
+        link = getattr(p, "link", None)
+        source = f' · <a href="{e(link)}" rel="noopener noreferrer">source</a>' if isinstance(link, str) else ""
+        posts.append(f"<blockquote>{e(str(p.text))}<br><span class='muted'>— {e(_person(p.author))}, "
+                     f"{e(_when(p.created_at))}{source}</span></blockquote>")
+    title = f"Incident report: {inc['service']}, {_when(inc['opened_at'])}"
+    return (
+        "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>{e(title)}</h1><p class='muted'>Incident {e(inc['id'])}</p><table>{rows}</table>{notes}"
+        f"<h2>Timeline</h2><ul>{timeline}</ul><h2>What people report</h2><ul>{symptoms}</ul>"
+        f"<h2>Sources and languages</h2><p>Sources: {sources}<br>Languages: {langs}</p>"
+        f"<h2>Misinformation</h2><ul>{claims}</ul><h2>Representative posts</h2>{''.join(posts) or '<p>none</p>'}"
+        "</body></html>\n"
+    )

@@ -1,0 +1,88 @@
+"""The one-page incident report: its facts, its escaping, and `detector report` as a user runs it."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dashboard import sample  # noqa: E402
+from detector.cli.main import cli  # noqa: E402
+from detector.report import UnknownIncident, build_report  # noqa: E402
+from detector.store.store import Store  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory) -> sample.Sample:
+    return sample.build(tmp_path_factory.mktemp("report") / "r.db", posts=2000)
+
+
+def test_facts_of_an_open_incident(db):
+    with Store(db.path) as store:
+        report = build_report(store, db.open_incident)
+    opened = report.incident["opened_at"]
+    assert report.duration == db.end - opened  # still open: up to the newest data
+    assert report.lead == timedelta(minutes=25)  # the status page acknowledged 25 minutes after our alert
+    assert report.first_complaint is not None and report.first_complaint <= opened
+    kinds = [text for _, text in report.timeline]
+    assert kinds[0] == "first complaint of the rise"
+    assert any(text.startswith("status-page acknowledged") for text in kinds)
+    assert report.symptoms["posts"].sum() > 0 and not report.claims.empty
+    assert any("still open" in note for note in report.notes)
+
+
+def test_resolved_incident_has_an_end(db):
+    with Store(db.path) as store:
+        report = build_report(store, db.resolved_incident)
+    assert report.end is not None and report.duration == timedelta(minutes=75)
+    assert report.lead is None and any("No official" in n for n in report.notes)
+
+
+def test_markdown_and_html_show_hostile_posts_as_text(db):
+    with Store(db.path) as store:
+        report = build_report(store, db.open_incident)
+    md, page = report.markdown(), report.html()
+    assert "<script>" not in md and "\\<script\\>alert\\(1\\)\\</script\\>" in md
+    assert "<script" not in page and "onerror=alert(1)>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "Content-Security-Policy" in page
+    for needed in ("Duration", "Peak", "Timeline", "Misinformation", "Representative posts", "Our lead"):
+        assert needed in md and needed in page
+
+
+def test_unknown_incident(db):
+    with Store(db.path) as store, pytest.raises(UnknownIncident):
+        build_report(store, "nope")
+
+
+def test_report_command(db, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "report.html"
+    result = runner.invoke(cli, ["report", db.open_incident, "--db", str(db.path), "--format", "html", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text().startswith("<!doctype html>")
+    result = runner.invoke(cli, ["report", db.open_incident, "--db", str(db.path), "--format", "md"])
+    assert result.exit_code == 0 and result.output.startswith("# Incident report: Xfinity")
+    result = runner.invoke(cli, ["report", "missing-id", "--db", str(db.path)])
+    assert result.exit_code == 1 and "no incident 'missing-id'" in result.output
+
+
+def test_dashboard_command_listens_locally_without_a_password(monkeypatch, tmp_path):
+    from detector.cli.dashboard import dashboard_command
+
+    for name in ("DETECTOR_DASHBOARD_PASSWORD", "DETECTOR_DASHBOARD_ONCALL_PASSWORD",
+                 "DETECTOR_DASHBOARD_ANALYST_PASSWORD", "DETECTOR_SECRETS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    command = dashboard_command("x.db", 8600)
+    assert command[command.index("--server.address") + 1] == "127.0.0.1"
+    assert command[-2:] == ["--db", "x.db"]
+    monkeypatch.setenv("DETECTOR_DASHBOARD_ONCALL_PASSWORD", "pw")
+    command = dashboard_command("x.db", 8600)
+    assert command[command.index("--server.address") + 1] == "0.0.0.0"
+    result = CliRunner().invoke(cli, ["dashboard", "--db", str(tmp_path / "missing.db")])
+    assert result.exit_code == 1 and "does not exist" in result.output
