@@ -35,6 +35,7 @@ class RedditSource(PollingSource):
                  **kwargs: Any) -> None:
         super().__init__(settings, pseudonymiser, secrets, **kwargs)
         secrets = self.secrets
+        self._requests = 0
         self.settings: RedditSettings = settings
         credentials = {
             "client_id": secrets.expand(settings.client_id),
@@ -49,11 +50,12 @@ class RedditSource(PollingSource):
             oauth_url=settings.oauth_url.rstrip("/"),
             reddit_url=settings.reddit_url.rstrip("/"),
             check_for_updates=False,
-            timeout=settings.timeout_seconds,
             ratelimit_seconds=0,
+            requestor_class=_BudgetedRequestor,
+            requestor_kwargs={"budget": self.budget, "on_request": self._count_request,
+                              "timeout": settings.timeout_seconds},
         )
         self.reddit.read_only = not settings.username
-        self._requests = 0
 
     def streams(self) -> list[str]:
         out = []
@@ -67,6 +69,9 @@ class RedditSource(PollingSource):
     def requests_made(self) -> int:
         return self._requests
 
+    def _count_request(self) -> None:
+        self._requests += 1
+
     def read_stream(self, stream: str, since: Watermark) -> list[Entry]:
         listing = self._listing(stream)
         entries: list[Entry] = []
@@ -76,32 +81,28 @@ class RedditSource(PollingSource):
                 if since.behind(created, self.overlap):
                     break  # newest first: everything after this is older still
                 entries.append(self._entry(item, created))
-        except prawcore.exceptions.TooManyRequests as error:
-            raise SourceUnavailable("reddit rate-limited us (429)",
-                                    wait=retry_after(error.response.headers.get("retry-after")),
-                                    kind="rate_limited") from None
         except prawcore.exceptions.BadJSON as error:
             raise MalformedResponse("malformed JSON from reddit", _path(error.response.url),
                                     error.response.text[:4000]) from None
-        except prawcore.exceptions.ServerError as error:
-            raise SourceUnavailable(f"reddit failed ({error.response.status_code})", kind="server_error") from None
         except prawcore.exceptions.RequestException as error:
-            kind = "timeout" if "Timeout" in type(error.original_exception).__name__ else "error"
-            raise SourceUnavailable(f"reddit unreachable ({type(error.original_exception).__name__})",
-                                    kind=kind) from None
+            original = error.original_exception
+            if isinstance(original, SourceUnavailable):  # our request budget, raised inside praw
+                raise original from None
+            kind = "timeout" if "Timeout" in type(original).__name__ else "error"
+            raise SourceUnavailable(f"reddit unreachable ({type(original).__name__})", kind=kind) from None
         except (prawcore.exceptions.OAuthException, prawcore.exceptions.Forbidden,
                 prawcore.exceptions.InvalidToken) as error:
             raise SourceUnavailable(f"reddit refused our credentials ({type(error).__name__})", kind="auth") from None
         except prawcore.exceptions.ResponseException as error:
-            raise SourceUnavailable(f"reddit answered {error.response.status_code} for {_path(error.response.url)}",
+            raise _unavailable(error.response) from None
+        except (KeyError, ValueError, TypeError) as error:  # e.g. a token answer without its fields
+            raise SourceUnavailable(f"reddit sent an answer praw could not read ({type(error).__name__})",
                                     kind="error") from None
         finally:
-            self._requests += 1 + len(entries) // 100
             self._note_limits()
         return entries
 
     def _listing(self, stream: str) -> Iterable[Any]:
-        self.budget.take()
         limit = self.settings.max_items
         if stream.startswith("search:"):
             query = stream.removeprefix("search:")
@@ -138,6 +139,39 @@ class RedditSource(PollingSource):
             url=f"https://www.reddit.com{permalink}" if permalink else None,
             metadata={"subreddit": str(getattr(item, "subreddit", "")), "kind": fullname[:2]},
         ))
+
+
+class _BudgetedRequestor(prawcore.Requestor):
+    """praw's HTTP layer, charging every request (token ones too) to the source's budget, and holding
+    every request to the source's timeout (prawcore otherwise waits its own 16 s default)."""
+
+    def __init__(self, *args: Any, budget: Any, on_request: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.budget = budget
+        self.on_request = on_request
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            self.budget.take()
+        except SourceUnavailable as error:
+            raise prawcore.exceptions.RequestException(error, args, kwargs) from None
+        self.on_request()
+        kwargs["timeout"] = self.timeout
+        return super().request(*args, **kwargs)
+
+
+def _unavailable(response: Any) -> SourceUnavailable:
+    status = response.status_code
+    where = _path(response.url)
+    if status == 429:
+        return SourceUnavailable(f"reddit rate-limited us (429) at {where}",
+                                 wait=retry_after(response.headers.get("retry-after")), kind="rate_limited")
+    if status >= 500:
+        return SourceUnavailable(f"reddit failed ({status}) at {where}",
+                                 wait=retry_after(response.headers.get("retry-after")), kind="server_error")
+    if status in (401, 403):
+        return SourceUnavailable(f"reddit refused our credentials ({status})", kind="auth")
+    return SourceUnavailable(f"reddit answered {status} for {where}", kind="error")
 
 
 def _text_of(item: Any) -> str | None:

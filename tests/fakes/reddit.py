@@ -45,6 +45,10 @@ class FakeReddit:
     def url(self) -> str:
         return self.server.url
 
+    def add(self, key: str, t: float, text: str, author: str = "someone") -> str:
+        self.items.append(submission(key, t, text, author=author))
+        return f"t3_{key}"
+
     def handle(self, request: Request) -> Reply:
         if request.path.startswith("/api/v1/access_token"):
             self.token_requests.append(request.body.decode())
