@@ -52,7 +52,7 @@ class RedditSource(PollingSource):
             check_for_updates=False,
             ratelimit_seconds=0,
             requestor_class=_BudgetedRequestor,
-            requestor_kwargs={"budget": self.budget, "on_request": self._count_request,
+            requestor_kwargs={"budget": self.budget, "on_request": self._count_request, "on_limits": self._note_limits,
                               "timeout": settings.timeout_seconds},
         )
         self.reddit.read_only = not settings.username
@@ -98,8 +98,6 @@ class RedditSource(PollingSource):
         except (KeyError, ValueError, TypeError) as error:  # e.g. a token answer without its fields
             raise SourceUnavailable(f"reddit sent an answer praw could not read ({type(error).__name__})",
                                     kind="error") from None
-        finally:
-            self._note_limits()
         return entries
 
     def _listing(self, stream: str) -> Iterable[Any]:
@@ -110,13 +108,11 @@ class RedditSource(PollingSource):
         subreddits = self.reddit.subreddit("+".join(self.settings.subreddits))
         return subreddits.new(limit=limit) if stream == "new" else subreddits.comments(limit=limit)
 
-    def _note_limits(self) -> None:
-        """Defer the next poll to the rate-limit reset when the window is nearly spent."""
-        limits = self.reddit.auth.limits
-        remaining, reset = limits.get("remaining"), limits.get("reset_timestamp")
-        if remaining is not None and reset is not None and remaining < self.settings.min_ratelimit_remaining:
-            self.defer_until = float(reset)
-            log.info("reddit: %s requests left in this window; pausing until its reset", remaining)
+    def _note_limits(self, remaining: float, reset: float) -> None:
+        """Defer the next poll to the rate-limit reset when Reddit says the window is nearly spent."""
+        if remaining < self.settings.min_ratelimit_remaining:
+            self.defer_until = self.clock() + reset
+            log.info("reddit: %d requests left in this window; pausing %.0fs until its reset", remaining, reset)
         else:
             self.defer_until = None
 
@@ -145,10 +141,11 @@ class _BudgetedRequestor(prawcore.Requestor):
     """praw's HTTP layer, charging every request (token ones too) to the source's budget, and holding
     every request to the source's timeout (prawcore otherwise waits its own 16 s default)."""
 
-    def __init__(self, *args: Any, budget: Any, on_request: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, budget: Any, on_request: Any, on_limits: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.budget = budget
         self.on_request = on_request
+        self.on_limits = on_limits
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -157,7 +154,15 @@ class _BudgetedRequestor(prawcore.Requestor):
             raise prawcore.exceptions.RequestException(error, args, kwargs) from None
         self.on_request()
         kwargs["timeout"] = self.timeout
-        return super().request(*args, **kwargs)
+        response = super().request(*args, **kwargs)
+        headers = response.headers
+        try:
+            remaining = float(headers["x-ratelimit-remaining"])
+            reset = float(headers["x-ratelimit-reset"])
+        except (KeyError, ValueError):
+            return response
+        self.on_limits(remaining, reset)
+        return response
 
 
 def _unavailable(response: Any) -> SourceUnavailable:

@@ -1,0 +1,106 @@
+"""Official incidents from a Statuspage and a status feed, and the lead-time report on hand-made pairs."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from detector.cli.main import cli
+from detector.records import Alert
+from detector.sources.live_settings import StatusPageSettings
+from detector.sources.polite import MalformedResponse, SourceUnavailable
+from detector.status.base import OfficialIncident, build_status_source
+from detector.status.leadtime import match_incidents
+from detector.status.store import load_official, save_official
+from detector.store import schema
+from detector.store.store import Store
+from tests.fakes.server import MALFORMED, TOO_MANY
+from tests.fakes.statuspage import FakeStatusPage, incident
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+
+
+def _alert(service: str, opened: datetime, id: str | None = None) -> Alert:
+    return Alert(id=id or f"{service}-{opened:%H%M}", service=service, opened_at=opened, status="resolved",
+                 severity="major", peak_ratio=8.0, peak_value=16, expected=2.0, reason="burst",
+                 updated_at=opened, resolved_at=opened + timedelta(minutes=40))
+
+
+def _official(service: str, posted: datetime, id: str) -> OfficialIncident:
+    return OfficialIncident(service=service, source="status", external_id=id, title=f"Incident {id}",
+                            started_at=posted, updated_at=posted)
+
+
+def test_statuspage_incidents_are_read_and_upserted_once(tmp_path: Path) -> None:
+    page = FakeStatusPage([incident("open1", "Elevated errors", T0),
+                           incident("old", "Login issues", T0 - timedelta(days=2), resolved=T0 - timedelta(days=2, hours=-1))])
+    with page.server, Store(tmp_path / "s.db") as store:
+        source = build_status_source(StatusPageSettings(name="openai", service="ChatGPT", url=page.url))
+        found = {i.external_id: i for i in source.incidents()}
+        assert found["open1"].started_at == T0 and found["open1"].resolved_at is None
+        assert found["old"].status == "resolved" and found["open1"].url == "https://stspg.io/open1"
+        save_official(store, found.values())
+        page.incidents[0] = incident("open1", "Elevated errors", T0, resolved=T0 + timedelta(hours=1))
+        save_official(store, source.incidents())
+        rows = {i.external_id: i for i in load_official(store, "ChatGPT")}
+        assert len(rows) == 2 and rows["open1"].resolved_at == T0 + timedelta(hours=1)
+
+
+def test_status_feed_incidents_are_read_from_rss() -> None:
+    page = FakeStatusPage([incident("a", "API degraded", T0), incident("b", "Fixed", T0 - timedelta(hours=5),
+                                                                    resolved=T0 - timedelta(hours=4))])
+    with page.server:
+        source = build_status_source(StatusPageSettings(name="feed", service="ChatGPT", url=page.url + "/history.rss",
+                                                        format="feed"))
+        found = {i.title: i for i in source.incidents()}
+    assert found["API degraded"].started_at == T0 and found["API degraded"].status == "investigating"
+    assert found["Fixed"].status == "resolved"
+
+
+def test_status_page_failures_are_reported_not_raised_raw() -> None:
+    page = FakeStatusPage([])
+    with page.server:
+        source = build_status_source(StatusPageSettings(name="openai", service="ChatGPT", url=page.url))
+        page.server.fail_next(TOO_MANY)
+        with pytest.raises(SourceUnavailable) as error:
+            source.incidents()
+        assert error.value.kind == "rate_limited" and error.value.wait == 7
+        page.server.fail_next(MALFORMED)
+        with pytest.raises(MalformedResponse):
+            source.incidents()
+
+
+def test_lead_lag_never_posted_and_missed() -> None:
+    ours = [_alert("ChatGPT", T0), _alert("ChatGPT", T0 + timedelta(days=1)), _alert("API", T0 + timedelta(hours=2)),
+            _alert("ChatGPT", T0 + timedelta(days=3))]
+    theirs = [_official("ChatGPT", T0 + timedelta(minutes=17), "late-post"),
+              _official("ChatGPT", T0 + timedelta(days=1, minutes=-10), "they-were-first"),
+              _official("API", T0 + timedelta(days=2), "we-missed-it"),
+              _official("ChatGPT", T0 + timedelta(minutes=30), "second-update")]
+    report = match_incidents(ours, theirs, window=timedelta(hours=3))
+    leads = [(p.official.external_id if p.official else None, p.lead_minutes) for p in report.pairs]
+    assert leads == [("late-post", 17.0), ("they-were-first", -10.0), (None, None), (None, None)]
+    assert {o.external_id for o in report.missed} == {"we-missed-it", "second-update"}
+    assert report.median_lead_minutes == 3.5
+
+
+def test_leadtime_command_prints_minutes_and_never_posted(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    with Store(db) as store:
+        with store.engine.begin() as conn:
+            for alert in (_alert("ChatGPT", T0, "inc-a"), _alert("ChatGPT", T0 + timedelta(days=1), "inc-b")):
+                conn.execute(schema.alerts.insert().values(
+                    id=alert.id, service=alert.service, opened_at=alert.opened_at, updated_at=alert.opened_at,
+                    status="resolved", severity="major", peak_ratio=8.0, peak_value=16.0, expected=2.0,
+                    reason="burst", evidence=[], suppressed=False))
+        save_official(store, [_official("ChatGPT", T0 + timedelta(minutes=12, seconds=30), "sp-1")])
+    table = CliRunner().invoke(cli, ["leadtime", "--db", str(db)])
+    assert table.exit_code == 0, table.output
+    assert "lead 12.5 min" in table.output and "provider never posted" in table.output
+    data = json.loads(CliRunner().invoke(cli, ["leadtime", "--db", str(db), "--format", "json"]).output)
+    assert [r["lead_minutes"] for r in data["incidents"]] == [12.5, None]
+    assert data["median_lead_minutes"] == 12.5

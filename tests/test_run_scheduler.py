@@ -1,0 +1,193 @@
+"""The live scheduler in-process, with its clock and sleep injected: draining on stop, honouring what
+sources ask, closing minutes with the wall clock, surviving a broken source, and its HTTP endpoints."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from click.testing import CliRunner
+
+from detector.classify.settings import ClassifierSettings
+from detector.cli.main import cli
+from detector.config import ServiceSettings, Settings
+from detector.live import Job, LiveRunner, build_jobs
+from detector.live_metrics import Metrics, MetricsServer
+from detector.records import Post
+from detector.run_settings import RunSettings
+from detector.secrets import Secrets
+from detector.sources.live_settings import HackerNewsSettings
+from detector.runtime import build_system
+from detector.sources.base import Source, SourceBatch
+from detector.status.store import load_official
+from detector.store.store import Store
+from tests.fakes.hackernews import FakeHackerNews
+from tests.fakes.server import TOO_MANY
+from tests.fakes.statuspage import FakeStatusPage, incident
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    """Wall time that moves only when the scheduler waits."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+def _system(tmp_path: Path):
+    settings = Settings(db=str(tmp_path / "r.db"), services=[ServiceSettings(name="ChatGPT", match=["chatgpt"])],
+                        classifier=ClassifierSettings(kind="keywords"))
+    return build_system(settings)
+
+
+def _post(i: int, at: datetime) -> Post:
+    return Post(source="stub", source_id=str(i), created_at=at, text=f"chatgpt is down {i}", author=f"a{i}")
+
+
+class ThreeBatches(Source):
+    """Yields three batches; asks the runner to stop while the first is being handed over (a SIGTERM)."""
+
+    name = "stub"
+
+    def __init__(self) -> None:
+        self.runner: LiveRunner | None = None
+
+    def batches(self, cursor: str | None) -> Iterator[SourceBatch]:
+        start = int(cursor or 0)
+        for n in range(start, 3):
+            if n == start and self.runner is not None:
+                self.runner.stop.set()
+            yield SourceBatch(tuple(_post(n * 10 + k, T0 + timedelta(seconds=n * 10 + k)) for k in range(10)),
+                              cursor=str(n + 1), read=10)
+
+
+class Broken(Source):
+    name = "broken"
+
+    def batches(self, cursor: str | None) -> Iterator[SourceBatch]:
+        raise RuntimeError("boom with token abcd-secret")
+        yield  # pragma: no cover
+
+
+def test_stop_drains_the_poll_in_hand_then_exits(tmp_path: Path) -> None:
+    system = _system(tmp_path)
+    clock = Clock(T0.timestamp() + 600)
+    source = ThreeBatches()
+    runner = LiveRunner(system, [Job(source)], RunSettings(), clock=clock, wait=clock.wait)
+    source.runner = runner
+    report = runner.run()
+    assert report.stored == 30 and system.store.count("posts") == 30
+    assert system.store.cursor("stub") == "3"
+    system.close()
+
+
+def test_a_broken_source_waits_and_the_others_go_on(tmp_path: Path) -> None:
+    system = _system(tmp_path)
+    system.secrets = Secrets(environ={"DETECTOR_TOKEN": "abcd-secret"})
+    system.secrets.get("token")  # a secret in use: the runner masks it in what it logs and shows
+    clock = Clock(T0.timestamp())
+    runner = LiveRunner(system, [Job(Broken()), Job(ThreeBatches())], RunSettings(error_wait_seconds=60),
+                        clock=clock, wait=clock.wait)
+    runner.run_once()
+    broken, good = runner.jobs
+    assert broken.due == clock.now + 60 and system.store.count("posts") == 30
+    assert runner.metrics.get("detector_source_errors_total", source="broken", kind="crash") == 1
+    assert runner.metrics.sources["broken"]["last_error"] == "boom with token ***"
+    system.close()
+
+
+def test_rate_limited_source_is_polled_again_only_after_retry_after(tmp_path: Path) -> None:
+    system = _system(tmp_path)
+    fake = FakeHackerNews()
+    fake.add("1", time.time() - 60, "chatgpt down")
+    with fake.server:
+        system.settings.sources.append(
+            HackerNewsSettings(name="hn", queries=["chatgpt"], base_url=fake.server.url, backoff_seconds=1))
+        clock = Clock(time.time())
+        jobs = build_jobs(system, clock=clock)
+        runner = LiveRunner(system, jobs, RunSettings(), clock=clock, wait=clock.wait)
+        fake.server.fail_next(TOO_MANY)
+        runner.poll(jobs[0])
+        assert jobs[0].due >= clock.now + 7
+        assert runner.metrics.get("detector_source_errors_total", source="hn", kind="rate_limited") == 1
+        clock.now = jobs[0].due
+        runner.poll(jobs[0])
+        assert system.store.count("posts") == 1
+        assert runner.metrics.get("detector_posts_stored_total", source="hn") == 1
+    system.close()
+
+
+def test_tick_closes_minutes_with_the_wall_clock_less_the_allowed_lateness(tmp_path: Path) -> None:
+    system = _system(tmp_path)
+    clock = Clock(T0.timestamp())
+    runner = LiveRunner(system, [Job(ThreeBatches())], RunSettings(allowed_lateness_seconds=120),
+                        clock=clock, wait=clock.wait)
+    runner.run_once()
+    clock.now = (T0 + timedelta(minutes=10, seconds=30)).timestamp()
+    runner.tick()
+    assert runner._flushed_to == T0 + timedelta(minutes=8)
+    assert system.pipeline.buckets["ChatGPT"].open_start == T0 + timedelta(minutes=8)
+    system.close()
+
+
+def test_metrics_and_health_endpoints() -> None:
+    clock = Clock(1000.0)
+    metrics = Metrics(clock)
+    metrics.inc("detector_posts_stored_total", 3, source='re"dd\nit')
+    metrics.beat()
+    server = MetricsServer(metrics, port=0, stale_after=60).start()
+    try:
+        base = f"http://127.0.0.1:{server.port}"
+        text = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+        assert "# TYPE detector_posts_stored_total counter" in text
+        assert 'detector_posts_stored_total{source="re\\"dd\\nit"} 3' in text
+        assert json.loads(urllib.request.urlopen(base + "/healthz", timeout=5).read())["status"] == "ok"
+        clock.now += 61
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(base + "/healthz", timeout=5)
+        assert error.value.code == 503
+    finally:
+        server.stop()
+
+
+def test_run_once_polls_sources_and_the_services_status_page(tmp_path: Path) -> None:
+    hn, page = FakeHackerNews(), FakeStatusPage([incident("i1", "Outage", T0)])
+    for i in range(3):
+        hn.add(str(i), time.time() - 120 + i, f"chatgpt is down {i}", author=f"p{i}")
+    config = tmp_path / "c.toml"
+    with hn.server, page.server:
+        config.write_text(f"""
+db = "once.db"
+[[services]]
+name = "ChatGPT"
+match = ["chatgpt"]
+status_page = "{page.url}"
+[[sources]]
+type = "hackernews"
+name = "hn"
+queries = ["chatgpt"]
+base_url = "{hn.server.url}"
+[classifier]
+kind = "keywords"
+""")
+        result = CliRunner().invoke(cli, ["run", "--config", str(config), "--once"])
+    assert result.exit_code == 0, result.output
+    with Store(tmp_path / "once.db") as store:
+        assert store.count("posts") == 3
+        assert [o.external_id for o in load_official(store, "ChatGPT")] == ["i1"]
+        assert store.cursor("hn") is not None
