@@ -208,7 +208,8 @@ class Pipeline:
         if verdict.complaint:
             self.evidence.add(service, post, verdict)
         detection = self._detector(service).score(partial)
-        changes += self.manager.observe(detection, lambda: self.evidence.for_service(service, post.created_at))
+        changes += self.manager.observe(detection, lambda: self.evidence.for_service(service, post.created_at),
+                                        partial.complaint_share)
         return changes
 
     def _judge_closed(self, bucket: Bucket, scored: list[Detection]) -> list[AlertChange]:
@@ -216,7 +217,8 @@ class Pipeline:
         if bucket.mentions:
             scored.append(detection)
         return self.manager.observe(
-            detection, lambda: self.evidence.for_service(bucket.service, bucket.end)
+            detection, lambda: self.evidence.for_service(bucket.service, bucket.end),
+            bucket.complaint_share if bucket.mentions else None,
         )
 
     def _notifications(self, changes: list[AlertChange], fresh: dict[str, dict[str, Any]]) -> list:

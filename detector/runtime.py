@@ -84,7 +84,7 @@ def build_system(
     channel_settings = [*settings.alerts.channels, *quick_channels(notify)]
     if settings.alerts.jsonl is not None:
         channel_settings.append(ChannelSettings(name="jsonl", url=f"jsonl://{settings.alerts.jsonl}"))
-    channels = {c.name: channel_from_url(c.name, c.url, secrets) for c in channel_settings}
+    channels = {c.name: channel_from_url(c.name, c.url, secrets, c.secret) for c in channel_settings}
     pipeline = Pipeline(
         store,
         rules=[s.rule() for s in settings.services],
@@ -94,7 +94,7 @@ def build_system(
         channels=channel_settings,
         on_change=on_change,
     )
-    sender = Sender(store, channels, secrets=secrets)
+    sender = Sender(store, channels, secrets=secrets, settings=settings.alerts)
     return System(settings, store, secrets, Pseudonymiser(key), pipeline, channels, sender)
 
 

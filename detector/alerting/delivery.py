@@ -2,8 +2,12 @@
 
 A notification is marked sent only after its channel confirmed it, and the next one of the same incident
 and channel waits until then, so a channel that is down for an hour gets everything, in order, when it is
-back. After ``max_attempts`` failures (or a permanent refusal) a notification is marked dead with the
-reason, for a human to look at.
+back. Each notification carries its outbox key (``Idempotency-Key`` on HTTP, the Message-ID in e-mail,
+PagerDuty's dedup key per incident), so a receiver can drop the copy a timed-out attempt may have left.
+A channel that fails is left alone for the rest of the pass (no hammering, no attempts burnt on the
+notifications queued behind it). A notification is dead after a permanent refusal, or after
+``max_attempts`` failures once it is ``max_age`` old, with the reason, for a human to look at
+(`detector alerts deliveries --dead`, `detector alerts retry`).
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
 
 from detector.alerting.channels.base import Channel, Delivery
+from detector.alerting.settings import AlertSettings
 from detector.secrets import Secrets
-from detector.store.alerts import due_notifications, mark_delivery
+from detector.store.alerts import OutboxItem, due_notifications, mark_delivery
 from detector.store.store import Store
 
 log = logging.getLogger("detector.delivery")
@@ -30,7 +35,7 @@ class DeliveryReport:
 
 
 def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with full jitter: attempt 1 waits up to base, then 2x, 4x, ... capped."""
+    """Exponential backoff with jitter: attempt 1 waits up to base, then 2x, 4x, ... capped."""
     return rng.uniform(0.5, 1.0) * min(cap, base * 2 ** max(0, attempt - 1))
 
 
@@ -43,49 +48,70 @@ class Sender:
         channels: Mapping[str, Channel],
         *,
         secrets: Secrets | None = None,
-        max_attempts: int = 10,
-        base_delay: float = 5.0,
-        max_delay: float = 900.0,
+        settings: AlertSettings | None = None,
+        max_attempts: int | None = None,
+        max_age: timedelta | None = None,
+        base_delay: float | None = None,
+        max_delay: float | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         seed: int | None = None,
     ) -> None:
+        defaults = settings or AlertSettings()
         self.store = store
         self.channels = dict(channels)
         self.secrets = secrets or Secrets(environ={})
-        self.max_attempts = max_attempts
-        self.base_delay = base_delay
-        self.max_delay = max_delay
+        self.max_attempts = max_attempts if max_attempts is not None else defaults.max_attempts
+        self.max_age = max_age if max_age is not None else timedelta(hours=defaults.max_age_hours)
+        self.base_delay = base_delay if base_delay is not None else defaults.retry_base_seconds
+        self.max_delay = max_delay if max_delay is not None else defaults.retry_max_seconds
         self.clock = clock
         self._rng = random.Random(seed)
 
     def deliver_due(self) -> DeliveryReport:
+        """Send everything that is due, lane by lane in order, until nothing more can go now."""
         sent = retrying = dead = 0
         now = self.clock()
-        for item in due_notifications(self.store, now):
-            channel = self.channels.get(item.channel)
-            if channel is None:
-                result = Delivery(ok=False, error=f"channel {item.channel!r} is not configured", permanent=False)
-            else:
-                try:
-                    result = channel.send(item.payload)
-                except Exception as error:  # a channel must not raise; if one does, treat it as a failure
-                    result = Delivery(ok=False, error=f"{type(error).__name__}: {error}")
-            error = self.secrets.mask(result.error) if result.error else None
-            if result.ok:
-                mark_delivery(self.store, item, ok=True, now=now)
-                sent += 1
-                continue
-            attempts = item.attempts + 1
-            if result.permanent or attempts >= self.max_attempts:
-                mark_delivery(self.store, item, ok=False, now=now, error=error, dead=True)
-                log.error("notification %s to %s is dead after %d attempts: %s", item.key, item.channel, attempts, error)
-                dead += 1
-                continue
-            delay = result.retry_after if result.retry_after is not None else backoff(
-                attempts, self.base_delay, self.max_delay, self._rng
-            )
-            mark_delivery(self.store, item, ok=False, now=now, error=error, retry_at=now + timedelta(seconds=delay))
-            log.warning("notification %s to %s failed (attempt %d), retrying in %.0fs: %s",
-                        item.key, item.channel, attempts, delay, error)
-            retrying += 1
-        return DeliveryReport(sent, retrying, dead)
+        failing: set[str] = set()  # channels that failed in this call: try them again at their retry time
+        while True:
+            progressed = False
+            for item in due_notifications(self.store, now, channels=self.channels):
+                if item.channel in failing:
+                    continue
+                outcome = self._attempt(item, now)
+                if outcome == "sent":
+                    sent += 1
+                    progressed = True
+                elif outcome == "dead":
+                    dead += 1
+                    progressed = True
+                else:
+                    retrying += 1
+                    failing.add(item.channel)
+            if not progressed:
+                return DeliveryReport(sent, retrying, dead)
+
+    def _attempt(self, item: OutboxItem, now: datetime) -> str:
+        channel = self.channels[item.channel]
+        try:
+            result = channel.send({**item.payload, "key": item.key})
+        except Exception as error:  # a channel must not raise; if one does, treat it as a failure
+            result = Delivery(ok=False, error=f"{type(error).__name__}: {error}")
+        if result.ok:
+            mark_delivery(self.store, item, ok=True, now=now)
+            log.info("notification %s sent to %s", item.key, item.channel)
+            return "sent"
+        error = self.secrets.mask(result.error or "failed")
+        attempts = item.attempts + 1
+        old_enough = item.created_at is None or now - item.created_at >= self.max_age
+        if result.permanent or (attempts >= self.max_attempts and old_enough):
+            mark_delivery(self.store, item, ok=False, now=now, error=error, dead=True)
+            log.error("notification %s to %s is dead after %d attempts: %s", item.key, item.channel, attempts, error)
+            return "dead"
+        delay = result.retry_after if result.retry_after is not None else backoff(
+            attempts, self.base_delay, self.max_delay, self._rng
+        )
+        delay = min(max(delay, 0.0), max(self.max_delay, 3600.0))
+        mark_delivery(self.store, item, ok=False, now=now, error=error, retry_at=now + timedelta(seconds=delay))
+        log.warning("notification %s to %s failed (attempt %d), retrying in %.0fs: %s",
+                    item.key, item.channel, attempts, delay, error)
+        return "retrying"

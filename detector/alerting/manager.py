@@ -4,9 +4,12 @@ It is a pure state machine over detections in time order, so a replay gives exac
 would have given, at the same times. Persisting the changes and notifying are the pipeline's job.
 
 An incident opens at the detection that fired (the post or bucket end that tipped it). While open, its
-peak and severity follow the signal; a higher severity is an escalation (notified again). It resolves once
-the signal has stayed inside the expected band for ``resolve_after_minutes``; a new alert within
-``cooldown_minutes`` of resolving reopens the same incident instead of paging anew (flap suppression).
+peak and severity follow the signal; a higher severity is an escalation (notified again), anything else is
+an update (recorded, not notified). It resolves once the signal has stayed inside the expected band for
+``resolve_after_minutes``; a new alert within ``cooldown_minutes`` of resolving reopens the same incident
+instead of paging anew, and every reopening lengthens the quiet time the next resolve needs (flap
+suppression). An incident opened inside a maintenance window is recorded but not notified; if it is still
+growing once the window is over it surfaces ("unsuppressed") and is notified from then on.
 """
 
 from __future__ import annotations
@@ -19,17 +22,20 @@ from typing import Callable, Iterable
 from detector.alerting.settings import AlertSettings
 from detector.records import SEVERITIES, Alert, Detection
 
-NOTIFIED_KINDS = ("opened", "escalated", "reopened", "resolved", "acknowledged")
+NOTIFIED_KINDS = ("opened", "escalated", "reopened", "unsuppressed", "resolved", "acknowledged")
 
 
 @dataclass(frozen=True, slots=True)
 class AlertChange:
-    """Something that happened to an incident; ``kind`` is one of opened escalated reopened updated resolved."""
+    """Something that happened to an incident; ``kind`` is one of opened escalated reopened unsuppressed
+    updated resolved acknowledged. ``complaint_share`` is the share of complaints among the service's
+    mentions in the bucket behind the change, when known."""
 
     kind: str
     alert: Alert
     at: datetime
     detection: Detection | None = None
+    complaint_share: float | None = None
 
     @property
     def notify(self) -> bool:
@@ -42,12 +48,20 @@ def incident_id(service: str, opened_at: datetime) -> str:
     return f"{slug}-{opened_at:%Y%m%dT%H%M%S}Z"
 
 
-def severity_of(ratio: float, settings: AlertSettings) -> str:
-    if ratio >= settings.critical_ratio:
-        return "critical"
-    if ratio >= settings.major_ratio:
-        return "major"
-    return "minor"
+def severity_of(ratio: float, settings: AlertSettings, complaint_share: float | None = None) -> str:
+    """Minor / major / critical from the ratio to expected, moved one step by the complaint share: down
+    when few mentions are complaints (news, jokes), up from major when nearly all of them are."""
+    level = 2 if ratio >= settings.critical_ratio else 1 if ratio >= settings.major_ratio else 0
+    if complaint_share is not None:
+        if complaint_share < settings.low_complaint_share:
+            level = max(0, level - 1)
+        elif complaint_share >= settings.high_complaint_share and level == 1:
+            level = 2
+    return SEVERITIES[level]
+
+
+def _worse(a: str, b: str) -> str:
+    return a if SEVERITIES.index(a) >= SEVERITIES.index(b) else b
 
 
 def ratio_of(detection: Detection) -> float:
@@ -63,41 +77,55 @@ class AlertManager:
         self.settings = settings
         self._current: dict[str, Alert] = {}  # latest incident per service, open or resolved
         self._normal_since: dict[str, datetime | None] = {}
+        self._reopens: dict[str, int] = {}  # per service, for the current incident: flap suppression
         for alert in sorted(known, key=lambda a: a.opened_at):
             self._current[alert.service] = alert
 
     def open_alerts(self) -> list[Alert]:
         return [a for a in self._current.values() if a.status != "resolved"]
 
-    def observe(self, detection: Detection, evidence: Callable[[], tuple[str, ...]]) -> list[AlertChange]:
-        """Feed one detection (in time order per service); return what changed."""
+    def observe(
+        self, detection: Detection, evidence: Callable[[], tuple[str, ...]], complaint_share: float | None = None
+    ) -> list[AlertChange]:
+        """Feed one detection (in time order per service) and the complaint share of its bucket; return
+        what changed."""
         service, at = detection.service, detection.at
         current = self._current.get(service)
         is_open = current is not None and current.status != "resolved"
         if detection.alert:
             self._normal_since[service] = None
             if is_open:
-                return self._grow(current, detection, evidence)
+                return self._grow(current, detection, evidence, complaint_share)
             cooldown = timedelta(minutes=self.settings.cooldown_minutes)
             if current is not None and current.resolved_at is not None and at - current.resolved_at <= cooldown:
                 reopened = replace(current, status="open", resolved_at=None, updated_at=at)
                 self._current[service] = reopened
-                return [AlertChange("reopened", reopened, at, detection), *self._grow(reopened, detection, evidence)]
-            return [self._open(detection, evidence)]
+                self._reopens[service] = self._reopens.get(service, 0) + 1
+                return [AlertChange("reopened", reopened, at, detection, complaint_share),
+                        *self._grow(reopened, detection, evidence, complaint_share)]
+            self._reopens[service] = 0
+            return [self._open(detection, evidence, complaint_share)]
         if not is_open:
             return []
         if detection.value > detection.upper:
             self._normal_since[service] = None
-            return self._grow(current, detection, evidence)
+            return self._grow(current, detection, evidence, complaint_share)
         since = self._normal_since.get(service)
         if since is None:
             self._normal_since[service] = since = at
-        if at - since >= timedelta(minutes=self.settings.resolve_after_minutes):
+        if at - since >= self.resolve_after(service):
             resolved = replace(current, status="resolved", resolved_at=at, updated_at=at)
             self._current[service] = resolved
             self._normal_since[service] = None
-            return [AlertChange("resolved", resolved, at, detection)]
+            return [AlertChange("resolved", resolved, at, detection, complaint_share)]
         return []
+
+    def resolve_after(self, service: str) -> timedelta:
+        """How long the signal must stay normal before the service's incident resolves: longer after
+        every reopening (flap suppression)."""
+        reopens = self._reopens.get(service, 0)
+        minutes = self.settings.resolve_after_minutes * (1 + self.settings.flap_resolve_factor * reopens)
+        return timedelta(minutes=minutes)
 
     def acknowledge(self, alert_id: str, at: datetime) -> AlertChange | None:
         for service, alert in self._current.items():
@@ -107,14 +135,16 @@ class AlertManager:
                 return AlertChange("acknowledged", acked, at)
         return None
 
-    def _open(self, detection: Detection, evidence: Callable[[], tuple[str, ...]]) -> AlertChange:
+    def _open(
+        self, detection: Detection, evidence: Callable[[], tuple[str, ...]], complaint_share: float | None
+    ) -> AlertChange:
         ratio = ratio_of(detection)
         alert = Alert(
             id=incident_id(detection.service, detection.at),
             service=detection.service,
             opened_at=detection.at,
             status="open",
-            severity=severity_of(ratio, self.settings),
+            severity=severity_of(ratio, self.settings, complaint_share),
             peak_ratio=ratio,
             peak_value=detection.value,
             expected=detection.expected,
@@ -124,13 +154,21 @@ class AlertManager:
             suppressed=detection.suppressed,
         )
         self._current[detection.service] = alert
-        return AlertChange("opened", alert, detection.at, detection)
+        return AlertChange("opened", alert, detection.at, detection, complaint_share)
 
-    def _grow(self, alert: Alert, detection: Detection, evidence: Callable[[], tuple[str, ...]]) -> list[AlertChange]:
+    def _grow(
+        self, alert: Alert, detection: Detection, evidence: Callable[[], tuple[str, ...]],
+        complaint_share: float | None,
+    ) -> list[AlertChange]:
         ratio = ratio_of(detection)
+        if alert.suppressed and not detection.suppressed:
+            # The maintenance window is over and the incident is still there: from now on it is news.
+            surfaced = replace(alert, suppressed=False, updated_at=detection.at, evidence=evidence() or alert.evidence)
+            self._current[alert.service] = surfaced
+            return [AlertChange("unsuppressed", surfaced, detection.at, detection, complaint_share)]
         if ratio <= alert.peak_ratio and detection.value <= alert.peak_value:
             return []
-        severity = severity_of(max(ratio, alert.peak_ratio), self.settings)
+        severity = _worse(alert.severity, severity_of(max(ratio, alert.peak_ratio), self.settings, complaint_share))
         grown = replace(
             alert,
             peak_ratio=max(ratio, alert.peak_ratio),
@@ -141,4 +179,5 @@ class AlertManager:
         )
         self._current[alert.service] = grown
         escalated = SEVERITIES.index(severity) > SEVERITIES.index(alert.severity)
-        return [AlertChange("escalated" if escalated else "updated", grown, detection.at, detection)]
+        kind = "escalated" if escalated else "updated"
+        return [AlertChange(kind, grown, detection.at, detection, complaint_share)]

@@ -1,21 +1,28 @@
 """What a notification says: the incident, the signal against its baseline, and the posts behind it.
 
 The payload is built when the change is recorded (so the outbox holds exactly what was true then) and is
-plain JSON: each channel renders it in its own format and escapes post text for that format.
+plain JSON: each channel renders it in its own format and escapes post text for that format. Authors are
+already pseudonymised when posts are read; no secret ever enters a payload.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import timedelta
 from typing import Any, Mapping, Sequence
 from urllib.parse import quote
 
 import sqlalchemy as sa
 
-from detector.alerting.manager import AlertChange
+from detector.alerting.manager import AlertChange, ratio_of
 from detector.alerting.settings import AlertSettings, ChannelSettings
 from detector.records import SEVERITIES, Post, Verdict
 from detector.store import schema
 from detector.store.store import Store
+
+# Posts this long before the incident opened count towards its symptoms and claims: the detector's
+# longest usual window, so the posts that tipped it are included.
+LOOKBACK = timedelta(minutes=15)
 
 
 def post_view(post: Post, verdict: Verdict) -> dict[str, Any]:
@@ -24,6 +31,7 @@ def post_view(post: Post, verdict: Verdict) -> dict[str, Any]:
         "source": post.source, "id": post.source_id, "created_at": post.created_at.isoformat(),
         "text": post.text[:500], "author": post.author, "url": post.url,
         "complaint_p": verdict.complaint_p, "symptom": verdict.symptom, "claim": verdict.claim,
+        "complaint": verdict.complaint, "services": list(post.services),
     }
 
 
@@ -35,7 +43,9 @@ def evidence_posts(
     fresh = fresh or {}
     missing = [key for key in keys if key not in fresh]
     stored = {f"{p['source']}:{p['id']}": p for p in _stored_posts(store, missing)}
-    return [fresh.get(key) or stored[key] for key in keys if key in fresh or key in stored]
+    shown = [fresh.get(key) or stored[key] for key in keys if key in fresh or key in stored]
+    return [{k: post[k] for k in ("source", "id", "created_at", "text", "author", "url", "complaint_p",
+                                  "symptom", "claim")} for post in shown]
 
 
 def _stored_posts(store: Store, keys: Sequence[str]) -> list[dict[str, Any]]:
@@ -64,16 +74,77 @@ def _stored_posts(store: Store, keys: Sequence[str]) -> list[dict[str, Any]]:
     return out
 
 
+def incident_counts(
+    store: Store, change: AlertChange, fresh: Mapping[str, dict[str, Any]] | None = None
+) -> tuple[Counter[str], Counter[str]]:
+    """Symptoms of the complaints and matched misinformation claims about the incident's service, from
+    shortly before it opened until the change: (symptom counts, claim counts)."""
+    alert = change.alert
+    since, until = alert.opened_at - LOOKBACK, change.at
+    p, ps, v = schema.posts, schema.post_services, schema.verdicts
+    symptoms: Counter[str] = Counter()
+    claims: Counter[str] = Counter()
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(p.c.source, p.c.source_id, v.c.complaint, v.c.symptom, v.c.claim)
+            .select_from(ps.join(p, p.c.id == ps.c.post_id).join(v, v.c.post_id == ps.c.post_id))
+            .where(ps.c.service == alert.service, ps.c.created_at >= since, ps.c.created_at <= until)
+            .where(sa.or_(v.c.claim.is_not(None), v.c.complaint.is_(True)))
+        ).all()
+    seen = set()
+    for r in rows:
+        seen.add(f"{r.source}:{r.source_id}")
+        if r.complaint and r.symptom:
+            symptoms[r.symptom] += 1
+        if r.claim:
+            claims[r.claim] += 1
+    for key, post in (fresh or {}).items():
+        if key in seen or alert.service not in post.get("services", ()):
+            continue
+        if not since.isoformat() <= post["created_at"] <= until.isoformat():
+            continue
+        if post.get("complaint") and post.get("symptom"):
+            symptoms[post["symptom"]] += 1
+        if post.get("claim"):
+            claims[post["claim"]] += 1
+    return symptoms, claims
+
+
+def official_status(store: Store, change: AlertChange) -> dict[str, Any] | None:
+    """The provider's own incident overlapping this one, from its status page, if one is known."""
+    o = schema.official_incidents
+    alert = change.alert
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(o.c.title, o.c.status, o.c.impact, o.c.url, o.c.started_at, o.c.resolved_at)
+            .where(o.c.service == alert.service, o.c.started_at <= change.at)
+            .where(sa.or_(o.c.resolved_at.is_(None), o.c.resolved_at >= alert.opened_at))
+            .order_by(o.c.started_at.desc())
+            .limit(1)
+        ).first()
+    if row is None:
+        return None
+    return {"title": row.title, "status": row.status, "impact": row.impact, "url": row.url,
+            "started_at": row.started_at.isoformat(),
+            "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None}
+
+
+def dashboard_link(settings: AlertSettings, alert_id: str) -> str | None:
+    if not settings.dashboard_url:
+        return None
+    return f"{settings.dashboard_url.rstrip('/')}/?incident={quote(alert_id)}"
+
+
 def build_payload(
     store: Store, change: AlertChange, settings: AlertSettings, fresh: Mapping[str, dict[str, Any]] | None = None
 ) -> dict[str, Any]:
+    """The notification for ``change``: JSON-ready, everything a responder or the comms team needs."""
     alert = change.alert
     detection = change.detection
     posts = evidence_posts(store, alert.evidence, fresh)
-    symptoms: dict[str, int] = {}
-    for post in posts:
-        if post["symptom"]:
-            symptoms[post["symptom"]] = symptoms.get(post["symptom"], 0) + 1
+    symptoms, claims = incident_counts(store, change, fresh)
+    if not symptoms:  # nothing stored yet: the evidence posts are all we know
+        symptoms = Counter(post["symptom"] for post in posts if post["symptom"])
     payload: dict[str, Any] = {
         "event": change.kind,
         "at": change.at.isoformat(),
@@ -86,13 +157,17 @@ def build_payload(
         },
         "signal": None if detection is None else {
             "value": detection.value, "expected": round(detection.expected, 3), "upper": round(detection.upper, 3),
-            "score": round(detection.score, 4),
+            "score": round(detection.score, 4), "ratio": round(ratio_of(detection), 2),
+            "bucket_start": detection.bucket_start.isoformat(),
         },
-        "top_symptoms": sorted(symptoms, key=symptoms.get, reverse=True)[:3],
+        "complaint_share": None if change.complaint_share is None else round(change.complaint_share, 3),
+        "top_symptoms": [name for name, _ in symptoms.most_common(3)],
+        "symptoms": dict(symptoms.most_common()),
+        "claims": [{"claim": name, "posts": count} for name, count in claims.most_common(5)],
+        "official_status": official_status(store, change),
         "evidence": posts,
+        "dashboard_url": dashboard_link(settings, alert.id),
     }
-    if settings.dashboard_url:
-        payload["dashboard_url"] = f"{settings.dashboard_url.rstrip('/')}/?incident={quote(alert.id)}"
     return payload
 
 

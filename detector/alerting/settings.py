@@ -1,11 +1,11 @@
-"""Alert lifecycle and routing settings, as the ``[alerts]`` table of the config file."""
+"""Alert lifecycle, routing and delivery settings, as the ``[alerts]`` table of the config file."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Severity = Literal["minor", "major", "critical"]
 
@@ -17,11 +17,16 @@ class ChannelSettings(BaseModel):
 
     name: str = Field(description="A name for logs and the outbox; never the secret URL.")
     url: str = Field(
-        description="Where to send: http(s):// generic signed webhook, slack://, pagerduty://, mailto://, "
-        "teams://, cmd://, jsonl:///path, log://. Write secrets as ${ENV_NAME} or ${secret:name}."
+        description="Where to send: http(s):// generic signed webhook, slack://, pagerduty://, mailto:// or "
+        "smtp://, teams://, cmd://, jsonl:///path, log://, or any apprise URL. Write secrets as ${ENV_NAME} "
+        "or ${secret:name}."
     )
     services: list[str] = Field(default_factory=list, description="Only these services; empty means all.")
     min_severity: Severity = Field("minor", description="Only incidents at least this severe.")
+    secret: str = Field(
+        "webhook_secret",
+        description="Name of the secret that signs generic webhook notifications (HMAC-SHA256).",
+    )
 
 
 class AlertSettings(BaseModel):
@@ -35,9 +40,43 @@ class AlertSettings(BaseModel):
     cooldown_minutes: float = Field(
         60, ge=0, description="A re-fire this soon after resolving reopens the same incident."
     )
+    flap_resolve_factor: float = Field(
+        1.0, ge=0,
+        description="Flap suppression: each reopening of an incident lengthens the quiet time it needs to "
+        "resolve by this multiple of resolve_after_minutes, so a flapping signal does not page resolve / "
+        "reopen every few minutes.",
+    )
     major_ratio: float = Field(5.0, gt=1, description="Observed/expected ratio at which an incident is major.")
     critical_ratio: float = Field(20.0, gt=1, description="Observed/expected ratio at which it is critical.")
+    low_complaint_share: float = Field(
+        0.3, ge=0, le=1,
+        description="Below this share of complaints among the mentions, severity is one step lower "
+        "(the buzz is news or jokes, not people who cannot use the service).",
+    )
+    high_complaint_share: float = Field(
+        0.8, ge=0, le=1,
+        description="At or above this complaint share, a major incident (by ratio) is critical.",
+    )
     evidence_posts: int = Field(5, ge=0, le=50, description="Representative posts kept as evidence.")
     jsonl: Path | None = Field(None, description="Append every alert event to this JSON-lines file.")
     dashboard_url: str | None = Field(None, description="Base URL of the dashboard, for links in notifications.")
+    max_attempts: int = Field(
+        30, ge=1, description="A notification is dead after this many failed attempts (and max_age_hours)."
+    )
+    max_age_hours: float = Field(
+        24.0, ge=0,
+        description="...and only once it is this old, so a channel that is down for hours still gets it.",
+    )
+    retry_base_seconds: float = Field(5.0, gt=0, description="First retry delay; doubles per attempt.")
+    retry_max_seconds: float = Field(600.0, gt=0, description="Longest delay between two attempts.")
     channels: list[ChannelSettings] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "AlertSettings":
+        if self.critical_ratio <= self.major_ratio:
+            raise ValueError(f"critical_ratio ({self.critical_ratio}) must exceed major_ratio ({self.major_ratio})")
+        names = [c.name for c in self.channels]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"alert channel names must be unique; repeated: {', '.join(duplicates)}")
+        return self

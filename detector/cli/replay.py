@@ -103,9 +103,10 @@ def _replay(settings: Settings, replay_settings: ReplaySettings, *, notify=(), r
             show_alerts: bool = False) -> RunReport:
     system = build_system(settings, notify=notify)
     try:
-        if notify and not system.secrets.get("webhook_secret") and any(u.startswith("http") for u in notify):
-            click.echo("note: no webhook_secret set (DETECTOR_WEBHOOK_SECRET); webhook notifications go unsigned",
-                       err=True)
+        unsigned = [c.name for c in system.channels.values() if getattr(c, "signed", True) is False]
+        if unsigned:
+            click.echo(f"note: no webhook_secret set (DETECTOR_WEBHOOK_SECRET or the secrets file); webhook "
+                       f"notifications to {', '.join(unsigned)} go unsigned", err=True)
         source = ReplaySource(replay_settings, system.pseudonymiser)
         started = time.monotonic()
         printer = progress_printer(quiet=quiet)

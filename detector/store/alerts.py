@@ -1,16 +1,20 @@
-"""Persisting incidents, their events and the notification outbox.
+"""Persisting incidents, their events, the notification outbox and on-call silences.
 
 An incident change, its event and its outbox rows are written in one transaction: either the world
 learns about a change and it is recorded, or neither happens. Delivery happens later, from the outbox.
+A silence (or a maintenance window) keeps the record and drops the page: changes during one are stored
+with the reason in their event, and no outbox row is written for opening / escalating news. Resolves and
+acknowledgements still go to the channels that heard about the incident, so nothing stays open there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from detector.alerting.manager import AlertChange
@@ -32,6 +36,10 @@ class OutboxItem:
     attempts: int
     next_attempt_at: datetime
     last_error: str | None
+    created_at: datetime | None = None
+
+# Kinds that close the loop: they go to channels that already heard of the incident, silenced or not.
+CLOSING_KINDS = ("resolved", "acknowledged")
 
 
 def _alert_row(alert: Alert) -> dict[str, Any]:
@@ -67,50 +75,88 @@ def save_changes(
     changes: Sequence[AlertChange],
     notifications: Iterable[tuple[AlertChange, str, dict[str, Any]]] = (),
     conn: Connection | None = None,
+    now: datetime | None = None,
 ) -> None:
     """Record incident changes, their events, and the (change, channel, payload) notifications, atomically."""
     if not changes:
         return
-    pending = {}
+    pending: dict[int, list[tuple[str, dict[str, Any]]]] = {}
     for change, channel, payload in notifications:
         pending.setdefault(id(change), []).append((channel, payload))
     if conn is None:
         with store.engine.begin() as own:
-            return save_changes(store, changes, notifications, own)
+            return save_changes(store, changes, notifications, own, now)
+    now = now or datetime.now(timezone.utc)
     for change in changes:
         _upsert_alert(store, conn, change.alert)
         if change.kind == "updated":
             continue
-        detail = None
+        detail: dict[str, Any] | None = None
         if change.detection is not None:
             d = change.detection
             detail = {"value": d.value, "expected": d.expected, "upper": d.upper, "score": d.score,
                       "reason": d.reason, "suppressed": d.suppressed}
-        event_id = conn.execute(
-            schema.alert_events.insert().values(alert_id=change.alert.id, at=change.at, kind=change.kind, detail=detail)
-        ).inserted_primary_key[0]
-        rows = [
-            {
-                "key": f"{change.alert.id}:{event_id}:{channel}",
-                "alert_id": change.alert.id,
-                "event_id": event_id,
-                "channel": channel,
-                "payload": {**payload, "event_id": event_id},
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": datetime.now(timezone.utc),
-                "created_at": datetime.now(timezone.utc),
-            }
-            for channel, payload in pending.get(id(change), [])
-        ]
-        if rows:
-            conn.execute(schema.outbox.insert(), rows)
+        routed = pending.get(id(change), [])
+        if change.kind in CLOSING_KINDS:
+            heard = notified_channels(conn, change.alert.id)
+            routed = [(channel, payload) for channel, payload in routed if channel in heard]
+        elif routed:
+            silence = active_silence(conn, change.alert.service, change.at)
+            if silence is not None:
+                detail = {**(detail or {}), "silenced": silence}
+                routed = []
+        event_id = _insert_event(conn, change.alert.id, change.at, change.kind, detail)
+        _enqueue(conn, change.alert.id, event_id, routed, now)
+
+
+def _insert_event(conn: Connection, alert_id: str, at: datetime, kind: str, detail: dict[str, Any] | None) -> int:
+    return conn.execute(
+        schema.alert_events.insert().values(alert_id=alert_id, at=at, kind=kind, detail=detail)
+    ).inserted_primary_key[0]
+
+
+def _enqueue(conn: Connection, alert_id: str, event_id: int, routed: Sequence[tuple[str, dict[str, Any]]],
+             now: datetime) -> None:
+    rows = [
+        {
+            "key": outbox_key(alert_id, event_id, channel),
+            "alert_id": alert_id,
+            "event_id": event_id,
+            "channel": channel,
+            "payload": {**payload, "event_id": event_id},
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for channel, payload in routed
+    ]
+    if rows:
+        conn.execute(schema.outbox.insert(), rows)
+
+
+def outbox_key(alert_id: str, event_id: int, channel: str) -> str:
+    """The idempotency key of one notification to one channel: the same on every retry."""
+    return f"{alert_id}:{event_id}:{channel}"
+
+
+def notified_channels(conn: Connection, alert_id: str) -> set[str]:
+    """Channels that were given (or are being given) news of this incident."""
+    o = schema.outbox
+    return {r[0] for r in conn.execute(sa.select(o.c.channel).where(o.c.alert_id == alert_id).distinct())}
 
 
 def _upsert_alert(store: Store, conn: Connection, alert: Alert) -> None:
     row = _alert_row(alert)
-    stmt, rows = store._upsert(schema.alerts, ("id",), [row], [k for k in row if k != "id"])
-    conn.execute(stmt, rows)
+    a = schema.alerts
+    stmt = (sqlite if conn.dialect.name == "sqlite" else postgresql).insert(a).values(**row)
+    # A running detector does not know that on-call acknowledged the incident: growing it keeps the ack.
+    status = sa.case((sa.and_(a.c.status == "acknowledged", stmt.excluded.status == "open"), "acknowledged"),
+                     else_=stmt.excluded.status)
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=["id"],
+        set_={**{k: stmt.excluded[k] for k in row if k not in ("id", "status")}, "status": status},
+    ))
 
 
 def load_alerts(store: Store, *, service: str | None = None, status: str | None = None) -> list[Alert]:
@@ -131,26 +177,46 @@ def latest_alerts(store: Store) -> list[Alert]:
     return list(latest.values())
 
 
-def set_status(store: Store, alert_id: str, status: str, at: datetime, actor: str = "cli") -> Alert:
-    """Acknowledge or resolve an incident by hand; record the event. Raise KeyError for an unknown id."""
+def set_status(
+    store: Store, alert_id: str, status: str, at: datetime, actor: str = "cli",
+    notify: Callable[[Alert], dict[str, Any]] | None = None,
+) -> Alert:
+    """Acknowledge or resolve an incident by hand and record the event; when ``notify`` builds a payload
+    for the changed incident, queue it for every channel that heard of the incident (PagerDuty gets its
+    acknowledge / resolve); by default the standard payload is queued. Raise KeyError for an unknown id,
+    ValueError when it is already resolved (or already in that state)."""
+    kind = "acknowledged" if status == "acknowledged" else "resolved"
+    if notify is None:
+        notify = _manual_payload(store, kind, at, actor)
     with store.engine.begin() as conn:
         row = conn.execute(sa.select(schema.alerts).where(schema.alerts.c.id == alert_id)).first()
         if row is None:
             raise KeyError(alert_id)
+        if row.status == "resolved" or row.status == status:
+            raise ValueError(f"incident {alert_id} is already {row.status}")
         values: dict[str, Any] = {"status": status, "updated_at": at}
         if status == "acknowledged":
             values["acknowledged_at"] = at
         if status == "resolved":
             values["resolved_at"] = at
         conn.execute(sa.update(schema.alerts).where(schema.alerts.c.id == alert_id).values(**values))
-        conn.execute(
-            schema.alert_events.insert().values(
-                alert_id=alert_id, at=at, kind="acknowledged" if status == "acknowledged" else "resolved",
-                detail={"by": actor, "manual": True},
-            )
-        )
+        event_id = _insert_event(conn, alert_id, at, kind, {"by": actor, "manual": True})
         row = conn.execute(sa.select(schema.alerts).where(schema.alerts.c.id == alert_id)).first()
-    return alert_from_row(row)
+        alert = alert_from_row(row)
+        if notify is not None:
+            payload = notify(alert)
+            _enqueue(conn, alert_id, event_id, [(c, payload) for c in sorted(notified_channels(conn, alert_id))], at)
+    return alert
+
+
+def _manual_payload(store: Store, kind: str, at: datetime, actor: str) -> Callable[[Alert], dict[str, Any]]:
+    def build(alert: Alert) -> dict[str, Any]:
+        from detector.alerting.notification import build_payload
+        from detector.alerting.settings import AlertSettings
+
+        return {**build_payload(store, AlertChange(kind, alert, at), AlertSettings()), "by": actor}
+
+    return build
 
 
 def alert_events(store: Store, alert_id: str) -> list[dict[str, Any]]:
@@ -159,11 +225,17 @@ def alert_events(store: Store, alert_id: str) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in conn.execute(sa.select(e).where(e.c.alert_id == alert_id).order_by(e.c.id))]
 
 
-def due_notifications(store: Store, now: datetime, limit: int = 200) -> list[OutboxItem]:
-    """Pending notifications in order; for each (incident, channel) only the oldest, so order holds."""
+def due_notifications(
+    store: Store, now: datetime, limit: int = 200, channels: Iterable[str] | None = None
+) -> list[OutboxItem]:
+    """Pending notifications in order; for each (incident, channel) only the oldest, so order holds.
+    With ``channels``, only notifications for those channels (others wait for a sender that has them)."""
     o = schema.outbox
+    query = sa.select(o).where(o.c.status == "pending").order_by(o.c.id)
+    if channels is not None:
+        query = query.where(o.c.channel.in_(list(channels)))
     with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(o).where(o.c.status == "pending").order_by(o.c.id).limit(limit * 5)).all()
+        rows = conn.execute(query.limit(limit * 20)).all()
     seen: set[tuple[str, str]] = set()
     due: list[OutboxItem] = []
     for row in rows:
@@ -174,7 +246,7 @@ def due_notifications(store: Store, now: datetime, limit: int = 200) -> list[Out
         seen.add(lane)
         if m["next_attempt_at"] <= now:
             due.append(OutboxItem(m["id"], m["key"], m["alert_id"], m["channel"], m["payload"], m["status"],
-                                  m["attempts"], m["next_attempt_at"], m["last_error"]))
+                                  m["attempts"], m["next_attempt_at"], m["last_error"], m["created_at"]))
         if len(due) >= limit:
             break
     return due
@@ -201,3 +273,63 @@ def outbox_rows(store: Store, status: str | None = None) -> list[dict[str, Any]]
         query = query.where(o.c.status == status)
     with store.engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def requeue(store: Store, keys: Sequence[str] = (), *, dead: bool = False, now: datetime | None = None) -> int:
+    """Give dead notifications (these keys, or all with ``dead``) a fresh set of attempts; return how many."""
+    o = schema.outbox
+    query = sa.update(o).where(o.c.status == "dead")
+    if keys:
+        query = query.where(o.c.key.in_(list(keys)))
+    elif not dead:
+        return 0
+    with store.engine.begin() as conn:
+        return conn.execute(query.values(status="pending", attempts=0,
+                                         next_attempt_at=now or datetime.now(timezone.utc))).rowcount
+
+
+# -- silences ------------------------------------------------------------------------------------
+def add_silence(
+    store: Store, service: str, starts_at: datetime, ends_at: datetime, reason: str | None = None,
+    created_by: str | None = None, now: datetime | None = None,
+) -> int:
+    """Silence ``service``'s notifications over [starts_at, ends_at); return the silence id."""
+    if ends_at <= starts_at:
+        raise ValueError("a silence must end after it starts")
+    with store.engine.begin() as conn:
+        return conn.execute(schema.silences.insert().values(
+            service=service, starts_at=starts_at, ends_at=ends_at, reason=reason, created_by=created_by,
+            created_at=now or datetime.now(timezone.utc),
+        )).inserted_primary_key[0]
+
+
+def active_silence(conn: Connection, service: str, at: datetime) -> str | None:
+    """The reason of a silence covering ``service`` at ``at`` ('*' silences every service), else None."""
+    s = schema.silences
+    row = conn.execute(
+        sa.select(s.c.id, s.c.reason)
+        .where(s.c.service.in_([service, "*"]), s.c.starts_at <= at, s.c.ends_at > at)
+        .order_by(s.c.id).limit(1)
+    ).first()
+    if row is None:
+        return None
+    return f"silence {row.id}" + (f": {row.reason}" if row.reason else "")
+
+
+def list_silences(store: Store, *, active_at: datetime | None = None) -> list[dict[str, Any]]:
+    """Silences, newest first; with ``active_at``, only those not yet over then."""
+    s = schema.silences
+    query = sa.select(s).order_by(s.c.id.desc())
+    if active_at is not None:
+        query = query.where(s.c.ends_at > active_at)
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def end_silence(store: Store, silence_id: int, at: datetime) -> bool:
+    """End a silence now; False when there is no such silence or it is already over."""
+    s = schema.silences
+    with store.engine.begin() as conn:
+        return conn.execute(
+            sa.update(s).where(s.c.id == silence_id, s.c.ends_at > at).values(ends_at=at)
+        ).rowcount > 0

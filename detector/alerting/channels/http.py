@@ -1,0 +1,171 @@
+"""What every HTTP channel shares: one POST, the response read as a Delivery, secrets kept out of logs.
+
+A 2xx is delivered; 429 and 5xx are retried (honouring Retry-After); 408 and 425 are retried; any other
+4xx is permanent, because sending the same request again cannot succeed. Transport errors and timeouts
+are retried. Error texts name the status and a short, masked excerpt of the body, never the URL.
+
+httpx logs every request's URL at INFO; webhook URLs *are* secrets (Slack's, Teams'), so a filter on the
+httpx and httpcore loggers masks every secret a channel has registered, whatever handler is attached.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import urlsplit
+
+import httpx
+
+from detector.alerting.channels.base import Channel, Delivery
+
+USER_AGENT = "outage-detector/0.1 (+alerting)"
+RETRYABLE_4XX = {408, 425, 429}
+
+_secret_values: set[str] = set()
+_lock = threading.Lock()
+
+
+def register_secrets(values: Iterable[str | None]) -> None:
+    """Mask these values in every log record of the HTTP libraries from now on."""
+    with _lock:
+        _secret_values.update(v for v in values if v and len(v) >= 4)
+
+
+def mask_text(text: str, values: Iterable[str] | None = None) -> str:
+    """``text`` with every registered secret (and ``values``) replaced by ***."""
+    with _lock:
+        known = set(_secret_values)
+    known.update(v for v in (values or ()) if v and len(v) >= 4)
+    for value in sorted(known, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text
+
+
+class _MaskSecrets(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _secret_values:
+            message = record.getMessage()
+            masked = mask_text(message)
+            if masked != message:
+                record.msg, record.args = masked, ()
+        return True
+
+
+_FILTER = _MaskSecrets()
+for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy"):
+    logging.getLogger(_name).addFilter(_FILTER)
+
+
+def mask_url(url: str) -> str:
+    """Scheme, host and port of ``url``; path, query and credentials become *** (they carry the secrets)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return url.split("://", 1)[0] + "://***"
+    rest = "/***" if parts.path.strip("/") or parts.query else ""
+    user = "***@" if parts.username or parts.password else ""
+    return f"{parts.scheme}://{user}{host}{port}{rest}"
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), None if absent/unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def delivery_from_response(response: httpx.Response, secrets: Iterable[str] = ()) -> Delivery:
+    """How a response went: delivered, worth retrying (and when), or permanently refused."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return Delivery(ok=True)
+    excerpt = mask_text(" ".join(response.text[:200].split()), secrets) if response.content else ""
+    error = f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
+    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+    if status in RETRYABLE_4XX or status >= 500:
+        return Delivery(ok=False, error=error, retry_after=retry_after)
+    return Delivery(ok=False, error=error, permanent=400 <= status < 500)
+
+
+class HttpChannel(Channel):
+    """A channel that POSTs JSON to one URL; subclasses say what the body and headers are."""
+
+    def __init__(self, name: str, url: str, *, timeout: float = 10.0, secrets: Iterable[str] = ()) -> None:
+        self.name = name
+        self.url = url
+        self.timeout = timeout
+        self._secrets = tuple(s for s in secrets if s)
+        register_secrets(self._secrets)
+        self._client: httpx.Client | None = None
+
+    # -- what subclasses provide --------------------------------------------------------------------
+    def body(self, notification: Mapping[str, Any]) -> Any:
+        """The JSON document to send for ``notification``."""
+        return dict(notification)
+
+    def headers(self, notification: Mapping[str, Any], content: bytes) -> dict[str, str]:
+        """Extra headers for this request (the idempotency key by default)."""
+        key = notification.get("key")
+        return {"Idempotency-Key": str(key)} if key else {}
+
+    def accept(self, response: httpx.Response) -> Delivery:
+        """Read the response (a subclass may know a protocol's own error bodies)."""
+        return delivery_from_response(response, self._secrets)
+
+    # -- the contract -------------------------------------------------------------------------------
+    def send(self, notification: Mapping[str, Any]) -> Delivery:
+        try:
+            content = json.dumps(self.body(notification), ensure_ascii=False, separators=(",", ":"),
+                                 default=str).encode("utf-8")
+            headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+                       **self.headers(notification, content)}
+            response = self.client.post(self.url, content=content, headers=headers)
+        except httpx.TimeoutException:
+            return Delivery(ok=False, error=f"no answer within {self.timeout:g}s")
+        except httpx.HTTPError as error:
+            return Delivery(ok=False, error=self.scrub(f"{type(error).__name__}: {error}"))
+        except Exception as error:  # a channel never raises into the sender
+            return Delivery(ok=False, error=self.scrub(f"{type(error).__name__}: {error}"))
+        return self.accept(response)
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            # No redirects: a redirected webhook would carry the payload (and signature) somewhere else.
+            self._client = httpx.Client(timeout=self.timeout, follow_redirects=False)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def scrub(self, text: str) -> str:
+        return mask_text(text.replace(self.url, mask_url(self.url)), self._secrets)
+
+    def describe(self) -> str:
+        return f"{self.name} ({mask_url(self.url)})"
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+Clock = Callable[[], datetime]

@@ -1,0 +1,71 @@
+"""Slack incoming webhooks, as Block Kit messages.
+
+Why httpx and not apprise: apprise's Slack plug-in builds its own message and reports a bool, so it can
+neither send our Block Kit layout nor tell a 429 (retry after N s) from a 404 (the webhook is gone).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from detector.alerting.channels.http import HttpChannel
+from detector.alerting.render import escape_slack, post_line, render
+
+SLACK_HOOKS = "https://hooks.slack.com/services/"
+
+
+def _text(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def slack_blocks(notification: Mapping[str, Any]) -> dict[str, Any]:
+    """The Block Kit message for a notification; ``text`` is the fallback for notifications and old clients."""
+    r = render(notification)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _text(r.title, 150), "emoji": True}},
+        {"type": "section", "fields": [
+            {"type": "mrkdwn", "text": _text(f"*{label}*\n{escape_slack(value)}", 2000)} for label, value in r.facts[:10]
+        ]},
+    ]
+    if r.summary:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _text(escape_slack(r.summary), 2000)}]})
+    if r.posts:
+        blocks.append({"type": "divider"})
+        for post in r.posts:
+            line = post_line(post, escape_slack)
+            url = post.get("url")
+            if url and url.startswith(("https://", "http://")):
+                line += f" <{escape_slack(url).replace('|', '%7C')}|link>"
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _text("> " + line, 3000)}})
+    if r.link:
+        blocks.append({"type": "actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "Open in dashboard"}, "url": r.link}
+        ]})
+    return {"text": _text(f"{r.title}. {r.summary}", 3000), "blocks": blocks}
+
+
+class SlackChannel(HttpChannel):
+    """Posts Block Kit messages to a Slack incoming webhook (the webhook URL is the secret)."""
+
+    def __init__(self, name: str, webhook_url: str, *, timeout: float = 10.0) -> None:
+        super().__init__(name, webhook_url, timeout=timeout, secrets=[webhook_url, _token(webhook_url)])
+
+    def body(self, notification: Mapping[str, Any]) -> Any:
+        return slack_blocks(notification)
+
+
+def _token(url: str) -> str | None:
+    parts = url.rstrip("/").rsplit("/", 1)
+    return parts[1] if len(parts) == 2 and len(parts[1]) >= 8 else None
+
+
+def slack_url(url: str) -> str:
+    """The https webhook URL for slack://T.../B.../token (also accepts https://hooks.slack.com/... and
+    slack+http(s)://host/path for a self-hosted relay or a test server)."""
+    scheme, rest = url.split("://", 1)
+    scheme = scheme.lower()
+    if scheme in ("slack+http", "slack+https"):
+        return f"{scheme.split('+')[1]}://{rest}"
+    if scheme in ("http", "https"):
+        return url
+    return SLACK_HOOKS + rest.strip("/")
