@@ -1,0 +1,126 @@
+"""Classifier heads: scikit-learn estimators on sentence embeddings, with calibrated probabilities.
+
+A ``Head`` is what ``detector train`` writes to ``model.joblib``: the fitted estimator, its label order,
+and, for a binary task, the positive label and the decision threshold chosen on out-of-fold (validation)
+predictions. Thresholds are stored rather than assumed to be 0.5 because the classes are unbalanced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HEAD_FILE = "model.joblib"
+CARD_FILE = "card.json"
+BINARY_TRUE = {"1", "true", "yes", "y", "t", "1.0"}
+
+
+@dataclass
+class Head:
+    """A fitted head: ``predict_proba`` over ``classes``, and a threshold when the task is binary."""
+
+    task: str
+    estimator: Any
+    classes: tuple[str, ...]
+    positive: str | None = None  # binary tasks: the label the threshold is about
+    threshold: float | None = None
+    encoder: str = "all-MiniLM-L6-v2"  # embedding model the head was trained on
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def binary(self) -> bool:
+        return self.positive is not None
+
+    def predict_proba(self, vectors: np.ndarray) -> np.ndarray:
+        """Probabilities, one column per entry of ``classes``."""
+        if len(vectors) == 0:
+            return np.zeros((0, len(self.classes)))
+        return self.estimator.predict_proba(vectors)
+
+    def positive_proba(self, vectors: np.ndarray) -> np.ndarray:
+        if not self.binary:
+            raise ValueError(f"head {self.task!r} is not binary")
+        return self.predict_proba(vectors)[:, self.classes.index(self.positive)]
+
+    def decide(self, proba: np.ndarray) -> list[str]:
+        """Labels from probabilities: the stored threshold for binary heads, the arg-max otherwise."""
+        if self.binary:
+            negative = next(label for label in self.classes if label != self.positive)
+            p = proba[:, self.classes.index(self.positive)]
+            return [self.positive if value >= self.threshold else negative for value in p]
+        return [self.classes[i] for i in np.argmax(proba, axis=1)]
+
+    def predict(self, vectors: np.ndarray) -> list[str]:
+        return self.decide(self.predict_proba(vectors))
+
+    def save(self, folder: Path) -> Path:
+        import joblib
+
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / HEAD_FILE
+        joblib.dump(self, path, compress=3)
+        return path
+
+    @classmethod
+    def load(cls, folder: Path) -> "Head":
+        import joblib
+
+        path = Path(folder) / HEAD_FILE
+        if not path.exists():
+            raise FileNotFoundError(f"no {HEAD_FILE} in {folder}")
+        head = joblib.load(path)
+        if not isinstance(head, cls):
+            raise TypeError(f"{path} does not hold a classifier head")
+        return head
+
+
+def positive_label(labels: list[str], positive: str | None = None) -> str | None:
+    """The label a binary task is about: given, a true-like value, or the rarer class; None if multi-class."""
+    distinct = sorted(set(labels))
+    if len(distinct) != 2:
+        if positive is not None:
+            raise ValueError(f"--positive needs exactly two classes, found {len(distinct)}")
+        return None
+    if positive is not None:
+        if positive not in distinct:
+            raise ValueError(f"positive label {positive!r} is not one of {distinct}")
+        return positive
+    true_like = [label for label in distinct if label.strip().lower() in BINARY_TRUE]
+    if len(true_like) == 1:
+        return true_like[0]
+    counts = {label: labels.count(label) for label in distinct}
+    return min(distinct, key=lambda label: (counts[label], label))
+
+
+def make_estimator(seed: int, n_classes: int, n_rows: int, C: float = 2.0):
+    """Logistic regression on embeddings, calibrated by Platt scaling on internal folds."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+
+    base = LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=seed)
+    folds = max(2, min(5, n_rows // max(n_classes * 4, 1)))
+    return CalibratedClassifierCV(base, method="sigmoid", cv=folds, ensemble=False)
+
+
+def best_threshold(y_true: np.ndarray, p: np.ndarray) -> float:
+    """The threshold maximising macro F1 on validation probabilities (ties: nearest 0.5).
+
+    Macro rather than positive-class F1: for a majority positive class (most posts that name an outage
+    are complaints) positive F1 is maximised by calling nearly everything a complaint.
+    """
+    y_true = np.asarray(y_true, dtype=bool)
+    best, best_f1 = 0.5, -1.0
+    for threshold in np.round(np.arange(0.05, 0.951, 0.01), 2):
+        pred = p >= threshold
+        f1 = (_f1(pred, y_true) + _f1(~pred, ~y_true)) / 2
+        if f1 > best_f1 + 1e-9 or (abs(f1 - best_f1) <= 1e-9 and abs(threshold - 0.5) < abs(best - 0.5)):
+            best, best_f1 = float(threshold), f1
+    return best
+
+
+def _f1(pred: np.ndarray, truth: np.ndarray) -> float:
+    denominator = pred.sum() + truth.sum()
+    return float(2 * np.sum(pred & truth) / denominator) if denominator else 0.0

@@ -1,0 +1,185 @@
+"""The trained classifier: sentence embeddings plus scikit-learn heads, the pipeline's default.
+
+A model folder holds one sub-folder per head (``complaint/`` is required, ``misinformation/`` and
+``symptom/`` are optional), each with ``model.joblib`` and ``card.json`` as written by ``detector train``.
+Classifying a batch normalises the texts, detects languages, encodes each distinct text once (cache), runs
+the heads, and matches the known claims. Odd input (empty, emoji only, another language) gets a verdict
+with a low confidence, never an exception.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from detector.classify.base import Classifier
+from detector.classify.claims import ClaimsMatcher
+from detector.classify.embedding import DEFAULT_MODEL_NAME, EmbeddingCache, TextEncoder
+from detector.classify.heads import Head
+from detector.classify.language import LanguageDetector
+from detector.classify.normalise import normalise_text
+from detector.records import Post, Verdict
+
+HEADS = ("complaint", "misinformation", "symptom")
+LANGUAGE_TRUST = {"en": 1.0}  # other detected languages get FOREIGN_TRUST, unknown UNKNOWN_TRUST
+FOREIGN_TRUST = 0.5
+UNKNOWN_TRUST = 0.6
+SHORT_TEXT = 12  # characters; "down?" alone says little
+SHORT_TRUST = 0.7
+
+_encoders: dict[str, TextEncoder] = {}
+_encoders_lock = threading.Lock()
+
+
+def default_model_dir() -> Path:
+    """The shipped heads: ``models/default`` at the repository root."""
+    return Path(__file__).resolve().parents[2] / "models" / "default"
+
+
+def shared_encoder(
+    model_path: Path | str | None = None, batch_size: int = 256, cache_path: Path | str | None = None
+) -> TextEncoder:
+    """One loaded encoder per model folder (and cache file) per process: loading the weights is slow."""
+    key = f"{Path(model_path).resolve() if model_path is not None else ''}|{cache_path or ''}"
+    with _encoders_lock:
+        encoder = _encoders.get(key)
+        if encoder is None:
+            model = next((e._model for e in _encoders.values()
+                          if e.model_path == (Path(model_path) if model_path else None) and e._model), None)
+            name = Path(model_path).name if model_path is not None else DEFAULT_MODEL_NAME
+            cache = EmbeddingCache(path=cache_path, namespace=name)
+            encoder = _encoders[key] = TextEncoder(model_path, batch_size=batch_size, cache=cache, model=model)
+        return encoder
+
+
+class EmbeddingClassifier(Classifier):
+    """Labels posts with the heads found in ``model_dir``."""
+
+    def __init__(
+        self,
+        model_dir: Path | str | None = None,
+        encoder: TextEncoder | None = None,
+        claims: ClaimsMatcher | Path | str | None = None,
+        languages: LanguageDetector | None = None,
+        embedding_model: Path | str | None = None,
+        batch_size: int = 256,
+    ) -> None:
+        self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
+        self.heads = load_heads(self.model_dir)
+        self.encoder = encoder if encoder is not None else shared_encoder(embedding_model, batch_size)
+        trained_on = self.heads["complaint"].encoder
+        if embedding_model is None and encoder is None and trained_on != self.encoder.name:
+            raise ValueError(
+                f"heads in {self.model_dir} were trained on {trained_on!r}; configure that embedding model"
+            )
+        if isinstance(claims, (str, Path)):
+            claims = ClaimsMatcher.from_file(claims, self.encoder)
+        self.claims = claims
+        self.languages = languages if languages is not None else LanguageDetector()
+        self.name = f"{trained_on}+{self.model_dir.name}"
+
+    def classify(self, posts: Sequence[Post]) -> list[Verdict]:
+        if not posts:
+            return []
+        texts = [normalise_text(post.text) for post in posts]
+        live = [i for i, text in enumerate(texts) if text]
+        languages = self._languages(posts, texts)
+        verdicts: list[Verdict | None] = [None] * len(posts)
+        for i, post in enumerate(posts):
+            if not texts[i]:
+                verdicts[i] = self._empty(post, languages[i])
+        if not live:
+            return verdicts  # type: ignore[return-value]
+        vectors = self.encoder.encode([texts[i] for i in live])
+        complaint_p = self.heads["complaint"].positive_proba(vectors)
+        complaint = complaint_p >= self.heads["complaint"].threshold
+        misinfo_p = self._binary("misinformation", vectors)
+        symptoms = self._symptoms(vectors)
+        matches = (
+            self.claims.match(vectors, [posts[i].services for i in live]) if self.claims is not None else None
+        )
+        for row, i in enumerate(live):
+            post = posts[i]
+            is_complaint = bool(complaint[row])
+            symptom, symptom_p = symptoms[row] if (symptoms is not None and is_complaint) else (None, None)
+            match = matches[row] if matches is not None else None
+            misinformation = False
+            if misinfo_p is not None:
+                misinformation = bool(misinfo_p[row] >= self.heads["misinformation"].threshold)
+            verdicts[i] = Verdict(
+                source=post.source,
+                source_id=post.source_id,
+                complaint=is_complaint,
+                complaint_p=round(float(complaint_p[row]), 4),
+                misinformation=misinformation,
+                misinformation_p=round(float(misinfo_p[row]), 4) if misinfo_p is not None else 0.0,
+                symptom=symptom,
+                symptom_p=symptom_p,
+                claim=match.claim.id if match else None,
+                claim_similarity=match.similarity if match else None,
+                lang=languages[i],
+                confidence=self._confidence(float(complaint_p[row]), languages[i], texts[i]),
+                model=self.name,
+            )
+        return verdicts  # type: ignore[return-value]
+
+    def _languages(self, posts: Sequence[Post], texts: list[str]) -> list[str | None]:
+        missing = [i for i, post in enumerate(posts) if not post.lang and texts[i]]
+        found = dict(zip(missing, self.languages.detect([texts[i] for i in missing]))) if missing else {}
+        return [post.lang or found.get(i) for i, post in enumerate(posts)]
+
+    def _binary(self, task: str, vectors: np.ndarray) -> np.ndarray | None:
+        head = self.heads.get(task)
+        return head.positive_proba(vectors) if head is not None else None
+
+    def _symptoms(self, vectors: np.ndarray) -> list[tuple[str, float]] | None:
+        head = self.heads.get("symptom")
+        if head is None:
+            return None
+        proba = head.predict_proba(vectors)
+        best = np.argmax(proba, axis=1)
+        return [(head.classes[j], round(float(proba[row, j]), 4)) for row, j in enumerate(best)]
+
+    def _confidence(self, p: float, language: str | None, text: str) -> float:
+        certainty = 0.5 + abs(p - 0.5)
+        if language is None:
+            trust = UNKNOWN_TRUST
+        else:
+            trust = LANGUAGE_TRUST.get(language, FOREIGN_TRUST)
+        if len(text) < SHORT_TEXT:
+            trust *= SHORT_TRUST
+        return round(certainty * trust, 3)
+
+    def _empty(self, post: Post, language: str | None) -> Verdict:
+        return Verdict(
+            source=post.source, source_id=post.source_id, complaint=False, complaint_p=0.0,
+            lang=language, confidence=0.0, model=self.name,
+        )
+
+
+def load_heads(model_dir: Path) -> dict[str, Head]:
+    """The heads in a model folder; ``complaint`` must be there and binary."""
+    if not model_dir.is_dir():
+        raise FileNotFoundError(f"model folder {model_dir} does not exist (run `make models`)")
+    heads = {task: Head.load(model_dir / task) for task in HEADS if (model_dir / task).is_dir()}
+    if "complaint" not in heads:
+        raise FileNotFoundError(f"{model_dir} has no complaint/ head")
+    for task in ("complaint", "misinformation"):
+        if task in heads and not heads[task].binary:
+            raise ValueError(f"{model_dir / task}: the {task} head must be binary")
+    return heads
+
+
+def load_default_classifier(
+    model_dir: Path | str | None = None,
+    claims_path: Path | str | None = None,
+    embedding_model: Path | str | None = None,
+    batch_size: int = 256,
+) -> Classifier:
+    """The pipeline's classifier: the trained heads in ``model_dir`` (default ``models/default``)."""
+    return EmbeddingClassifier(
+        model_dir=model_dir, claims=claims_path, embedding_model=embedding_model, batch_size=batch_size
+    )

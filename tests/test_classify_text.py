@@ -1,0 +1,95 @@
+"""Text normalisation, cache keys, language detection and metrics: the classifier parts without a model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detector.classify.embedding import EmbeddingCache
+from detector.classify.heads import best_threshold, positive_label
+from detector.classify.language import LanguageDetector
+from detector.classify.normalise import normalise_text, text_key
+from detector.classify.training import label_text, metrics_from
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("@Xfinity 🤬🤬🤬Day 2 outage!!!!  pic.twitter.com/92L3qq", "@user furious Day 2 outage!!"),
+        ("is chatgpt down? https://t.co/abc", "is chatgpt down?"),
+        ("RT @someone: chatgpt is down", "chatgpt is down"),
+        ("outage &amp; no wifi   \n\n again", "outage & no wifi again"),
+        ("WHYYYYYYYY", "WHYYY"),
+        ("Xfinity with this outage 🤦🏾‍♂️🤦🏾‍♂️", "Xfinity with this outage facepalm"),
+        ("@a @b", ""),
+        ("🎉🎉", ""),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_normalise_text(raw, expected):
+    assert normalise_text(raw) == expected
+
+
+def test_retweets_and_cross_posts_share_a_cache_key():
+    a = normalise_text("RT @bob: ChatGPT is down again https://t.co/1")
+    b = normalise_text("ChatGPT is down again https://t.co/2")
+    assert text_key(a) == text_key(b)
+    assert text_key(a) != text_key(normalise_text("ChatGPT is up again"))
+
+
+def test_cache_is_bounded_and_persists(tmp_path):
+    cache = EmbeddingCache(max_items=2, path=tmp_path / "e.sqlite", namespace="m")
+    vectors = {k: np.full(3, i, dtype=np.float32) for i, k in enumerate("abc")}
+    cache.put_many(vectors)
+    assert len(cache) == 2  # "a" fell out of memory...
+    again = EmbeddingCache(path=tmp_path / "e.sqlite", namespace="m")
+    found = again.get_many(["a", "b", "c", "zzz"])  # ...but not out of the file
+    assert sorted(found) == ["a", "b", "c"] and found["c"].tolist() == [2, 2, 2]
+    assert EmbeddingCache(path=tmp_path / "e.sqlite", namespace="other").get_many(["a"]) == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("is chatgpt down?", "en"),
+        ("my xfinity internet keeps dropping every few minutes", "en"),
+        ("¿Se cayó ChatGPT? No me responde nada", "es"),
+        ("impossible de me connecter à chatgpt depuis ce matin", "fr"),
+        ("kann mich bei chatgpt nicht mehr anmelden", "de"),
+        ("o chatgpt caiu? não carrega nada aqui", "pt"),
+        ("ok", None),
+        ("", None),
+    ],
+)
+def test_language_detection(text, lang):
+    assert LanguageDetector().detect([text]) == [lang]
+
+
+def test_metrics_match_a_hand_computed_confusion_matrix():
+    y_true = ["1", "1", "1", "1", "0", "0", "0", "0", "0", "0"]
+    y_pred = ["1", "1", "1", "0", "1", "1", "0", "0", "0", "0"]
+    # by hand: class 1 tp=3 fn=1 fp=2 -> P=3/5 R=3/4 F1=2/3; class 0 tp=4 fn=2 fp=1 -> P=4/5 R=4/6 F1=8/11
+    metrics = metrics_from(y_true, y_pred, ["0", "1"])
+    assert metrics["confusion_matrix"] == {"labels": ["0", "1"], "matrix": [[4, 2], [1, 3]]}
+    assert metrics["per_class"]["1"] == {"precision": 0.6, "recall": 0.75, "f1": round(2 / 3, 4), "support": 4}
+    assert metrics["per_class"]["0"]["f1"] == round(8 / 11, 4)
+    assert metrics["accuracy"] == 0.7
+    assert metrics["macro_f1"] == round((2 / 3 + 8 / 11) / 2, 4)
+    assert metrics["weighted_f1"] == round((4 * 2 / 3 + 6 * 8 / 11) / 10, 4)
+
+
+def test_labels_and_positive_class():
+    assert [label_text(v) for v in (1, 1.0, "1", True, " yes ", None, float("nan"))] == \
+        ["1", "1", "1", "1", "yes", "", ""]
+    assert positive_label(["0", "1", "1"]) == "1"
+    assert positive_label(["rumour", "non-rumour", "non-rumour"]) == "rumour"  # the rarer class
+    assert positive_label(["a", "b", "c"]) is None
+    with pytest.raises(ValueError):
+        positive_label(["a", "b"], positive="c")
+
+
+def test_threshold_maximises_macro_f1():
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1], dtype=bool)
+    p = np.array([0.1, 0.2, 0.3, 0.65, 0.7, 0.8, 0.9, 0.95])
+    assert 0.65 < best_threshold(y, p) <= 0.7
