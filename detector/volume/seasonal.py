@@ -38,11 +38,13 @@ from datetime import datetime, timedelta
 
 from detector.records import Bucket, Detection
 from detector.volume.base import VolumeDetector
+from detector.volume.calibration import SurpriseTail
 from detector.volume.maintenance import suppression_reason
 from detector.volume.settings import VolumeSettings, metric_value
 from detector.volume.tails import upper_quantile, upper_tail
 
 _LEARN_TAIL = 1e-3  # values above this band are capped before they are learned
+_HUBER = None
 
 
 @dataclass
@@ -64,6 +66,9 @@ class SeasonalState:
     last_end: datetime | None = None
     alerted_at: datetime | None = None
     last_anomalous_end: datetime | None = None
+    surprises: SurpriseTail | None = None
+    run_start: datetime | None = None  # first bucket of the current run of significant closed buckets
+    alert_surprise_: float | None = None  # cache of the bar, cleared whenever the surprise tail learns
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,8 @@ class _Judgement:
     value: float
     expected: float
     upper: float
-    p_value: float
+    p_value: float  # calibrated: how often this series is this surprising
+    surprise: float  # -log10 of the smallest window p-value under the count model
     significant: bool
     reason: str
     window_sums: tuple[tuple[float, float], ...]
@@ -104,8 +110,15 @@ class SeasonalDetector(VolumeDetector):
         detection = self._detection(state, bucket, judgement)
         if judgement.significant:
             state.last_anomalous_end = bucket.end
+            if state.run_start is None:
+                state.run_start = bucket.start
             if detection.alert:
                 state.alerted_at = bucket.as_of
+        else:
+            state.run_start = None
+            quiet_since = state.last_anomalous_end
+            if quiet_since is not None and bucket.end - quiet_since >= timedelta(minutes=self.settings.rearm_minutes):
+                state.alerted_at = None  # the incident is over: the next anomaly is a new one
         if detection.suppressed:  # maintenance volume is not what normal looks like
             state.recent.append((judgement.value, judgement.expected))
         else:
@@ -133,6 +146,7 @@ class SeasonalDetector(VolumeDetector):
                 spread_mean=[0.0] * len(lengths),
                 spread_mean_sq=[0.0] * len(lengths),
                 recent=deque(maxlen=max(lengths) - 1 or 1),
+                surprises=SurpriseTail(24 * s.calibration_half_life_days, s.calibration_prior_hours),
             )
         return self.state_
 
@@ -169,35 +183,46 @@ class SeasonalDetector(VolumeDetector):
         expected = self.expected_for(bucket) * fraction
         lengths = self._window_lengths(bucket.width)
         dispersions = self.dispersions(state)
-        tail = s.alpha / len(lengths)
+        needed_p = 10.0 ** -self._alert_surprise(state, len(lengths))
         recent = list(state.recent)
-        best_p, best = 1.0, None
-        sums = []
-        upper = math.inf
+        lowest_p, best = 1.0, None
+        sums, upper = [], math.inf
         for index, (length, dispersion) in enumerate(zip(lengths, dispersions)):
             earlier = recent[len(recent) - min(length - 1, len(recent)):] if length > 1 else []
             window_sum = value + sum(v for v, _ in earlier)
             window_expected = expected + sum(e for _, e in earlier)
             sums.append((window_sum, window_expected))
             p_value = upper_tail(window_sum, window_expected, dispersion)
+            lowest_p = min(lowest_p, p_value)
             needed = max(
-                upper_quantile(tail, window_expected, dispersion), s.min_count, s.min_ratio * window_expected
+                upper_quantile(needed_p, window_expected, dispersion), s.min_count, s.min_ratio * window_expected
             )
             if index == 0:
                 upper = max(0.0, needed - (window_sum - value))
-            if window_sum >= needed and (best is None or p_value < best_p):
-                best_p, best = p_value, (length, window_sum, window_expected)
-            elif best is None:
-                best_p = min(best_p, p_value)
-        p_adjusted = min(1.0, best_p * len(lengths))
-        if best is None:
-            reason = ""
-        else:
-            length, window_sum, window_expected = best
+            if window_sum >= needed and (best is None or p_value < best[0]):
+                best = (p_value, length, window_sum, window_expected)
+        surprise = -math.log10(lowest_p)
+        calibrated = state.surprises.tail(surprise, len(lengths))
+        reason = ""
+        if best is not None:
+            p_value, length, window_sum, window_expected = best
             minutes = length * bucket.width.total_seconds() / 60
             reason = (f"{window_sum:g} {s.metric} in the last {minutes:g} min vs {window_expected:.2f} "
-                      f"expected (p={p_adjusted:.1e})")
-        return _Judgement(value, expected, upper, p_adjusted, best is not None, reason, tuple(sums))
+                      f"expected (p={state.surprises.tail(-math.log10(p_value), len(lengths)):.1e})")
+        return _Judgement(value, expected, upper, calibrated, surprise, best is not None, reason, tuple(sums))
+
+    def _alert_surprise(self, state: SeasonalState, windows: int) -> float:
+        """The surprise (-log10 p) whose calibrated tail probability is ``alpha``: the bar a window must clear."""
+        if state.alert_surprise_ is None:
+            low, high = 0.0, 300.0
+            for _ in range(50):
+                mid = (low + high) / 2
+                if state.surprises.tail(mid, windows) > self.settings.alpha:
+                    low = mid
+                else:
+                    high = mid
+            state.alert_surprise_ = high
+        return state.alert_surprise_
 
     def _detection(self, state: SeasonalState, bucket: Bucket, judgement: _Judgement) -> Detection:
         s = self.settings
@@ -208,10 +233,15 @@ class SeasonalDetector(VolumeDetector):
             and state.last_anomalous_end is not None
             and bucket.start < state.last_anomalous_end + timedelta(minutes=s.rearm_minutes)
         )
-        alert = judgement.significant and warm and not ongoing
+        adjacent_run = state.run_start is not None and state.last_end == bucket.start
+        run_start = state.run_start if adjacent_run else bucket.start
+        lasting = bucket.as_of - run_start >= timedelta(minutes=s.min_duration_minutes)
+        alert = judgement.significant and warm and not ongoing and lasting
         reason = judgement.reason
         if judgement.significant and not warm:
             reason = f"warming up: {reason}"
+        elif judgement.significant and not lasting:
+            reason = f"not yet {s.min_duration_minutes:g} min: {reason}"
         elif judgement.significant and ongoing:
             reason = f"ongoing since {state.alerted_at.isoformat()}: {reason}"
         suppressed_by = suppression_reason(s.maintenance, self.service, bucket.start, bucket.end)
@@ -237,8 +267,11 @@ class SeasonalDetector(VolumeDetector):
         s = self.settings
         hours = _hours(bucket.width)
         dispersions = self.dispersions(state)
-        cap = upper_quantile(_LEARN_TAIL, judgement.expected, dispersions[0]) if judgement.expected > 0 else 1.0
-        value = min(judgement.value, max(cap, judgement.expected))
+        if judgement.significant:  # an anomaly may nudge the level (a real shift is absorbed), never drag it
+            cap = s.min_ratio * judgement.expected
+        else:
+            cap = _learning_cap(judgement.expected, dispersions[0])
+        value = min(judgement.value, cap)
         hod, dow = self._factors(state, bucket.start)
         rate = self._rate(state)
 
@@ -261,13 +294,25 @@ class SeasonalDetector(VolumeDetector):
 
         spread_decay = 0.5 ** (hours / (24 * s.dispersion_half_life_days))
         for i, ((window_sum, window_expected), dispersion) in enumerate(zip(judgement.window_sums, dispersions)):
-            if window_expected <= 0:
+            if window_expected <= 0 or judgement.significant:
                 continue
-            capped = min(window_sum, upper_quantile(_LEARN_TAIL, window_expected, dispersion))
+            capped = min(window_sum, _learning_cap(window_expected, dispersion))
             state.spread_sq[i] = spread_decay * state.spread_sq[i] + (capped - window_expected) ** 2
             state.spread_mean[i] = spread_decay * state.spread_mean[i] + window_expected
             state.spread_mean_sq[i] = spread_decay * state.spread_mean_sq[i] + window_expected**2
         state.spread_hours = spread_decay * state.spread_hours + hours
+
+        # As in SPOT, alarms do not enter the record of surprises, so an outage cannot raise the bar.
+        if not judgement.significant:
+            state.surprises.learn(judgement.surprise, hours)
+            state.alert_surprise_ = None
+
+
+def _learning_cap(expected: float, dispersion: float) -> float:
+    """The most a bucket or window sum teaches: Huber-style, a few standard deviations above expected."""
+    if _HUBER is None:
+        return upper_quantile(_LEARN_TAIL, expected, dispersion) if expected > 0 else 1.0
+    return expected + _HUBER * math.sqrt(expected + dispersion * expected**2) if expected > 0 else 1.0
 
 
 def _hours(width: timedelta) -> float:

@@ -99,6 +99,12 @@ class VolumeSettings(BaseModel):
     min_ratio: float = Field(
         2.0, ge=1, description="An alert needs the tipping window's sum to be at least this multiple of expected."
     )
+    min_duration_minutes: float = Field(
+        1.0,
+        ge=0,
+        description="Duration rule: the volume must stay significant this long (from the start of the first "
+        "significant bucket) before an alert; a burst must outlast one short blip.",
+    )
     warmup_minutes: float = Field(
         60.0, ge=0, description="No alert before this much history has been seen (cold start)."
     )
@@ -137,6 +143,15 @@ class VolumeSettings(BaseModel):
     )
     dispersion_half_life_days: float = Field(
         7.0, gt=0, description="Half-life of the learned dispersion."
+    )
+    calibration_half_life_days: float = Field(
+        14.0,
+        gt=0,
+        description="Half-life of the series' own record of how surprising its buckets are (peaks over "
+        "threshold, as in SPOT): bursty series earn a higher bar than the count model alone would set.",
+    )
+    calibration_prior_hours: float = Field(
+        24.0, gt=0, description="How many hours of history the count model's own p-values are worth."
     )
     maintenance: list[MaintenanceWindow] = Field(
         default_factory=list,
