@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import actions, data
 from dashboard.posts import show_posts
-from detector.dashboard_queries import PostFilter, export_posts
+from detector.dashboard_explore import PostFilter, export_posts
 from detector.report import build_report
 
 RECENT = 30

@@ -42,12 +42,14 @@ def service_chart(series: pd.DataFrame, incidents: pd.DataFrame, official: pd.Da
     layers.append(base.mark_area(opacity=0.25, color="#9aa5b1").encode(
         y=alt.Y("expected:Q", title=title), y2="upper:Q",
         tooltip=[alt.Tooltip("start:T"), alt.Tooltip("expected:Q", format=".2f"), alt.Tooltip("upper:Q", format=".2f")]))
+    layers.append(base.mark_line(color="#6b7785", strokeDash=[4, 3], strokeWidth=1).encode(y="expected:Q"))
     long = data.melt(id_vars=["start"], value_vars=["metric", "mentions"], var_name="series", value_name="value") \
         if not data.empty else pd.DataFrame(columns=["start", "series", "value"])
     long["series"] = long["series"].map({"metric": title, "mentions": "mentions / min"})
     layers.append(alt.Chart(long).mark_line(interpolate="step-after").encode(
         x=x, y=alt.Y("value:Q", title=title),
-        color=alt.Color("series:N", title=None, scale=alt.Scale(range=["#d62728", "#4c78a8"]),
+        color=alt.Color("series:N", title=None,
+                        scale=alt.Scale(domain=[title, "mentions / min"], range=["#d62728", "#4c78a8"]),
                         legend=alt.Legend(orient="top")),
         tooltip=["series:N", alt.Tooltip("start:T"), alt.Tooltip("value:Q", format=".2f")]))
     return alt.layer(*layers).properties(height=320)

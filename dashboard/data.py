@@ -16,7 +16,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from detector import dashboard_queries as q
+from detector import dashboard_explore, dashboard_queries as q
 from detector.secrets import Secrets
 from detector.store.store import Store
 
@@ -62,8 +62,9 @@ def store(db: str) -> Store:
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False, max_entries=512)
 def query(db: str, name: str, *args, **kwargs):
-    """``detector.dashboard_queries.<name>(store, *args)``, cached briefly."""
-    return getattr(q, name)(store(db), *args, **kwargs)
+    """``detector.dashboard_queries.<name>(store, *args)`` (or ``dashboard_explore``'s), cached briefly."""
+    function = getattr(q, name, None) or getattr(dashboard_explore, name)
+    return function(store(db), *args, **kwargs)
 
 
 def window(db: str, service: str, choice: str, custom: tuple[datetime, datetime] | None = None

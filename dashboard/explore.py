@@ -10,7 +10,8 @@ import streamlit as st
 
 from dashboard import actions, data
 from dashboard.posts import pseudonym
-from detector.dashboard_queries import LABEL_FILTERS, SYMPTOMS, PostFilter, export_posts
+from detector.dashboard_explore import COUNT_CAP, LABEL_FILTERS, PostFilter, export_posts
+from detector.dashboard_queries import SYMPTOMS
 
 PAGE_SIZE = 100
 SHOWN = ["created_at", "service", "source", "lang", "text", "author", "complaint", "complaint_p", "misinformation",
@@ -20,10 +21,10 @@ SHOWN = ["created_at", "service", "source", "lang", "text", "author", "complaint
 def render(cfg: data.AppConfig, viewer) -> None:
     st.header("Explore")
     flt = _filters(cfg)
-    total = data.query(cfg.db, "count_posts", flt)
-    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    total = data.query(cfg.db, "count_posts", flt, cap=COUNT_CAP)
+    pages = max((min(total, COUNT_CAP) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     cols = st.columns([2, 1, 1, 1])
-    cols[0].markdown(f"**{total:,} posts**")
+    cols[0].markdown(f"**{min(total, COUNT_CAP):,}{'+' if total > COUNT_CAP else ''} posts**")
     page = cols[1].number_input("Page", min_value=1, max_value=pages, value=1, step=1, key="explore_page") - 1
     store = data.store(cfg.db)
     cols[2].download_button("CSV", lambda: export_posts(store, flt).to_csv(index=False), "posts.csv", "text/csv",

@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.nav import open_service
 
-BADGES = {"outage": "🔴 outage", "elevated": "🟠 elevated", "normal": "🟢 normal"}
+BADGES = {"outage": "OUTAGE", "elevated": "elevated", "normal": "normal"}
 
 
 def render(cfg: data.AppConfig, viewer) -> None:

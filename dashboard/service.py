@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.charts import service_chart
 from dashboard.posts import show_posts
-from detector.dashboard_queries import metric_column, per_minute
+from detector.dashboard_queries import FACET_LIMIT, metric_column, per_minute
 
 RANGE_CHOICES = ("1h", "24h", "7d", "custom")
 
@@ -68,17 +68,21 @@ def _panels(cfg: data.AppConfig, service: str, since: datetime, until: datetime)
     _headline(raw, incidents, cfg)
     st.altair_chart(service_chart(series, incidents, official, cfg.metric, since, until), width="stretch")
     st.caption("Grey band: expected range. Red spans: our incidents. Purple spans: the provider's incidents.")
+    found = data.query(db, "facets", service, since, until)
+    if found.sampled < 1:
+        st.caption(f"About {found.posts:,} posts in this range: the counts below are estimated from "
+                   f"{found.sampled:.0%} of them (every few 10-minute slices, the newest always included).")
     left, right = st.columns(2)
     with left:
         st.subheader("Most reported problems")
-        symptoms = data.query(db, "symptoms", service, since, until)
+        symptoms = found.symptoms
         if symptoms.empty:
             st.caption("No complaints in this range.")
         else:
             st.bar_chart(symptoms.set_index("symptom")["posts"], horizontal=True, height=240)
     with right:
         st.subheader("Rumours being repeated")
-        claims = data.query(db, "claims", service, since, until)
+        claims = found.claims
         if claims.empty:
             st.caption("No misinformation in this range.")
         else:
@@ -89,29 +93,28 @@ def _panels(cfg: data.AppConfig, service: str, since: datetime, until: datetime)
                                                                                    format="%.0f"),
                                         "trend": st.column_config.NumberColumn("vs hour before", format="%+d")})
     st.subheader("What people say")
-    show_posts(data.query(db, "representative_posts", service, since, until), "No complaints in this range.",
-               key="representative")
+    show_posts(data.query(db, "representative_posts", service, since, until, sample_limit=FACET_LIMIT),
+               "No complaints in this range.", key="representative")
     with st.expander("Rumour posts"):
         show_posts(data.query(db, "rumour_posts", service, since, until), "No rumour posts.", key="rumour")
-    langs, sources = data.query(db, "breakdown", service, since, until)
     left, right = st.columns(2)
     left.subheader("Languages")
-    left.dataframe(langs, hide_index=True, width="stretch")
+    left.dataframe(found.languages, hide_index=True, width="stretch")
     right.subheader("Sources")
-    right.dataframe(sources, hide_index=True, width="stretch")
+    right.dataframe(found.sources, hide_index=True, width="stretch")
 
 
 def _headline(raw, incidents, cfg: data.AppConfig) -> None:
-    cols = st.columns(4)
+    cols = st.columns([1, 2, 1, 1])
     open_ = incidents[incidents["status"] != "resolved"] if not incidents.empty else incidents
     if not open_.empty:
         first = open_.iloc[0]
-        cols[0].metric("State", "🔴 outage")
+        cols[0].metric("State", "outage")
         cols[1].metric("Since", data.when(first["opened_at"]))
         cols[2].metric("Severity", str(first["severity"]))
         cols[3].metric("Peak × expected", f"{float(first['peak_ratio']):.1f}")
         return
-    cols[0].metric("State", "🟢 no open incident")
+    cols[0].metric("State", "normal")
     if not raw.empty:
         last = raw.iloc[-1]
         cols[1].metric("Latest minute", f"{float(metric_column(raw.tail(1), cfg.metric).iloc[0]):.0f}")

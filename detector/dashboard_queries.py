@@ -33,7 +33,7 @@ def _frame(conn, query: sa.Select, columns: Iterable[str] | None = None) -> pd.D
     return pd.DataFrame(result.fetchall(), columns=list(columns or result.keys()))
 
 
-def _read(store: Store, query: sa.Select) -> pd.DataFrame:
+def read_frame(store: Store, query: sa.Select) -> pd.DataFrame:
     with store.engine.connect() as conn:
         return _frame(conn, query)
 
@@ -78,7 +78,7 @@ def buckets(store: Store, service: str, since: datetime, until: datetime) -> pd.
         .where(_b.c.service == service, _b.c.start >= since, _b.c.start < until)
         .order_by(_b.c.start)
     )
-    frame = _read(store, query)
+    frame = read_frame(store, query)
     if not frame.empty:
         frame["start"] = pd.to_datetime(frame["start"], utc=True)
     return frame
@@ -114,7 +114,7 @@ def overview(store: Store, metric: str = "complaint_people", spark_hours: int = 
     15 minutes is above its upper band. Services in an outage come first, then elevated, then normal.
     """
     clock = data_clock(store)
-    alerts = _read(store, sa.select(_a.c.id, _a.c.service, _a.c.status, _a.c.severity, _a.c.opened_at,
+    alerts = read_frame(store, sa.select(_a.c.id, _a.c.service, _a.c.status, _a.c.severity, _a.c.opened_at,
                                     _a.c.resolved_at, _a.c.peak_ratio).order_by(_a.c.opened_at))
     rows = []
     for service in services(store):
@@ -161,7 +161,7 @@ def incidents(store: Store, service: str | None = None, since: datetime | None =
         query = query.where(_a.c.opened_at < until)
     if since is not None:
         query = query.where(sa.or_(_a.c.resolved_at.is_(None), _a.c.resolved_at >= since))
-    frame = _read(store, query)
+    frame = read_frame(store, query)
     if frame.empty:
         return frame
     frame["_open"] = frame["status"] != "resolved"
@@ -184,7 +184,7 @@ def official_incidents(store: Store, service: str, since: datetime | None = None
         query = query.where(o.c.started_at < until)
     if since is not None:
         query = query.where(sa.or_(o.c.resolved_at.is_(None), o.c.resolved_at >= since))
-    return _read(store, query)
+    return read_frame(store, query)
 
 
 def evidence_posts(store: Store, keys: Iterable[str]) -> pd.DataFrame:
@@ -192,8 +192,9 @@ def evidence_posts(store: Store, keys: Iterable[str]) -> pd.DataFrame:
     pairs = [tuple(k.split(":", 1)) for k in keys if ":" in k]
     if not pairs:
         return pd.DataFrame(columns=_POST_COLUMNS)
-    query = _posts_select().where(sa.tuple_(_p.c.source, _p.c.source_id).in_(pairs)).order_by(_p.c.created_at)
-    return _with_links(_read(store, query))
+    match = sa.or_(*(sa.and_(_p.c.source == source, _p.c.source_id == source_id) for source, source_id in pairs))
+    query = _posts_select().where(match).order_by(_p.c.created_at)
+    return with_links(read_frame(store, query))
 
 
 def deliveries(store: Store, alert_id: str) -> pd.DataFrame:
@@ -204,7 +205,7 @@ def deliveries(store: Store, alert_id: str) -> pd.DataFrame:
                   sa.func.max(o.c.last_error).label("last_error"))
         .where(o.c.alert_id == alert_id).group_by(o.c.channel, o.c.status)
     )
-    frame = _read(store, query)
+    frame = read_frame(store, query)
     columns = ["channel", "sent", "pending", "dead", "attempts", "last_error"]
     if frame.empty:
         return pd.DataFrame(columns=columns)
@@ -223,7 +224,7 @@ def silences(store: Store, at: datetime | None = None) -> pd.DataFrame:
     query = sa.select(s).order_by(s.c.created_at.desc())
     if at is not None:
         query = query.where(s.c.ends_at > at)
-    return _read(store, query)
+    return read_frame(store, query)
 
 
 # -- posts of one service and range --------------------------------------------------------------------
@@ -251,57 +252,123 @@ def source_link(source: str, source_id: str, url: str | None) -> str | None:
     return None
 
 
-def _with_links(frame: pd.DataFrame) -> pd.DataFrame:
+def with_links(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return frame.assign(link=pd.Series(dtype=object))
     frame["link"] = [source_link(s, i, u) for s, i, u in zip(frame["source"], frame["source_id"], frame["url"])]
     return frame
 
 
-def symptoms(store: Store, service: str, since: datetime, until: datetime) -> pd.DataFrame:
-    """Most reported symptoms among complaints: symptom, posts, share."""
-    query = _in_range(
-        sa.select(_v.c.symptom, sa.func.count().label("posts"))
-        .select_from(_ps.join(_v, _v.c.post_id == _ps.c.post_id))
-        .where(_v.c.complaint.is_(True)).group_by(_v.c.symptom),
-        service, since, until,
+FACET_LIMIT = 12_000
+SLICE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Facets:
+    """What the posts of a range say: symptoms, claims, languages and sources, with their counts.
+
+    Over ``limit`` posts (known from the buckets, for free) the counts are estimated from every k-th
+    10-minute slice of the range, scaled up; ``sampled`` is the share of posts actually read (1.0: all).
+    """
+
+    symptoms: pd.DataFrame
+    claims: pd.DataFrame
+    languages: pd.DataFrame
+    sources: pd.DataFrame
+    posts: int
+    sampled: float
+
+
+def slices(store: Store, service: str, since: datetime, until: datetime,
+           limit: int | None = FACET_LIMIT) -> tuple[list[tuple[datetime, datetime]], int | None]:
+    """Time slices to read so that about ``limit`` posts are read, and the range's post count (from the
+    buckets: one aggregate over their primary key; None when every post is read anyway).
+
+    Every k-th 10-minute slice, counted back from the newest so the latest minutes are always read; each
+    slice is one range scan of the (service, created_at) index.
+    """
+    if limit is None:
+        return [(since, until)], None
+    query = sa.select(sa.func.sum(_b.c.mentions)).where(_b.c.service == service, _b.c.start >= since,
+                                                        _b.c.start < until)
+    with store.engine.connect() as conn:
+        total = int(conn.execute(query).scalar() or 0)
+    if total <= limit:
+        return [(since, until)], total
+    k = -(-total // limit)
+    n = -(-(until - since) // SLICE)
+    return sorted((max(until - (i + 1) * SLICE, since), until - i * SLICE) for i in range(0, n, k)), total
+
+
+def facets(store: Store, service: str, since: datetime, until: datetime, limit: int | None = FACET_LIMIT,
+           velocity_window: timedelta = timedelta(hours=1)) -> Facets:
+    """Symptoms, misinformation claims (counts, first sighting, posts per hour lately), languages and
+    sources of one service's posts in [since, until), in one pass over the posts (see ``Facets``)."""
+    parts, total = slices(store, service, since, until, limit)
+    recent_from, before_from = until - velocity_window, until - 2 * velocity_window
+    created = _ps.c.created_at
+    claim = sa.case((sa.or_(_v.c.misinformation.is_(True), _v.c.claim.is_not(None)),
+                     sa.func.coalesce(_v.c.claim, "(unmatched rumour)")), else_=None)
+    keys = [_v.c.symptom, sa.cast(_v.c.complaint, sa.Integer).label("complaint"), claim.label("claim"),
+            _p.c.lang, _p.c.source]
+    query = (
+        sa.select(*keys, sa.func.count().label("posts"), sa.func.min(created).label("first_seen"),
+                  sa.func.max(created).label("last_seen"),
+                  sa.func.sum(sa.case((created >= recent_from, 1), else_=0)).label("recent"),
+                  sa.func.sum(sa.case((sa.and_(created >= before_from, created < recent_from), 1), else_=0))
+                  .label("before"))
+        .select_from(_ps.join(_p, _p.c.id == _ps.c.post_id).outerjoin(_v, _v.c.post_id == _ps.c.post_id))
+        .group_by(*keys)
     )
-    frame = _read(store, query)
-    frame["symptom"] = frame["symptom"].fillna("unspecified")
-    frame = frame.sort_values("posts", ascending=False, kind="stable").reset_index(drop=True)
-    frame["share"] = frame["posts"] / frame["posts"].sum() if len(frame) else []
-    return frame
+    with store.engine.connect() as conn:
+        frames = [_frame(conn, _in_range(query, service, lo, hi)) for lo, hi in parts]
+    rows = pd.concat(frames, ignore_index=True)
+    read = float(rows["posts"].sum())
+    scale = total / read if total and read and len(parts) > 1 else 1.0
+    for column in ("posts", "recent", "before"):
+        rows[column] = rows[column].astype(float) * scale
+    for column in ("first_seen", "last_seen"):
+        rows[column] = pd.to_datetime(rows[column], utc=True)
+    rows["lang"] = rows["lang"].fillna("unknown")
+
+    def counts(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+        out = frame.groupby(key, as_index=False)["posts"].sum().sort_values(["posts", key], ascending=[False, True])
+        out["posts"] = out["posts"].round().astype(int)
+        return out.reset_index(drop=True)
+
+    complaints = rows[rows["complaint"] == 1].assign(symptom=lambda f: f["symptom"].fillna("unspecified"))
+    symptoms = counts(complaints, "symptom")
+    symptoms["share"] = symptoms["posts"] / symptoms["posts"].sum() if len(symptoms) else []
+    rumours = rows[rows["claim"].notna()]
+    claims = rumours.groupby("claim", as_index=False).agg(
+        posts=("posts", "sum"), first_seen=("first_seen", "min"), last_seen=("last_seen", "max"),
+        recent=("recent", "sum"), before=("before", "sum"))
+    hours = velocity_window / timedelta(hours=1)
+    claims["per_hour"] = claims["recent"] / hours
+    claims["trend"] = (claims["recent"] - claims["before"]).round().astype(int)
+    claims["posts"] = claims["posts"].round().astype(int)
+    claims = claims.sort_values(["posts", "claim"], ascending=[False, True]).drop(columns=["recent", "before"])
+    return Facets(symptoms=symptoms, claims=claims.reset_index(drop=True), languages=counts(rows, "lang"),
+                  sources=counts(rows, "source"), posts=int(round(rows["posts"].sum())),
+                  sampled=1.0 / scale)
+
+
+def symptoms(store: Store, service: str, since: datetime, until: datetime) -> pd.DataFrame:
+    """Most reported symptoms among complaints, exactly: symptom, posts, share."""
+    return facets(store, service, since, until, limit=None).symptoms
 
 
 def claims(store: Store, service: str, since: datetime, until: datetime,
            velocity_window: timedelta = timedelta(hours=1)) -> pd.DataFrame:
-    """Misinformation claims being repeated: claim, posts, first and last seen, posts per hour lately.
+    """Misinformation claims being repeated, exactly: claim, posts, first and last seen, posts per hour
+    over the last ``velocity_window`` of the range and the change (``trend``) from the window before."""
+    return facets(store, service, since, until, limit=None, velocity_window=velocity_window).claims
 
-    ``per_hour`` counts the last ``velocity_window`` of the range; ``trend`` compares it with the window
-    before, so comms sees whether a rumour is still spreading.
-    """
-    recent_from, before_from = until - velocity_window, until - 2 * velocity_window
-    created = _ps.c.created_at
-    query = _in_range(
-        sa.select(
-            sa.func.coalesce(_v.c.claim, "(unmatched rumour)").label("claim"), sa.func.count().label("posts"),
-            sa.func.min(created).label("first_seen"), sa.func.max(created).label("last_seen"),
-            sa.func.sum(sa.case((created >= recent_from, 1), else_=0)).label("recent"),
-            sa.func.sum(sa.case((sa.and_(created >= before_from, created < recent_from), 1), else_=0)).label("before"),
-        )
-        .select_from(_ps.join(_v, _v.c.post_id == _ps.c.post_id))
-        .where(sa.or_(_v.c.misinformation.is_(True), _v.c.claim.is_not(None)))
-        .group_by(sa.func.coalesce(_v.c.claim, "(unmatched rumour)")),
-        service, since, until,
-    )
-    frame = _read(store, query)
-    hours = velocity_window / timedelta(hours=1)
-    frame["per_hour"] = frame["recent"].astype(float) / hours
-    frame["trend"] = frame["recent"].astype(float) - frame["before"].astype(float)
-    for column in ("first_seen", "last_seen"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
-    return frame.sort_values(["posts", "claim"], ascending=[False, True]).drop(columns=["recent", "before"]) \
-        .reset_index(drop=True)
+
+def breakdown(store: Store, service: str, since: datetime, until: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Posts of the range by language and by source, exactly: (languages, sources), biggest first."""
+    found = facets(store, service, since, until, limit=None)
+    return found.languages, found.sources
 
 
 def rumour_posts(store: Store, service: str, since: datetime, until: datetime, limit: int = 10) -> pd.DataFrame:
@@ -310,36 +377,26 @@ def rumour_posts(store: Store, service: str, since: datetime, until: datetime, l
         _posts_select().join(_ps, _ps.c.post_id == _p.c.id).where(_v.c.misinformation.is_(True)),
         service, since, until,
     ).order_by(_ps.c.created_at.desc()).limit(limit)
-    return _with_links(_read(store, query))
+    return with_links(read_frame(store, query))
 
 
 def representative_posts(store: Store, service: str, since: datetime, until: datetime,
-                         limit: int = 8) -> pd.DataFrame:
-    """The clearest complaints of the range, one per distinct text (retweets and bots fold together)."""
-    query = _in_range(
-        _posts_select().join(_ps, _ps.c.post_id == _p.c.id).where(_v.c.complaint.is_(True)),
-        service, since, until,
-    ).order_by(_v.c.complaint_p.desc(), _ps.c.created_at).limit(limit * 6)
-    frame = _read(store, query)
-    if frame.empty:
-        return _with_links(frame)
+                         limit: int = 8, sample_limit: int | None = None) -> pd.DataFrame:
+    """The clearest complaints of the range, one per distinct text and author (retweets and bots fold
+    together); over ``sample_limit`` posts, chosen from the same slices as ``facets``."""
+    parts, _ = slices(store, service, since, until, sample_limit)
+    best = (sa.select(_ps.c.post_id, _v.c.complaint_p).select_from(_ps.join(_v, _v.c.post_id == _ps.c.post_id))
+            .where(_v.c.complaint.is_(True)).order_by(_v.c.complaint_p.desc(), _ps.c.created_at).limit(limit * 6))
+    with store.engine.connect() as conn:
+        found = [row for lo, hi in parts for row in conn.execute(_in_range(best, service, lo, hi))]
+    ids = [post_id for post_id, _ in sorted(found, key=lambda r: -r[1])[: limit * 6]]
+    if not ids:
+        return with_links(pd.DataFrame(columns=_POST_COLUMNS))
+    frame = read_frame(store, _posts_select().where(_p.c.id.in_(ids)))
+    frame = frame.sort_values(["complaint_p", "created_at"], ascending=[False, True])
     frame = frame.assign(_fp=frame["text"].map(text_fingerprint)).drop_duplicates("_fp").drop(columns="_fp")
     frame = frame.drop_duplicates("author", keep="first") if frame["author"].notna().all() else frame
-    return _with_links(frame.head(limit).reset_index(drop=True))
-
-
-def breakdown(store: Store, service: str, since: datetime, until: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Posts of the range by language and by source: (languages, sources), biggest first."""
-    query = _in_range(
-        sa.select(_p.c.lang, _p.c.source, sa.func.count().label("posts"))
-        .select_from(_ps.join(_p, _p.c.id == _ps.c.post_id)).group_by(_p.c.lang, _p.c.source),
-        service, since, until,
-    )
-    frame = _read(store, query)
-    frame["lang"] = frame["lang"].fillna("unknown")
-    langs = frame.groupby("lang", as_index=False)["posts"].sum().sort_values("posts", ascending=False)
-    sources = frame.groupby("source", as_index=False)["posts"].sum().sort_values("posts", ascending=False)
-    return langs.reset_index(drop=True), sources.reset_index(drop=True)
+    return with_links(frame.head(limit).reset_index(drop=True))
 
 
 def first_complaint(store: Store, service: str, since: datetime, until: datetime) -> datetime | None:
@@ -352,131 +409,10 @@ def first_complaint(store: Store, service: str, since: datetime, until: datetime
         return conn.execute(query).scalar()
 
 
-# -- exploring posts -----------------------------------------------------------------------------------
-LABEL_FILTERS = ("any", "complaint", "misinformation", "other", "unclassified", "labelled", "unlabelled")
-
-
-@dataclass(frozen=True)
-class PostFilter:
-    """What an analyst narrowed the posts to: service, sources, label, time range and text."""
-
-    service: str | None = None
-    sources: tuple[str, ...] = ()
-    label: str = "any"
-    since: datetime | None = None
-    until: datetime | None = None
-    text: str = ""
-
-    def __post_init__(self) -> None:
-        if self.label not in LABEL_FILTERS and not self.label.startswith("symptom:"):
-            raise ValueError(f"unknown label filter {self.label!r}; use one of {', '.join(LABEL_FILTERS)} "
-                             "or symptom:NAME")
-        object.__setattr__(self, "sources", tuple(self.sources))
-        object.__setattr__(self, "text", (self.text or "").strip())
-        object.__setattr__(self, "service", self.service or None)
-
-    def apply(self, query: sa.Select) -> sa.Select:
-        """``query`` (over posts left-joined to verdicts) narrowed by every filter that is set."""
-        if self.service:
-            query = query.join(_ps, _ps.c.post_id == _p.c.id).where(_ps.c.service == self.service)
-            created = _ps.c.created_at
-        else:
-            created = _p.c.created_at
-        if self.since is not None:
-            query = query.where(created >= self.since)
-        if self.until is not None:
-            query = query.where(created < self.until)
-        if self.sources:
-            query = query.where(_p.c.source.in_(self.sources))
-        if self.text:
-            escaped = self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.where(_p.c.text.ilike(f"%{escaped}%", escape="\\"))
-        label = self.label
-        if label == "complaint":
-            query = query.where(_v.c.complaint.is_(True))
-        elif label == "misinformation":
-            query = query.where(_v.c.misinformation.is_(True))
-        elif label == "other":
-            query = query.where(_v.c.complaint.is_(False), _v.c.misinformation.is_(False))
-        elif label == "unclassified":
-            query = query.where(_v.c.post_id.is_(None))
-        elif label in ("labelled", "unlabelled"):
-            labelled = sa.exists().where(schema.labels.c.post_id == _p.c.id)
-            query = query.where(labelled if label == "labelled" else ~labelled)
-        elif label.startswith("symptom:"):
-            query = query.where(_v.c.symptom == label.split(":", 1)[1])
-        return query
-
-
-def _explore_select(flt: PostFilter) -> sa.Select:
-    service = (sa.literal(flt.service) if flt.service else
-               sa.select(sa.func.min(_ps.c.service)).where(_ps.c.post_id == _p.c.id).scalar_subquery())
-    query = sa.select(
-        _p.c.id.label("post_id"), _p.c.created_at, service.label("service"), _p.c.source, _p.c.source_id,
-        _p.c.text, _p.c.author, _p.c.url, _p.c.lang,
-        sa.cast(_v.c.complaint, sa.Integer).label("complaint"), _v.c.complaint_p,
-        sa.cast(_v.c.misinformation, sa.Integer).label("misinformation"), _v.c.misinformation_p,
-        _v.c.symptom, _v.c.claim, _v.c.confidence, _v.c.model,
-    ).select_from(_p.outerjoin(_v, _v.c.post_id == _p.c.id))
-    return flt.apply(query)
-
-
-def count_posts(store: Store, flt: PostFilter) -> int:
-    query = flt.apply(sa.select(sa.func.count()).select_from(_p.outerjoin(_v, _v.c.post_id == _p.c.id)))
-    with store.engine.connect() as conn:
-        return int(conn.execute(query).scalar() or 0)
-
-
-def page_of_posts(store: Store, flt: PostFilter, page: int = 0, size: int = 100) -> pd.DataFrame:
-    """One page of the filtered posts, newest first."""
-    order = (_ps.c.created_at if flt.service else _p.c.created_at).desc()
-    query = _explore_select(flt).order_by(order, _p.c.id.desc()).limit(size).offset(max(page, 0) * size)
-    frame = _with_links(_read(store, query))
-    if not frame.empty:
-        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
-    return frame
-
-
-def export_posts(store: Store, flt: PostFilter, limit: int | None = None) -> pd.DataFrame:
-    """All the filtered posts in time order (the columns of `detector export`), for CSV and Parquet."""
-    order = _ps.c.created_at if flt.service else _p.c.created_at
-    query = _explore_select(flt).order_by(order, _p.c.id)
-    if limit:
-        query = query.limit(limit)
-    frame = _read(store, query)
-    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
-    return frame
-
-
-def sources(store: Store) -> list[str]:
-    """Source names (a walk of the unique (source, source_id) index)."""
-    with store.engine.connect() as conn:
-        return sorted(r[0] for r in conn.execute(sa.select(_p.c.source).distinct()))
-
-
-def labelling_queue(store: Store, flt: PostFilter, task: str = "complaint", size: int = 5) -> pd.DataFrame:
-    """Posts the classifier is least sure about (complaint probability nearest 0.5) not yet labelled."""
-    labelled = sa.exists().where(schema.labels.c.post_id == _p.c.id, schema.labels.c.task == task)
-    query = (
-        _explore_select(flt).where(_v.c.post_id.is_not(None), ~labelled)
-        .order_by(sa.func.abs(_v.c.complaint_p - 0.5), _p.c.id).limit(size)
-    )
-    return _with_links(_read(store, query))
-
-
-def labels(store: Store, post_ids: Iterable[int]) -> pd.DataFrame:
-    lab = schema.labels
-    ids = list(post_ids)
-    if not ids:
-        return pd.DataFrame(columns=["post_id", "task", "label", "labeller", "at"])
-    return _read(store, sa.select(lab.c.post_id, lab.c.task, lab.c.label, lab.c.labeller, lab.c.at)
-                 .where(lab.c.post_id.in_(ids)))
-
-
 def incident_events(store: Store, alert_id: str) -> pd.DataFrame:
     """The incident's timeline: when, what happened, and who or what did it."""
     e = schema.alert_events
-    frame = _read(store, sa.select(e.c.at, e.c.kind, e.c.detail).where(e.c.alert_id == alert_id).order_by(e.c.id))
+    frame = read_frame(store, sa.select(e.c.at, e.c.kind, e.c.detail).where(e.c.alert_id == alert_id).order_by(e.c.id))
     frame["detail"] = [_detail_text(d) for d in frame["detail"]] if not frame.empty else []
     return frame
 

@@ -99,7 +99,8 @@ def build_report(store: Store, incident_id: str) -> IncidentReport:
         if row.get("resolved_at") is not None:
             timeline.append((row["resolved_at"], f"{row['source']} resolved: {row['title']}"))
     timeline.sort(key=lambda item: item[0])
-    languages, sources = q.breakdown(store, service, opened, until)
+    found = q.facets(store, service, since, until, limit=None)
+    during = q.facets(store, service, opened, until, limit=None)
     notes = []
     if incident["resolved_at"] is None:
         notes.append(f"The incident is still {incident['status']}; figures run to {_when(until)}.")
@@ -107,8 +108,8 @@ def build_report(store: Store, incident_id: str) -> IncidentReport:
         notes.append("No official acknowledgement from the provider is recorded.")
     return IncidentReport(
         incident=incident, data_until=data_until, first_complaint=first, official=official_rows,
-        timeline=timeline, symptoms=q.symptoms(store, service, since, until), languages=languages,
-        sources=sources, claims=q.claims(store, service, since, until),
+        timeline=timeline, symptoms=found.symptoms, languages=during.languages,
+        sources=during.sources, claims=found.claims,
         posts=q.representative_posts(store, service, opened, until, limit=5), notes=notes,
     )
 

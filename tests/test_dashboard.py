@@ -61,7 +61,7 @@ def test_overview_lists_services_outage_first(shared_db, monkeypatch):
     assert at.header[0].value == "Overview"
     table = at.dataframe[0].value
     assert table["service"].tolist()[0] == "Xfinity"
-    assert table["state"].tolist()[0].endswith("outage")
+    assert table["state"].tolist()[0] == "OUTAGE"
     assert at.metric[0].value == "1"  # one service with an open incident
     assert len(table["sparkline"].iloc[0]) > 10
 

@@ -1,0 +1,117 @@
+"""A real browser on a running `detector dashboard`: the service page draws its chart, and hostile posts
+show as text without running (Debian's chromium, driven by Playwright)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dashboard import sample  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.browser
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(reason + " (CI must run the browser test)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's chromium, installed with apt-get when it is missing."""
+    if not CHROMIUM.exists() and shutil.which("apt-get") and os.geteuid() == 0:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, timeout=600)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, check=False, timeout=1200)
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} is missing and could not be installed with apt-get")
+    return CHROMIUM
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the dashboard exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)  # polling a real server process: there is nothing to fake here
+    raise TimeoutError(f"the dashboard did not answer at {url} within {timeout:.0f}s")
+
+
+@pytest.fixture
+def dashboard(tmp_path):
+    """`detector dashboard` on a sample database, as a subprocess on a free port."""
+    db = sample.build(tmp_path / "browser.db", posts=1500)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DETECTOR_DASHBOARD_")}
+    log = (tmp_path / "dashboard.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "detector.cli.main", "dashboard", "--db", str(db.path), "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)  # the group this test started: detector and its streamlit
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def test_service_page_shows_chart_and_hostile_posts_as_text(chromium, dashboard, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    dialogs: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(f"{dashboard}/?page=service&service=Xfinity&range=24h", wait_until="domcontentloaded")
+            page.wait_for_selector('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',
+                                   timeout=60_000)
+            page.get_by_text("<script>alert(1)</script>", exact=False).first.wait_for(timeout=30_000)
+            texts = page.locator('[data-testid="stText"]').all_inner_texts()
+            assert any(t.startswith("<script>alert(1)</script>") for t in texts)
+            assert any(t.startswith("<img src=x onerror=alert(1)>") for t in texts)
+            assert page.locator('img[src="x"]').count() == 0  # not turned into an element
+            assert page.locator("script:text('alert(1)')").count() == 0
+            page.wait_for_timeout(500)  # give an injected handler the chance to fire, were there one
+            page.screenshot(path=str(tmp_path / "service-page.png"), full_page=True)
+        finally:
+            browser.close()
+    assert dialogs == []
+    assert (tmp_path / "service-page.png").stat().st_size > 10_000

@@ -1,0 +1,133 @@
+"""The dashboard's read-only queries on a real SQLite database: states, series, facets, exploring."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dashboard import sample  # noqa: E402
+from dashboard.access import Viewer  # noqa: E402
+from dashboard.actions import save_labels  # noqa: E402
+from dashboard.data import markdown_text  # noqa: E402
+from detector import dashboard_explore as e, dashboard_queries as q  # noqa: E402
+from detector.store.store import Store  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> sample.Sample:
+    return sample.build(tmp_path_factory.mktemp("q") / "q.db", posts=3000)
+
+
+@pytest.fixture
+def store(built):
+    with Store(built.path) as s:
+        yield s
+
+
+def test_data_clock_is_the_end_of_the_newest_bucket(store, built):
+    clock = q.data_clock(store)
+    assert set(clock) == {"Xfinity", "ChatGPT"}
+    assert clock["Xfinity"] <= built.end and clock["Xfinity"] > built.end - timedelta(minutes=5)
+
+
+def test_overview_states(store, built):
+    frame = q.overview(store)
+    first = frame.iloc[0]
+    assert (first["service"], first["state"], first["incident"]) == ("Xfinity", "outage", built.open_incident)
+    assert frame.iloc[1]["state"] in ("normal", "elevated")
+
+
+def test_per_minute_averages_long_ranges_over_their_minutes():
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    frame = pd.DataFrame({"start": pd.to_datetime([start, start + timedelta(minutes=1)], utc=True),
+                          "mentions": [10, 20], "complaints": [5, 5], "complaint_people": [3, 3], "people": [1, 1],
+                          "expected": [1.0, 3.0], "upper": [2.0, 4.0]})
+    series = q.per_minute(frame, start, start + timedelta(days=2), "complaint_people")
+    assert len(series) == 1  # one 30-minute step
+    row = series.iloc[0]
+    assert row["mentions"] == pytest.approx(1.0) and row["metric"] == pytest.approx(0.2)  # 30 / 30 min, 6 / 30 min
+    assert row["expected"] == pytest.approx(2.0)
+    fine = q.per_minute(frame, start, start + timedelta(hours=1), "complaints")
+    assert fine["metric"].tolist() == [5.0, 5.0]
+
+
+def test_facets_sampled_estimate_the_exact_counts(store, built):
+    until = q.data_clock(store)["Xfinity"]
+    since = until - timedelta(hours=48)
+    exact = q.facets(store, "Xfinity", since, until, limit=None)
+    estimate = q.facets(store, "Xfinity", since, until, limit=400)
+    assert exact.sampled == 1.0 and estimate.sampled < 0.7
+    assert exact.posts == pytest.approx(estimate.posts, rel=1e-9)  # scaled to the buckets' exact total
+    assert exact.symptoms["posts"].sum() == pytest.approx(estimate.symptoms["posts"].sum(), rel=0.35)
+    assert set(exact.claims["claim"]) >= set(estimate.claims["claim"])
+    assert exact.languages["posts"].sum() == exact.posts
+
+
+def test_claims_velocity_and_first_sighting(store):
+    until = q.data_clock(store)["Xfinity"]
+    claims = q.claims(store, "Xfinity", until - timedelta(hours=3), until)
+    assert not claims.empty
+    assert (claims["first_seen"] <= claims["last_seen"]).all()
+    assert (claims["per_hour"] >= 0).all()
+
+
+def test_representative_posts_are_distinct_and_linked(store):
+    until = q.data_clock(store)["Xfinity"]
+    posts = q.representative_posts(store, "Xfinity", until - timedelta(hours=24), until)
+    assert posts["text"].iloc[0].startswith("<script>")
+    assert posts["text"].map(lambda t: t.casefold()).is_unique and posts["author"].is_unique
+    assert posts["link"].iloc[0].startswith("https://")
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("javascript:alert(1)", None), ("https://example.com/p/1", "https://example.com/p/1"),
+    ("data:text/html,x", None),
+])
+def test_links_are_http_only(url, expected):
+    assert q.source_link("forum", "1", url) == expected
+
+
+def test_text_search_treats_wildcards_literally(store):
+    assert e.count_posts(store, e.PostFilter(text="%")) == 0
+    assert e.count_posts(store, e.PostFilter(text="<script>")) == 1
+    assert e.count_posts(store, e.PostFilter(text="ALERT(1)")) == 2  # case-insensitive
+    with pytest.raises(ValueError):
+        e.PostFilter(label="nonsense")
+
+
+def test_filters_compose_and_counts_cap(store):
+    everything = e.count_posts(store, e.PostFilter())
+    assert everything == 3000
+    assert e.count_posts(store, e.PostFilter(), cap=100) == 101
+    xfinity = e.count_posts(store, e.PostFilter(service="Xfinity"))
+    complaints = e.count_posts(store, e.PostFilter(service="Xfinity", label="complaint"))
+    twitter = e.count_posts(store, e.PostFilter(service="Xfinity", sources=("twitter",)))
+    assert 0 < complaints < xfinity < everything and 0 < twitter < xfinity
+    page = e.page_of_posts(store, e.PostFilter(service="Xfinity"), page=1, size=50)
+    assert len(page) == 50 and page["created_at"].is_monotonic_decreasing
+    assert len(e.export_posts(store, e.PostFilter(service="Xfinity", label="complaint"))) == complaints
+
+
+def test_labelling_queue_is_least_certain_first_and_skips_labelled(built, tmp_path):
+    with Store(built.path) as store:
+        queue = e.labelling_queue(store, e.PostFilter(service="ChatGPT"), size=3)
+        distances = (queue["complaint_p"] - 0.5).abs().tolist()
+        assert distances == sorted(distances)
+        first = int(queue["post_id"].iloc[0])
+        save_labels(store, Viewer("ana", "analyst"), first, {"complaint": "0"})
+        again = e.labelling_queue(store, e.PostFilter(service="ChatGPT"), size=3)
+        assert first not in again["post_id"].tolist()
+        assert e.labels(store, [first])["label"].tolist() == ["0"]
+        save_labels(store, Viewer("ana", "analyst"), first, {"complaint": "1"})  # replaces, not duplicates
+        assert e.labels(store, [first])["label"].tolist() == ["1"]
+
+
+def test_markdown_text_is_inert():
+    out = markdown_text("<b>[x](javascript:1)</b> *bold*")
+    assert "<" not in out and "\\[" in out and "\\*" in out
