@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from detector.alerting.settings import AlertSettings
+from detector.bus.settings import BusSettings
 from detector.classify.settings import ClassifierSettings
 from detector.matching import ServiceRule
 from detector.run_settings import RunSettings
@@ -59,6 +60,9 @@ class Settings(BaseModel):
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     detection: VolumeSettings = Field(default_factory=VolumeSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    bus: BusSettings | None = Field(
+        None, description="Redis Streams between worker processes (`detector worker`); none: one process."
+    )
     run: RunSettings = Field(default_factory=RunSettings)
 
     @model_validator(mode="after")

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
+from sqlalchemy.engine import Connection
+
 from detector.alerting.manager import AlertChange, AlertManager
 from detector.alerting.notification import build_payload, post_view, routes_for
 from detector.alerting.settings import AlertSettings, ChannelSettings
@@ -88,35 +90,14 @@ class Evidence:
         return tuple(chosen)
 
 
-class Pipeline:
-    """Runs batches of posts through every stage into the store."""
+class PostSelector:
+    """Which posts of a batch are new and about a watched service (the ingest stage)."""
 
-    def __init__(
-        self,
-        store: Store,
-        *,
-        rules: Iterable[ServiceRule],
-        classifier: Classifier,
-        detection: VolumeSettings,
-        alerts: AlertSettings,
-        channels: Iterable[ChannelSettings] = (),
-        on_change: Callable[[AlertChange], None] | None = None,
-    ) -> None:
+    def __init__(self, store: Store, rules: Iterable[ServiceRule]) -> None:
         self.store = store
         self.rules = {rule.name: rule for rule in rules}
         self.matcher = ServiceMatcher([rule for rule in self.rules.values() if rule.terms])
-        self.classifier = classifier
-        self.detection = detection
-        self.alert_settings = alerts
-        self.channels = list(channels)
-        self.on_change = on_change
-        self.width = detection.bucket_width
-        self.detectors: dict[str, VolumeDetector] = store.load_detector_states()
-        self.buckets: dict[str, ServiceBuckets] = {}
-        self.manager = AlertManager(alerts, latest_alerts(store))
-        self.evidence = Evidence(limit=alerts.evidence_posts)
 
-    # -- matching ----------------------------------------------------------------------------------
     def services_for(self, post: Post, assigned: str | None) -> tuple[str, ...]:
         """The services a post is about: matched by name, plus the source's own service when it has no terms."""
         matched = list(self.matcher.services(post.text))
@@ -126,8 +107,8 @@ class Pipeline:
                 matched.insert(0, assigned)
         return tuple(matched)
 
-    # -- the batch ---------------------------------------------------------------------------------
-    def process(self, batch: SourceBatch, *, source: str, assigned: str | None = None, report: RunReport) -> None:
+    def select(self, batch: SourceBatch, *, assigned: str | None, report: RunReport) -> list[Post]:
+        """The batch's matched posts that are not stored yet, with their services, in event-time order."""
         report.read += batch.read
         posts: list[Post] = []
         seen: set[tuple[str, str]] = set()
@@ -143,51 +124,123 @@ class Pipeline:
             posts.append(replace(post, services=services))
         known = self.store.existing_keys([p.key for p in posts])
         report.duplicates += len(known)
-        new_posts = sorted((p for p in posts if p.key not in known), key=lambda p: p.created_at)
-        verdicts = self.classifier.classify(new_posts) if new_posts else []
-        new_posts = [replace(p, lang=p.lang or v.lang) for p, v in zip(new_posts, verdicts)]
+        return sorted((p for p in posts if p.key not in known), key=lambda p: p.created_at)
 
-        changes: list[AlertChange] = []
-        scored: list[Detection] = []
-        touched: dict[str, set[datetime]] = {}
-        for post, verdict in zip(new_posts, verdicts):
-            for service in post.services:
-                touched.setdefault(service, set()).add(_floor(post.created_at, self.width))
-                changes += self._observe_post(service, post, verdict, scored, report)
 
-        fresh = {f"{p.source}:{p.source_id}": post_view(p, v) for p, v in zip(new_posts, verdicts)}
-        notifications = self._notifications(changes, fresh)
+def classify_posts(classifier: Classifier, posts: list[Post]) -> tuple[list[Post], list[Verdict]]:
+    """One verdict per post (the classify stage); posts gain the language the classifier found."""
+    if not posts:
+        return [], []
+    verdicts = classifier.classify(posts)
+    return [replace(p, lang=p.lang or v.lang) for p, v in zip(posts, verdicts)], list(verdicts)
+
+
+@dataclass
+class Observation:
+    """What the detect stage made of some posts or a flush: incident changes and their notifications,
+    closed buckets the detector scored, and the buckets to recount."""
+
+    changes: list[AlertChange] = field(default_factory=list)
+    notifications: list = field(default_factory=list)
+    scored: list[Detection] = field(default_factory=list)
+    touched: dict[str, set[datetime]] = field(default_factory=dict)
+
+    def extend(self, other: "Observation") -> None:
+        self.changes += other.changes
+        self.notifications += other.notifications
+        self.scored += other.scored
+        for service, starts in other.touched.items():
+            self.touched.setdefault(service, set()).update(starts)
+
+
+class Pipeline:
+    """Runs batches of posts through every stage into the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        rules: Iterable[ServiceRule],
+        classifier: Classifier | None,
+        detection: VolumeSettings,
+        alerts: AlertSettings,
+        channels: Iterable[ChannelSettings] = (),
+        on_change: Callable[[AlertChange], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.selector = PostSelector(store, rules)
+        self.rules = self.selector.rules
+        self.matcher = self.selector.matcher
+        self.classifier = classifier  # None when only the detect stage runs here (the aggregate worker)
+        self.detection = detection
+        self.alert_settings = alerts
+        self.channels = list(channels)
+        self.on_change = on_change
+        self.width = detection.bucket_width
+        self.detectors: dict[str, VolumeDetector] = store.load_detector_states()
+        self.buckets: dict[str, ServiceBuckets] = {}
+        self.manager = AlertManager(alerts, latest_alerts(store))
+        self.evidence = Evidence(limit=alerts.evidence_posts)
+
+    # -- matching ----------------------------------------------------------------------------------
+    def services_for(self, post: Post, assigned: str | None) -> tuple[str, ...]:
+        """The services a post is about: matched by name, plus the source's own service when it has no terms."""
+        return self.selector.services_for(post, assigned)
+
+    # -- the batch ---------------------------------------------------------------------------------
+    def process(self, batch: SourceBatch, *, source: str, assigned: str | None = None, report: RunReport) -> None:
+        new_posts = self.selector.select(batch, assigned=assigned, report=report)
+        new_posts, verdicts = classify_posts(self.classifier, new_posts)
+        observed = self.observe(new_posts, verdicts, report)
         with self.store.engine.begin() as conn:
             stored = self.store.add_posts(new_posts, verdicts, conn)
             report.quarantined += self.store.quarantine(batch.rejected, conn)
-            save_changes(self.store, changes, notifications, conn)
+            save_changes(self.store, observed.changes, observed.notifications, conn)
             if batch.cursor is not None:
                 self.store.save_cursor(source, batch.cursor, conn)
             if new_posts:
                 self.store.save_detector_states(self.detectors, new_posts[-1].created_at, conn)
         report.stored += len(stored.new_ids)
         report.duplicates += stored.duplicates
-        if touched:
-            self.store.recompute_buckets(touched, self.width)
-        self._record(scored)
-        report.changes += changes
-        for change in changes:
-            if self.on_change is not None:
-                self.on_change(change)
+        if observed.touched:
+            self.store.recompute_buckets(observed.touched, self.width)
+        self.announce(observed, report)
 
     def flush(self, until: datetime, report: RunReport) -> None:
         """Close every bucket that ends by ``until`` (end of a replay, or the wall clock in a live run)."""
-        changes: list[AlertChange] = []
-        scored: list[Detection] = []
+        observed = self.observe_flush(until)
+        with self.store.engine.begin() as conn:
+            save_changes(self.store, observed.changes, observed.notifications, conn)
+            self.store.save_detector_states(self.detectors, until, conn)
+        self.announce(observed, report)
+
+    # -- the detect stage --------------------------------------------------------------------------
+    def observe(self, posts: list[Post], verdicts: list[Verdict], report: RunReport) -> Observation:
+        """Count classified posts (in event-time order) into their buckets and judge them; nothing is
+        written: the caller stores the observation in its own transaction."""
+        observed = Observation()
+        for post, verdict in zip(posts, verdicts):
+            for service in post.services:
+                observed.touched.setdefault(service, set()).add(_floor(post.created_at, self.width))
+                observed.changes += self._observe_post(service, post, verdict, observed.scored, report)
+        fresh = {f"{p.source}:{p.source_id}": post_view(p, v) for p, v in zip(posts, verdicts)}
+        observed.notifications = self._notifications(observed.changes, fresh)
+        return observed
+
+    def observe_flush(self, until: datetime) -> Observation:
+        """Judge every bucket that ends by ``until``; nothing is written."""
+        observed = Observation()
         for service, buckets in self.buckets.items():
             for bucket in buckets.advance(until):
-                changes += self._judge_closed(bucket, scored)
-        with self.store.engine.begin() as conn:
-            save_changes(self.store, changes, self._notifications(changes, {}), conn)
-            self.store.save_detector_states(self.detectors, until, conn)
-        self._record(scored)
-        report.changes += changes
-        for change in changes:
+                observed.changes += self._judge_closed(bucket, observed.scored)
+        observed.notifications = self._notifications(observed.changes, {})
+        return observed
+
+    def announce(self, observed: Observation, report: RunReport) -> None:
+        """After the observation is committed: write the detector's scores onto the buckets, tell listeners."""
+        self._record(observed.scored)
+        report.changes += observed.changes
+        for change in observed.changes:
             if self.on_change is not None:
                 self.on_change(change)
 
@@ -234,12 +287,17 @@ class Pipeline:
             detector = self.detectors[service] = build_detector(self.detection, service)
         return detector
 
-    def _record(self, scored: list[Detection]) -> None:
-        self.store.record_detections([
-            {"b_service": d.service, "b_start": d.bucket_start, "expected": float(d.expected),
-             "upper": float(d.upper), "score": float(d.score)}
-            for d in scored
-        ])
+    def _record(self, scored: list[Detection], conn: Connection | None = None) -> None:
+        self.store.record_detections(detection_rows(scored), conn)
+
+
+def detection_rows(scored: Iterable[Detection]) -> list[dict[str, Any]]:
+    """The detector's expected value, band and score per scored bucket, as ``record_detections`` takes them."""
+    return [
+        {"b_service": d.service, "b_start": d.bucket_start, "expected": float(d.expected),
+         "upper": float(d.upper), "score": float(d.score)}
+        for d in scored
+    ]
 
 
 def _floor(moment: datetime, width: timedelta) -> datetime:

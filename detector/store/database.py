@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from detector.store import schema
 
@@ -67,27 +67,36 @@ _VERSION_TABLES: dict[int, tuple[str, ...]] = {
 }
 
 
-def current_version(engine: Engine) -> int | None:
+def current_version(engine: Engine | Connection) -> int | None:
     """The schema version of the database, or None when it is empty."""
-    inspector = sa.inspect(engine)
-    if not inspector.has_table("schema_info"):
+    if isinstance(engine, Engine):
+        with engine.connect() as conn:
+            return current_version(conn)
+    if not sa.inspect(engine).has_table("schema_info"):
         return None
-    with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.max(schema.schema_info.c.version))).scalar()
+    return engine.execute(sa.select(sa.func.max(schema.schema_info.c.version))).scalar()
+
+
+# Any constant every detector process shares: PostgreSQL advisory lock key for schema changes.
+_MIGRATION_LOCK = 0x6465_7465_6374_6F72
 
 
 def migrate(engine: Engine, target: int = schema.SCHEMA_VERSION) -> int:
     """Create or upgrade the schema to ``target`` in place; return the version now in force."""
-    version = current_version(engine)
-    if version is not None and version > schema.SCHEMA_VERSION:
-        raise StoreError(
-            f"database schema version {version} is newer than this program's ({schema.SCHEMA_VERSION}); "
-            "upgrade detector"
-        )
-    start = 0 if version is None else version
-    if start >= target:
-        return start
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Workers starting together on a new database would otherwise race to create the same tables;
+            # the lock serialises them and the version is read again under it.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        version = current_version(conn)
+        if version is not None and version > schema.SCHEMA_VERSION:
+            raise StoreError(
+                f"database schema version {version} is newer than this program's ({schema.SCHEMA_VERSION}); "
+                "upgrade detector"
+            )
+        start = 0 if version is None else version
+        if start >= target:
+            return start
         for step in range(start + 1, target + 1):
             tables = [schema.metadata.tables[name] for name in _VERSION_TABLES[step]]
             schema.metadata.create_all(conn, tables=tables, checkfirst=True)

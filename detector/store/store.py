@@ -149,53 +149,55 @@ class Store:
 
     # -- buckets -----------------------------------------------------------------------------------
     def recompute_buckets(
-        self, touched: dict[str, set[datetime]], width: timedelta
+        self, touched: dict[str, set[datetime]], width: timedelta, conn: Connection | None = None
     ) -> list[Bucket]:
         """Recount the given buckets from the stored posts and write them; return the new counts."""
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.recompute_buckets(touched, width, own)
         out: list[Bucket] = []
         p, ps, v = schema.posts, schema.post_services, schema.verdicts
-        with self.engine.begin() as conn:
-            for service, starts in touched.items():
-                if not starts:
+        for service, starts in touched.items():
+            if not starts:
+                continue
+            lo, hi = min(starts), max(starts) + width
+            query = (
+                sa.select(ps.c.created_at, p.c.person, v.c.complaint, v.c.misinformation)
+                .select_from(ps.join(p, p.c.id == ps.c.post_id).outerjoin(v, v.c.post_id == ps.c.post_id))
+                .where(ps.c.service == service, ps.c.created_at >= lo, ps.c.created_at < hi)
+            )
+            counts: dict[datetime, list[Any]] = {start: [0, 0, 0, set(), set()] for start in starts}
+            for created_at, person, complaint, misinfo in conn.execute(query):
+                start = floor_time(created_at, width)
+                if start not in counts:
                     continue
-                lo, hi = min(starts), max(starts) + width
-                query = (
-                    sa.select(ps.c.created_at, p.c.person, v.c.complaint, v.c.misinformation)
-                    .select_from(ps.join(p, p.c.id == ps.c.post_id).outerjoin(v, v.c.post_id == ps.c.post_id))
-                    .where(ps.c.service == service, ps.c.created_at >= lo, ps.c.created_at < hi)
+                c = counts[start]
+                c[0] += 1
+                c[1] += bool(complaint)
+                c[2] += bool(misinfo)
+                c[3].add(person)
+                if complaint:
+                    c[4].add(person)
+            rows = []
+            for start, (mentions, complaints, misinfo, people, complainers) in sorted(counts.items()):
+                bucket = Bucket(service, start, start + width, mentions, complaints, misinfo,
+                                len(people), len(complainers))
+                out.append(bucket)
+                rows.append(
+                    {
+                        "service": service, "start": start, "width_s": int(width.total_seconds()),
+                        "mentions": mentions, "complaints": complaints, "misinformation": misinfo,
+                        "people": len(people), "complaint_people": len(complainers),
+                    }
                 )
-                counts: dict[datetime, list[Any]] = {start: [0, 0, 0, set(), set()] for start in starts}
-                for created_at, person, complaint, misinfo in conn.execute(query):
-                    start = floor_time(created_at, width)
-                    if start not in counts:
-                        continue
-                    c = counts[start]
-                    c[0] += 1
-                    c[1] += bool(complaint)
-                    c[2] += bool(misinfo)
-                    c[3].add(person)
-                    if complaint:
-                        c[4].add(person)
-                rows = []
-                for start, (mentions, complaints, misinfo, people, complainers) in sorted(counts.items()):
-                    bucket = Bucket(service, start, start + width, mentions, complaints, misinfo,
-                                    len(people), len(complainers))
-                    out.append(bucket)
-                    rows.append(
-                        {
-                            "service": service, "start": start, "width_s": int(width.total_seconds()),
-                            "mentions": mentions, "complaints": complaints, "misinformation": misinfo,
-                            "people": len(people), "complaint_people": len(complainers),
-                        }
-                    )
-                stmt, rows = self._upsert(
-                    schema.buckets, ("service", "start"), rows,
-                    ("width_s", "mentions", "complaints", "misinformation", "people", "complaint_people"),
-                )
-                conn.execute(stmt, rows)
+            stmt, rows = self._upsert(
+                schema.buckets, ("service", "start"), rows,
+                ("width_s", "mentions", "complaints", "misinformation", "people", "complaint_people"),
+            )
+            conn.execute(stmt, rows)
         return out
 
-    def record_detections(self, rows: Sequence[dict[str, Any]]) -> None:
+    def record_detections(self, rows: Sequence[dict[str, Any]], conn: Connection | None = None) -> None:
         """Write the detector's expected value, band and score onto stored (non-empty) buckets."""
         if not rows:
             return
@@ -205,8 +207,11 @@ class Store:
             .where(b.c.service == sa.bindparam("b_service"), b.c.start == sa.bindparam("b_start"))
             .values(expected=sa.bindparam("expected"), upper=sa.bindparam("upper"), score=sa.bindparam("score"))
         )
-        with self.engine.begin() as conn:
+        if conn is not None:
             conn.execute(stmt, list(rows))
+            return
+        with self.engine.begin() as own:
+            own.execute(stmt, list(rows))
 
     # -- cursors and detector state ----------------------------------------------------------------
     def cursor(self, source: str) -> str | None:

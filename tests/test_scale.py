@@ -1,0 +1,270 @@
+"""The distributed detector (PostgreSQL + Redis Streams, one process per worker) gives exactly what the
+single process on SQLite gives: the same posts, buckets and incidents, each incident notified once, even
+when a classify worker is SIGKILLed mid-stream or Redis restarts mid-run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import redis
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+import detector
+from detector.bus.settings import BusSettings
+from detector.bus.streams import RedisBus
+from detector.cli.main import cli
+from detector.store import schema
+from detector.store.store import Store
+
+try:
+    from tests.conftest import REPO, require_service
+    from tests.test_postgres import fresh_database
+except ImportError:  # tests/ run as a plain folder of modules
+    from conftest import REPO, require_service
+    from test_postgres import fresh_database
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+
+T0 = datetime(2024, 3, 4, 6, 0, tzinfo=timezone.utc)
+KEY = "scale-test-pseudonym-key"
+CHATTER = ["love the new {s} app", "{s} has a good lineup tonight", "switching to {s} mobile", "{s} ad again lol"]
+COMPLAINTS = ["{s} internet is down again", "is {s} down for anyone else?", "{s} outage in my area",
+              "no internet {s} not working"]
+
+
+def write_posts(path: Path, *, hours: float = 3.0, seed: int = 11) -> int:
+    """A few hours of two services' chatter (a post every few seconds) with one burst of complaints each."""
+    rng = random.Random(seed)
+    rows = []
+    moment = T0
+    while moment < T0 + timedelta(hours=hours):
+        moment += timedelta(seconds=rng.expovariate(1 / 4))
+        service = rng.choice(["xfinity", "verizon"])
+        text = rng.choice(COMPLAINTS if rng.random() < 0.2 else CHATTER).format(s=service)
+        rows.append((moment, text, f"user{rng.randrange(3000)}"))
+    for service, at in (("xfinity", T0 + timedelta(hours=1, minutes=10)), ("verizon", T0 + timedelta(hours=2))):
+        for i in range(60):
+            rows.append((at + timedelta(seconds=8 * i + rng.random() * 5), rng.choice(COMPLAINTS).format(s=service),
+                         f"burst-{service}-{i}"))
+    rows.sort()
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "ts", "text", "user"])
+        for n, (moment, text, user) in enumerate(rows, start=1):
+            writer.writerow([n, moment.isoformat().replace("+00:00", "Z"), text, user])
+    return len(rows)
+
+
+def write_config(path: Path, *, db: str, data: Path, alerts: Path, bus: str | None, namespace: str) -> Path:
+    text = f"""
+db = "{db}"
+
+[[services]]
+name = "Xfinity"
+match = ["xfinity"]
+
+[[services]]
+name = "Verizon"
+match = ["verizon"]
+
+[[sources]]
+type = "replay"
+name = "archive"
+path = "{data}"
+time_column = "ts"
+text_column = "text"
+id_column = "id"
+author_column = "user"
+
+[classifier]
+kind = "keywords"
+
+[alerts]
+resolve_after_minutes = 20
+jsonl = "{alerts}"
+"""
+    if bus:
+        text += f"""
+[bus]
+url = "{bus}"
+namespace = "{namespace}"
+batch_size = 40
+claim_idle_seconds = 2
+lease_seconds = 3
+max_in_flight = 1500
+stream_maxlen = 4000
+"""
+    path.write_text(text)
+    return path
+
+
+class Workers:
+    """Worker processes started as a user would (`detector worker ROLE -c CONFIG`), logs in a folder."""
+
+    def __init__(self, config: Path, logs: Path) -> None:
+        self.config = config
+        self.logs = logs
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.env = {**os.environ, "DETECTOR_PSEUDONYM_KEY": KEY, "PYTHONPATH": str(REPO)}
+
+    def start(self, role: str, name: str, *extra: str) -> subprocess.Popen:
+        log = (self.logs / f"{name}.log").open("w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "detector.cli.main", "worker", role, "-c", str(self.config), "--name", name, *extra],
+            stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.logs,
+        )
+        self.processes[name] = process
+        return process
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text()
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for name, process in self.processes.items():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_until(condition, timeout: float, what: str, every: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(every)
+
+
+@pytest.fixture
+def pg_url():
+    url, drop = fresh_database()
+    yield url
+    drop()
+
+
+@pytest.fixture
+def namespace():
+    require_service("Redis", "127.0.0.1", 6379)
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    yield name
+    client = redis.Redis(host="127.0.0.1", port=6379)
+    for key in client.scan_iter(f"{name}:*", count=1000):
+        client.delete(key)
+    client.close()
+
+
+def single_process_run(tmp_path: Path, data: Path, monkeypatch) -> Path:
+    """The reference: `detector replay` of the same file, in one process, into SQLite."""
+    monkeypatch.setenv("DETECTOR_PSEUDONYM_KEY", KEY)
+    db = tmp_path / "single.db"
+    config = write_config(tmp_path / "single.toml", db=str(db), data=data, alerts=tmp_path / "single-alerts.jsonl",
+                          bus=None, namespace="-")
+    result = CliRunner().invoke(cli, ["replay", str(data), "-c", str(config), "-q"])
+    assert result.exit_code == 0, result.output
+    return db
+
+
+def assert_same_results(distributed: str, single: Path) -> None:
+    posts_d = detector.load_posts(distributed).drop(columns=["post_id"]).sort_values(["created_at", "source_id"])
+    posts_s = detector.load_posts(single).drop(columns=["post_id"]).sort_values(["created_at", "source_id"])
+    pd.testing.assert_frame_equal(posts_d.reset_index(drop=True), posts_s.reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(detector.load_buckets(distributed), detector.load_buckets(single), check_dtype=False)
+    alerts_d, alerts_s = detector.load_alerts(distributed), detector.load_alerts(single)
+    columns = ["id", "service", "opened_at", "updated_at", "resolved_at", "status", "severity", "peak_ratio",
+               "peak_value", "expected", "reason", "evidence"]
+    assert len(alerts_s) >= 2, "the data should open an incident per service"
+    pd.testing.assert_frame_equal(alerts_d[columns], alerts_s[columns], check_dtype=False)
+    events = sa.select(schema.alert_events.c.alert_id, schema.alert_events.c.at, schema.alert_events.c.kind)
+    with Store(distributed).engine.connect() as a, Store(single).engine.connect() as b:
+        assert sorted(a.execute(events).all()) == sorted(b.execute(events).all())
+
+
+def notified(path: Path) -> Counter:
+    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return Counter((n["incident"]["id"] if isinstance(n.get("incident"), dict) else n.get("alert_id", n.get("id")),
+                    n.get("event_id")) for n in lines)
+
+
+def test_three_classify_workers_one_killed_give_the_single_process_results(tmp_path, pg_url, namespace, monkeypatch):
+    data = tmp_path / "posts.csv"
+    total = write_posts(data)
+    single = single_process_run(tmp_path, data, monkeypatch)
+
+    alerts = tmp_path / "alerts.jsonl"
+    config = write_config(tmp_path / "workers.toml", db=pg_url, data=data, alerts=alerts,
+                          bus="redis://127.0.0.1:6379/0", namespace=namespace)
+    bus = RedisBus(BusSettings(url="redis://127.0.0.1:6379/0", namespace=namespace))
+    workers = Workers(config, tmp_path)
+    try:
+        victim = workers.start("classify", "victim")
+        workers.start("classify", "classify-2")
+        workers.start("classify", "classify-3")
+        workers.start("aggregate", "aggregate-1")
+        workers.start("aggregate", "aggregate-2")  # a standby: must not change anything
+        workers.start("alert", "alert-1")
+        workers.start("alert", "alert-2")  # two alert workers: still one notification per incident event
+        wait_until(lambda: all(f"started" in workers.log(n) for n in workers.processes), 60, "workers to start")
+        ingest = workers.start("ingest", "ingest")
+
+        held = 0
+        def victim_holds_messages() -> bool:
+            nonlocal held
+            pending = bus.redis.xpending_range(bus.key("posts"), "classify", "-", "+", 1000, "victim")
+            if not pending:
+                return False
+            os.kill(victim.pid, signal.SIGSTOP)  # freeze it holding them, then make sure it still does
+            held = len(bus.redis.xpending_range(bus.key("posts"), "classify", "-", "+", 1000, "victim"))
+            if held:
+                os.kill(victim.pid, signal.SIGKILL)
+                return True
+            os.kill(victim.pid, signal.SIGCONT)
+            return False
+
+        wait_until(victim_holds_messages, 60, "the victim to hold unacknowledged messages", every=0.001)
+        victim.wait(timeout=10)
+        assert ingest.wait(timeout=120) == 0, workers.log("ingest")
+        wait_until(lambda: bus.published() > 0 and bus.aggregated() == bus.published(), 120,
+                   "the aggregate to apply every published post")
+        store = Store(pg_url)
+        wait_until(lambda: store.count("outbox") > 0 and not [
+            r for r in store.engine.connect().execute(sa.select(schema.outbox.c.status)).scalars() if r == "pending"
+        ], 60, "every notification to be delivered")
+    finally:
+        workers.stop_all()
+
+    assert held > 0
+    claimed = [line for name in ("classify-2", "classify-3") for line in workers.log(name).splitlines() if "claimed" in line]
+    assert claimed, "the killed worker's messages must be claimed by the others"
+    status = bus.status()
+    assert status["in_flight"] == 0 and status["posts"]["pending"] == 0 and status["verdicts"]["pending"] == 0
+    assert {c["name"]: c["pending"] for c in status["posts"]["consumers"]}.get("victim", 0) == 0
+    assert f"published {total}" in workers.log("ingest") or "published" in workers.log("ingest")
+
+    assert_same_results(pg_url, single)
+    sent = [json.loads(line) for line in alerts.read_text().splitlines()]
+    keys = Counter(n["key"] for n in sent)
+    assert keys and max(keys.values()) == 1, keys
+    with Store(pg_url).engine.connect() as conn:
+        outbox = conn.execute(sa.select(schema.outbox.c.key, schema.outbox.c.status)).all()
+    assert sorted(keys) == sorted(k for k, _ in outbox) and {s for _, s in outbox} == {"sent"}
