@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import actions, data
+from dashboard.nav import show_incident
 from dashboard.posts import show_posts
 from detector.dashboard_explore import PostFilter, export_posts
 from detector.report import build_report
@@ -56,6 +57,8 @@ def _incident(cfg: data.AppConfig, viewer, row: pd.Series) -> None:
     cols[4].metric("Expected", f"{float(row['expected']):.1f}/min")
     st.text(str(row["reason"]))
     _buttons(cfg, viewer, row)
+    st.button("Show on the service page", key=f"show-{alert_id}", on_click=show_incident,
+              args=(str(row["service"]), alert_id))
     left, right = st.columns(2)
     with left:
         st.markdown("**Timeline**")

@@ -38,18 +38,24 @@ def service_chart(series: pd.DataFrame, incidents: pd.DataFrame, official: pd.Da
     data = series.copy()
     if not data.empty:
         data["start"] = pd.to_datetime(data["start"], utc=True)
+        data["upper"] = data[["expected", "upper"]].max(axis=1)  # a band never below its expected value
+    # The y axis follows the counts, not the band: a loose band must not flatten the signal into a line.
+    peak = max([float(data[c].max()) for c in ("metric", "mentions", "expected") if not data.empty] + [1.0])
+    y_scale = alt.Scale(domain=[0, peak * 1.25], clamp=True)
     base = alt.Chart(data).encode(x=x)
-    layers.append(base.mark_area(opacity=0.25, color="#9aa5b1").encode(
-        y=alt.Y("expected:Q", title=title), y2="upper:Q",
+    layers.append(base.mark_area(opacity=0.25, color="#9aa5b1", clip=True).encode(
+        y=alt.Y("expected:Q", title=title, scale=y_scale), y2="upper:Q",
         tooltip=[alt.Tooltip("start:T"), alt.Tooltip("expected:Q", format=".2f"), alt.Tooltip("upper:Q", format=".2f")]))
-    layers.append(base.mark_line(color="#6b7785", strokeDash=[4, 3], strokeWidth=1).encode(y="expected:Q"))
+    layers.append(base.mark_line(color="#6b7785", strokeDash=[4, 3], strokeWidth=1, clip=True).encode(
+        y=alt.Y("expected:Q", scale=y_scale)))
     long = data.melt(id_vars=["start"], value_vars=["metric", "mentions"], var_name="series", value_name="value") \
         if not data.empty else pd.DataFrame(columns=["start", "series", "value"])
     long["series"] = long["series"].map({"metric": title, "mentions": "mentions / min"})
-    layers.append(alt.Chart(long).mark_line(interpolate="step-after").encode(
-        x=x, y=alt.Y("value:Q", title=title),
-        color=alt.Color("series:N", title=None,
-                        scale=alt.Scale(domain=[title, "mentions / min"], range=["#d62728", "#4c78a8"]),
-                        legend=alt.Legend(orient="top")),
-        tooltip=["series:N", alt.Tooltip("start:T"), alt.Tooltip("value:Q", format=".2f")]))
+    colour = alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
+                       scale=alt.Scale(domain=[title, "mentions / min"], range=["#d62728", "#4c78a8"]))
+    for name, width in (("mentions / min", 1.2), (title, 2.2)):  # the metric drawn last, on top
+        layers.append(alt.Chart(long[long["series"] == name]).mark_line(interpolate="step-after", strokeWidth=width,
+                                                                         clip=True).encode(
+            x=x, y=alt.Y("value:Q", title=title, scale=y_scale), color=colour,
+            tooltip=["series:N", alt.Tooltip("start:T"), alt.Tooltip("value:Q", format=".2f")]))
     return alt.layer(*layers).properties(height=320)

@@ -18,6 +18,11 @@ def current_page() -> str:
     return page
 
 
+def show_incident(service: str, alert_id: str) -> None:
+    """Button callback: the service page, ranged around one incident."""
+    st.session_state.update(nav="service", service=service, range="incident", incident_view=alert_id)
+
+
 def open_service(name: str) -> None:
     """Button callback: show the service page of ``name``."""
     st.session_state["nav"] = "service"

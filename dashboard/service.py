@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import data
@@ -11,7 +12,8 @@ from dashboard.charts import service_chart
 from dashboard.posts import show_posts
 from detector.dashboard_queries import FACET_LIMIT, metric_column, per_minute
 
-RANGE_CHOICES = ("1h", "24h", "7d", "custom")
+RANGE_CHOICES = ("1h", "24h", "7d", "custom", "incident")
+INCIDENT_MARGIN = timedelta(hours=2)
 
 
 def _choose_service(cfg: data.AppConfig) -> str | None:
@@ -27,13 +29,38 @@ def _choose_service(cfg: data.AppConfig) -> str | None:
     return name
 
 
+def _default_range(cfg: data.AppConfig, service: str, incidents) -> str:
+    """24 h, unless the service's latest incident is older than that: then that incident (a replay)."""
+    if incidents.empty:
+        return "24h"
+    latest = incidents.iloc[0]
+    since, _ = data.window(cfg.db, service, "24h")
+    recent = latest["status"] != "resolved" or (pd.notna(latest["resolved_at"]) and latest["resolved_at"] >= since)
+    return "24h" if recent else "incident"
+
+
 def _choose_window(cfg: data.AppConfig, service: str) -> tuple[datetime, datetime]:
-    if st.session_state.get("range") not in RANGE_CHOICES:
-        wanted = st.query_params.get("range", "24h")
-        st.session_state["range"] = wanted if wanted in RANGE_CHOICES else "24h"
-    choice = st.radio("Range", RANGE_CHOICES, horizontal=True, key="range")
+    incidents = data.query(cfg.db, "incidents", service)
+    choices = RANGE_CHOICES if not incidents.empty else RANGE_CHOICES[:-1]
+    if st.session_state.get("range") not in choices:
+        wanted = st.query_params.get("range")
+        st.session_state["range"] = wanted if wanted in choices else _default_range(cfg, service, incidents)
+    choice = st.radio("Range", choices, horizontal=True, key="range")
     st.query_params["range"] = choice
     custom = None
+    if choice == "incident":
+        ids = incidents["id"].tolist()
+        if st.session_state.get("incident_view") not in ids:
+            wanted = st.query_params.get("incident")
+            st.session_state["incident_view"] = wanted if wanted in ids else ids[0]
+        chosen = st.selectbox("Incident", ids, key="incident_view", format_func=lambda i: _incident_label(incidents, i))
+        st.query_params["incident"] = chosen
+        row = incidents[incidents["id"] == chosen].iloc[0]
+        _, newest = data.window(cfg.db, service, "24h")
+        opened = pd.Timestamp(row["opened_at"]).to_pydatetime()
+        end = pd.Timestamp(row["resolved_at"]).to_pydatetime() if pd.notna(row["resolved_at"]) else newest
+        return opened - INCIDENT_MARGIN, min(end + INCIDENT_MARGIN, max(newest, opened))
+    st.query_params.pop("incident", None)
     if choice == "custom":
         _, default_until = data.window(cfg.db, service, "24h")
         day = default_until.date()
@@ -42,6 +69,11 @@ def _choose_window(cfg: data.AppConfig, service: str) -> tuple[datetime, datetim
             custom = (datetime.combine(picked[0], time(), timezone.utc),
                       datetime.combine(picked[1], time(), timezone.utc) + timedelta(days=1))
     return data.window(cfg.db, service, choice, custom)
+
+
+def _incident_label(incidents, alert_id: str) -> str:
+    row = incidents[incidents["id"] == alert_id].iloc[0]
+    return f"{data.when(row['opened_at'])} · {row['severity']} · {row['status']}"
 
 
 def render(cfg: data.AppConfig, viewer) -> None:
@@ -67,7 +99,7 @@ def _panels(cfg: data.AppConfig, service: str, since: datetime, until: datetime)
     st.caption(f"{data.when(since)} – {data.when(until)} (data up to {data.when(until)})")
     _headline(raw, incidents, cfg)
     st.altair_chart(service_chart(series, incidents, official, cfg.metric, since, until), width="stretch")
-    st.caption("Grey band: expected range. Red spans: our incidents. Purple spans: the provider's incidents.")
+    st.caption("Grey band: from the expected value up to the alert threshold. Red spans: our incidents. Purple spans: the provider's incidents.")
     found = data.query(db, "facets", service, since, until)
     if found.sampled < 1:
         st.caption(f"About {found.posts:,} posts in this range: the counts below are estimated from "

@@ -97,8 +97,11 @@ def per_minute(frame: pd.DataFrame, since: datetime, until: datetime, metric: st
         return pd.DataFrame(columns=columns)
     data = frame.assign(metric=metric_column(frame, metric)).set_index("start")
     minutes = step / timedelta(minutes=1)
-    if minutes == 1:
-        out = data[["mentions", "complaints", "metric", "expected", "upper"]].astype(float)
+    if minutes == 1:  # empty minutes are zero posts, not "unchanged": fill them in
+        full = pd.date_range(pd.Timestamp(since).floor("min"), pd.Timestamp(until), freq="min", inclusive="left")
+        out = data[["mentions", "complaints", "metric", "expected", "upper"]].astype(float).reindex(full)
+        out[["mentions", "complaints", "metric"]] = out[["mentions", "complaints", "metric"]].fillna(0.0)
+        out.index.name = "start"
     else:
         grouped = data.resample(step, origin="epoch")
         out = grouped[["mentions", "complaints", "metric"]].sum() / minutes

@@ -178,3 +178,20 @@ def test_missing_database_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("DETECTOR_DB", str(tmp_path / "nope.db"))
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert any("does not exist" in e.value for e in at.error)
+
+
+def test_service_page_ranges_around_an_incident(shared_db, monkeypatch):
+    at = open_page(shared_db, monkeypatch, "service", service="Xfinity", range="incident",
+                   incident=shared_db.resolved_incident)
+    no_exceptions(at)
+    assert at.selectbox(key="incident_view").value == shared_db.resolved_incident
+    assert any(c.value.startswith("2026-01-14 08:") for c in at.caption)  # opened 10:05, two hours before
+
+
+def test_alerts_page_links_an_incident_to_the_service_page(shared_db, monkeypatch):
+    at = open_page(shared_db, monkeypatch, "alerts")
+    at.button(key=f"show-{shared_db.open_incident}").click().run()
+    no_exceptions(at)
+    assert at.header[0].value == "Service"
+    assert at.radio(key="range").value == "incident"
+    assert at.selectbox(key="incident_view").value == shared_db.open_incident

@@ -54,7 +54,7 @@ def test_per_minute_averages_long_ranges_over_their_minutes():
     assert row["mentions"] == pytest.approx(1.0) and row["metric"] == pytest.approx(0.2)  # 30 / 30 min, 6 / 30 min
     assert row["expected"] == pytest.approx(2.0)
     fine = q.per_minute(frame, start, start + timedelta(hours=1), "complaints")
-    assert fine["metric"].tolist() == [5.0, 5.0]
+    assert fine["metric"].tolist()[:3] == [5.0, 5.0, 0.0] and len(fine) == 60
 
 
 def test_facets_sampled_estimate_the_exact_counts(store, built):
@@ -131,3 +131,13 @@ def test_labelling_queue_is_least_certain_first_and_skips_labelled(built, tmp_pa
 def test_markdown_text_is_inert():
     out = markdown_text("<b>[x](javascript:1)</b> *bold*")
     assert "<" not in out and "\\[" in out and "\\*" in out
+
+
+def test_per_minute_fills_empty_minutes_with_zero():
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    frame = pd.DataFrame({"start": pd.to_datetime([start, start + timedelta(minutes=3)], utc=True),
+                          "mentions": [2, 4], "complaints": [1, 1], "complaint_people": [1, 1], "people": [1, 1],
+                          "expected": [0.5, 0.5], "upper": [2.0, 2.0]})
+    series = q.per_minute(frame, start, start + timedelta(minutes=5), "mentions")
+    assert series["metric"].tolist() == [2.0, 0.0, 0.0, 4.0, 0.0]
+    assert series["start"].iloc[1] == pd.Timestamp(start + timedelta(minutes=1))
