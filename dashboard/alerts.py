@@ -51,8 +51,8 @@ def _incident(cfg: data.AppConfig, viewer, row: pd.Series) -> None:
     st.subheader(f"{row['service']}: {row['status']}")
     cols = st.columns(5)
     cols[0].metric("Severity", str(row["severity"]))
-    cols[1].metric("Opened", data.when(row["opened_at"]))
-    cols[2].metric("Resolved", data.when(row["resolved_at"]))
+    cols[1].metric("Opened (UTC)", data.short_when(row["opened_at"]), help=data.when(row["opened_at"]))
+    cols[2].metric("Resolved (UTC)", data.short_when(row["resolved_at"]), help=data.when(row["resolved_at"]))
     cols[3].metric("Peak", f"{float(row['peak_value']):.0f}/min")
     cols[4].metric("Expected", f"{float(row['expected']):.1f}/min")
     st.text(str(row["reason"]))
@@ -63,7 +63,7 @@ def _incident(cfg: data.AppConfig, viewer, row: pd.Series) -> None:
     with left:
         st.markdown("**Timeline**")
         events = data.query(cfg.db, "incident_events", alert_id)
-        st.dataframe(events, hide_index=True, width="stretch")
+        st.dataframe(events.assign(at=events["at"].map(data.when)), hide_index=True, width="stretch")
     with right:
         st.markdown("**Notifications per channel**")
         sent = data.query(cfg.db, "deliveries", alert_id)

@@ -88,6 +88,12 @@ def when(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def short_when(moment) -> str:
+    """A time that fits a metric tile: '08-18 14:38'."""
+    text = when(moment)
+    return text if text == "-" else text[5:16]
+
+
 def markdown_text(text: object) -> str:
     """Untrusted text made inert for st.markdown: HTML and Markdown syntax characters escaped."""
     out = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

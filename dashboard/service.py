@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
+from typing import Callable
 
 import pandas as pd
 import streamlit as st
@@ -39,7 +40,9 @@ def _default_range(cfg: data.AppConfig, service: str, incidents) -> str:
     return "24h" if recent else "incident"
 
 
-def _choose_window(cfg: data.AppConfig, service: str) -> tuple[datetime, datetime]:
+def _choose_window(cfg: data.AppConfig, service: str) -> Callable[[], tuple[datetime, datetime]]:
+    """The range widgets; returns how to compute [since, until), which the live refresh re-evaluates so
+    the 1 h / 24 h / 7 d windows follow new data."""
     incidents = data.query(cfg.db, "incidents", service)
     choices = RANGE_CHOICES if not incidents.empty else RANGE_CHOICES[:-1]
     if st.session_state.get("range") not in choices:
@@ -59,7 +62,8 @@ def _choose_window(cfg: data.AppConfig, service: str) -> tuple[datetime, datetim
         _, newest = data.window(cfg.db, service, "24h")
         opened = pd.Timestamp(row["opened_at"]).to_pydatetime()
         end = pd.Timestamp(row["resolved_at"]).to_pydatetime() if pd.notna(row["resolved_at"]) else newest
-        return opened - INCIDENT_MARGIN, min(end + INCIDENT_MARGIN, max(newest, opened))
+        fixed = (opened - INCIDENT_MARGIN, min(end + INCIDENT_MARGIN, max(newest, opened)))
+        return lambda: fixed
     st.query_params.pop("incident", None)
     if choice == "custom":
         _, default_until = data.window(cfg.db, service, "24h")
@@ -68,7 +72,7 @@ def _choose_window(cfg: data.AppConfig, service: str) -> tuple[datetime, datetim
         if isinstance(picked, (tuple, list)) and len(picked) == 2:
             custom = (datetime.combine(picked[0], time(), timezone.utc),
                       datetime.combine(picked[1], time(), timezone.utc) + timedelta(days=1))
-    return data.window(cfg.db, service, choice, custom)
+    return lambda: data.window(cfg.db, service, choice, custom)
 
 
 def _incident_label(incidents, alert_id: str) -> str:
@@ -81,11 +85,11 @@ def render(cfg: data.AppConfig, viewer) -> None:
     service = _choose_service(cfg)
     if service is None:
         return
-    since, until = _choose_window(cfg, service)
+    window = _choose_window(cfg, service)
 
     @st.fragment(run_every=cfg.refresh_seconds)
     def live() -> None:
-        _panels(cfg, service, since, until)
+        _panels(cfg, service, *window())
 
     live()
 
@@ -142,14 +146,14 @@ def _headline(raw, incidents, cfg: data.AppConfig) -> None:
     if not open_.empty:
         first = open_.iloc[0]
         cols[0].metric("State", "outage")
-        cols[1].metric("Since", data.when(first["opened_at"]))
+        cols[1].metric("Since (UTC)", data.short_when(first["opened_at"]), help=data.when(first["opened_at"]))
         cols[2].metric("Severity", str(first["severity"]))
         cols[3].metric("Peak × expected", f"{float(first['peak_ratio']):.1f}")
         return
     cols[0].metric("State", "normal")
     if not raw.empty:
         last = raw.iloc[-1]
-        cols[1].metric("Latest minute", f"{float(metric_column(raw.tail(1), cfg.metric).iloc[0]):.0f}")
+        cols[1].metric("Last minute of the range", f"{float(metric_column(raw.tail(1), cfg.metric).iloc[0]):.0f}")
         expected = last["expected"]
         cols[2].metric("Expected", "-" if expected != expected or expected is None else f"{float(expected):.1f}")
     cols[3].metric("Incidents in range", len(incidents))

@@ -156,7 +156,7 @@ def _facts(report: IncidentReport) -> list[tuple[str, str]]:
         ("Service", inc["service"]), ("Status", inc["status"]), ("Severity", inc["severity"]),
         ("Started (our alert)", _when(inc["opened_at"])), ("Ended", _when(inc["resolved_at"])),
         ("Duration", _span(report.duration)),
-        ("Peak", f"{inc['peak_value']:.0f} per minute against {inc['expected']:.1f} expected "
+        ("Peak", f"{inc['peak_value']:.0f} per minute against {inc['expected']:.2g} expected "
                  f"({inc['peak_ratio']:.1f}×)"),
         ("First complaints", _when(report.first_complaint)), ("Our lead", lead_text),
     ]
