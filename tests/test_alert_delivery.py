@@ -251,6 +251,26 @@ def test_growing_an_acknowledged_incident_keeps_the_ack(store, clock):
     assert (row.status, row.severity) == ("acknowledged", "critical")
 
 
+def test_the_detectors_resolve_after_a_manual_one_is_not_announced_twice(store, clock):
+    save(store, "opened", 0)
+    set_status(store, "acme-1", "resolved", clock.now, actor="alice")
+    save(store, "resolved", 40)  # the running detector resolves it too, later
+    assert [e["kind"] for e in alert_events(store, "acme-1")] == ["opened", "resolved"]
+    assert [r["payload"]["event"] for r in outbox_rows(store)] == ["opened", "resolved"]
+
+
+def test_routes_by_service_and_severity():
+    from detector.alerting.notification import routes_for
+
+    channels = [ChannelSettings(name="comms", url="log://"),
+                ChannelSettings(name="pager", url="log://", min_severity="major"),
+                ChannelSettings(name="other-team", url="log://", services=["Other"])]
+    at = datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
+    for severity, expected in (("minor", ["comms"]), ("major", ["comms", "pager"]), ("critical", ["comms", "pager"])):
+        alert = Alert("acme-1", "Acme", at, "open", severity, 6.0, 6.0, 1.0, "r")
+        assert routes_for(AlertChange("opened", alert, at), channels) == expected
+
+
 def test_a_failed_transaction_writes_no_outbox_row(store):
     at = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
     alert = Alert("acme-1", "Acme", at, "open", "major", 6.0, 6.0, 1.0, "r", updated_at=at)

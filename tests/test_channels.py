@@ -196,7 +196,7 @@ def test_teams_adaptive_card():
     assert receiver.problems == []
     card = receiver.requests[0].json["attachments"][0]["content"]
     lines = [b["text"] for b in card["body"] if b["type"] == "TextBlock"]
-    assert any("\\[x\\]\\(http://evil\\)" in line for line in lines)  # a post cannot add a link
+    assert any("\\[x\\](http://evil)" in line for line in lines)  # a post cannot add a link
     assert card["actions"][0]["url"] == "http://dash.example/?incident=acme-1"
 
 
@@ -230,6 +230,27 @@ def test_httpx_request_logs_do_not_show_webhook_urls(caplog):
 
 
 # -- command hook ---------------------------------------------------------------------------------------
+def test_command_hook_gets_none_of_our_secrets(tmp_path, monkeypatch):
+    monkeypatch.setenv("DETECTOR_WEBHOOK_SECRET", HOOK_SECRET)
+    out = tmp_path / "env.txt"
+    code = f"import os; open({str(out)!r}, 'w').write(' '.join(sorted(os.environ)))"
+    assert channel_from_url("hook", f"cmd://{sys.executable} -c \"{code}\"", Secrets(environ={})).send(notification()).ok
+    names = out.read_text().split()
+    assert "DETECTOR_WEBHOOK_SECRET" not in names and "DETECTOR_INCIDENT" in names
+
+
+def test_apprise_channel_delivers_through_apprise(tmp_path):
+    with Receiver() as receiver:
+        channel = channel_from_url("ntfy", f"json://127.0.0.1:{receiver.port}/apprise", Secrets(environ={}))
+        assert type(channel).__name__ == "AppriseChannel"
+        assert channel.send(notification()).ok
+        receiver.answer(500)
+        failed = channel.send(notification())
+    assert not failed.ok and not failed.permanent
+    doc = receiver.requests[0].json
+    assert "Acme" in doc["title"] and "Complaint share" in doc["message"]
+
+
 def test_command_hook_gets_json_and_environment(tmp_path):
     out = tmp_path / "got.json"
     script = tmp_path / "hook.py"

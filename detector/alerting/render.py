@@ -29,11 +29,12 @@ def escape_slack(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>])")
 
 
 def escape_markdown(text: str) -> str:
-    """Teams / CommonMark: backslash every character that could start markup."""
+    """Teams / CommonMark: backslash the characters that make emphasis, code, links and HTML (no more:
+    Teams shows other backslashes literally)."""
     return _MARKDOWN.sub(r"\\\1", text)
 
 

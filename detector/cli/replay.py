@@ -62,8 +62,9 @@ def settings_for_replay(
 @click.option("--classifier", type=click.Choice(["model", "keywords"]), default=None,
               help="Override the configured classifier.")
 @click.option("--notify", multiple=True, metavar="URL",
-              help="Also send notifications here (repeatable): http(s):// signed webhook, slack://, "
-              "pagerduty://, mailto://, jsonl:///path, log://.")
+              help="Also send notifications here (repeatable): http(s):// signed webhook, slack://, teams://, "
+              "pagerduty://, mailto:// or smtp://, cmd://, jsonl:///path, log://, or an apprise URL "
+              "(docs/alerting.md).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted replay from its saved cursor.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary.")
 def replay_cmd(file: Path, config: Path | None, db: str | None, service: str | None, match: tuple[str, ...],

@@ -88,6 +88,8 @@ def save_changes(
             return save_changes(store, changes, notifications, own, now)
     now = now or datetime.now(timezone.utc)
     for change in changes:
+        if change.kind == "resolved" and _stored_status(conn, change.alert.id) == "resolved":
+            continue  # resolved by hand already: the detector's own resolve is old news
         _upsert_alert(store, conn, change.alert)
         if change.kind == "updated":
             continue
@@ -107,6 +109,11 @@ def save_changes(
                 routed = []
         event_id = _insert_event(conn, change.alert.id, change.at, change.kind, detail)
         _enqueue(conn, change.alert.id, event_id, routed, now)
+
+
+def _stored_status(conn: Connection, alert_id: str) -> str | None:
+    a = schema.alerts
+    return conn.execute(sa.select(a.c.status).where(a.c.id == alert_id)).scalar()
 
 
 def _insert_event(conn: Connection, alert_id: str, at: datetime, kind: str, detail: dict[str, Any] | None) -> int:

@@ -2,7 +2,8 @@
 
 ``cmd:///usr/local/bin/page-team --team ops`` runs that command line (split like a shell would, never
 through a shell). The environment also carries DETECTOR_EVENT, DETECTOR_INCIDENT, DETECTOR_SERVICE,
-DETECTOR_SEVERITY and DETECTOR_KEY (the idempotency key). Exit status 0 is delivered; 75 (EX_TEMPFAIL)
+DETECTOR_SEVERITY and DETECTOR_KEY (the idempotency key), and none of our own DETECTOR_* settings or
+secrets. Exit status 0 is delivered; 75 (EX_TEMPFAIL)
 and anything unexpected are retried; 64-78 other than 75 (the sysexits "usage / config" errors) and a
 missing program are permanent. The arguments may hold tokens, so only the program name is ever shown.
 """
@@ -36,7 +37,8 @@ class CommandChannel(Channel):
     def send(self, notification: Mapping[str, Any]) -> Delivery:
         alert = notification.get("alert", {})
         env = {
-            **os.environ,
+            # The hook gets the environment minus our own settings and secrets (DETECTOR_*).
+            **{k: v for k, v in os.environ.items() if not k.startswith("DETECTOR_")},
             "DETECTOR_EVENT": str(notification.get("event", "")),
             "DETECTOR_INCIDENT": str(alert.get("id", "")),
             "DETECTOR_SERVICE": str(alert.get("service", "")),
