@@ -6,6 +6,7 @@ The same config file as `detector run`, with `db` a PostgreSQL URL and a `[bus]`
 from __future__ import annotations
 
 import json
+import logging
 import signal
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def _serve(worker: Worker) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    workers_log = logging.getLogger("detector.workers")
+    if workers_log.getEffectiveLevel() > logging.INFO:  # a service: role changes and claims are worth a line
+        workers_log.setLevel(logging.INFO)
     click.echo(f"{worker.role} worker {worker.name} started", err=True)
     worker.run()
 
