@@ -18,7 +18,11 @@ INCIDENT_MARGIN = timedelta(hours=2)
 
 
 def _choose_service(cfg: data.AppConfig) -> str | None:
-    names = data.query(cfg.db, "overview", cfg.metric)["service"].tolist()  # services in outage first
+    names = data.query(cfg.db, "services")
+    incidents = data.query(cfg.db, "incidents", limit=50)
+    if not incidents.empty:  # services with an open incident first
+        down = set(incidents.loc[incidents["status"] != "resolved", "service"])
+        names = sorted(names, key=lambda name: name not in down)
     if not names:
         st.info("No services with data yet.")
         return None

@@ -262,7 +262,7 @@ def with_links(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-FACET_LIMIT = 12_000
+FACET_LIMIT = 10_000
 SLICE = timedelta(minutes=10)
 
 
