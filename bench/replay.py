@@ -1,0 +1,88 @@
+"""Whole-pipeline throughput against the classifier's own rate, measured in the same run.
+
+    .venv/bin/python bench/replay.py [FILE] [--classifier model|keywords] [--limit N]
+
+By default it replays the bundled Xfinity tweets (8,787 posts over 8 months of 1-minute buckets). It first
+times the classifier alone on the matched posts (a fresh instance, so no cache is shared), then the whole
+pipeline (match, classify, store, bucket, detect, incidents) into a new SQLite file, and prints both rates,
+their ratio and the peak RSS of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from detector.classify.settings import ClassifierSettings  # noqa: E402
+from detector.config import ServiceSettings, Settings  # noqa: E402
+from detector.matching import ServiceMatcher  # noqa: E402
+from detector.pseudonym import Pseudonymiser  # noqa: E402
+from detector.runtime import build_classifier, build_system, run_source  # noqa: E402
+from detector.sources.replay import ReplaySource  # noqa: E402
+from detector.sources.replay_settings import ReplaySettings  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file", nargs="?", default=str(REPO / "data" / "xfinity-outage-2020" / "tweets.csv"))
+    parser.add_argument("--classifier", choices=["model", "keywords"], default="model")
+    parser.add_argument("--service", default="Xfinity")
+    parser.add_argument("--match", action="append", default=None)
+    parser.add_argument("--time-column", default="ts_utc")
+    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--author-column", default="author")
+    args = parser.parse_args()
+    match = args.match or ["xfinity"]
+
+    replay_settings = ReplaySettings(path=Path(args.file), time_column=args.time_column,
+                                     text_column=args.text_column, author_column=args.author_column,
+                                     service=args.service)
+    classifier_settings = ClassifierSettings(kind=args.classifier)
+
+    # 1. The classifier alone, on exactly the posts the pipeline will classify.
+    posts, _, read = ReplaySource(replay_settings, Pseudonymiser(b"b" * 32)).read()
+    matcher = ServiceMatcher([ServiceSettings(name=args.service, match=match).rule()])
+    matched = [p for p in posts if matcher.services(p.text)]
+    classifier = build_classifier(classifier_settings)
+    started = time.perf_counter()
+    for i in range(0, len(matched), 1000):
+        classifier.classify(matched[i : i + 1000])
+    classify_s = time.perf_counter() - started
+    del classifier
+
+    # 2. The whole pipeline, with a fresh classifier.
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(db=str(Path(folder) / "bench.db"),
+                            services=[ServiceSettings(name=args.service, match=match)],
+                            classifier=classifier_settings)
+        system = build_system(settings)
+        source = ReplaySource(replay_settings, system.pseudonymiser)
+        started = time.perf_counter()
+        report = run_source(system, source, assigned=args.service, resume=False)
+        pipeline_s = time.perf_counter() - started
+        system.close()
+
+    span = (posts[-1].created_at - posts[0].created_at).total_seconds() / 60 if posts else 0
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    classify_rate = len(matched) / classify_s if classify_s else float("inf")
+    # Both rates count the same posts (the matched ones, which are what gets classified).
+    pipeline_rate = len(matched) / pipeline_s if pipeline_s else float("inf")
+    print(f"file: {Path(args.file).name}: {read:,} rows, {len(matched):,} matched, {span:,.0f} one-minute buckets")
+    print(f"classifier ({args.classifier}) alone : {classify_rate:10,.0f} posts/s  ({classify_s:.1f} s)")
+    print(f"whole pipeline           : {pipeline_rate:10,.0f} posts/s  ({pipeline_s:.1f} s; {report.read / pipeline_s:,.0f} rows/s read)")
+    print(f"  {report.summary()}")
+    print(f"ratio pipeline/classifier: {pipeline_rate / classify_rate:10.2f}")
+    print(f"peak RSS                 : {rss_mb:10,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
