@@ -73,7 +73,7 @@ def oidc_configured(st) -> bool:
 def gate(st, secrets) -> Viewer:
     """The current viewer; shows the log-in form and stops the script until there is one."""
     if oidc_configured(st):
-        if not st.user.is_logged_in:
+        if not st.user.get("is_logged_in", False):
             st.title("Outage detector")
             st.button("Log in", on_click=st.login, type="primary")
             st.stop()

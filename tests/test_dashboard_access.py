@@ -126,3 +126,15 @@ def test_passwords_come_from_the_secrets_file(tmp_path):
     file.write_text('dashboard_oncall_password = "from-file"\n')
     passwords = access.configured_passwords(Secrets(file, environ={}))
     assert access.role_for_password(passwords, "from-file") == "oncall"
+
+
+def test_with_oidc_configured_the_login_button_comes_first(db):
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s",
+                          "client_id": "id", "client_secret": "secret",
+                          "server_metadata_url": "https://idp.invalid/.well-known/openid-configuration"}
+    at.query_params["page"] = "alerts"
+    at.run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Log in"]
+    assert [h.value for h in at.header] == [] and not at.text_input  # no page, and no password form
