@@ -153,14 +153,17 @@ def test_a_silence_records_the_incident_and_pages_nobody(tmp_path):
     assert "no active silence 1" in run("alerts", "unsilence", "1", "--db", db, ok=False).output  # over by now
 
 
-def test_a_maintenance_window_keeps_the_record_and_silences_notifications(tmp_path):
+@pytest.mark.parametrize("window", [
+    'start = 2026-03-02T09:55:00Z\nend = 2026-03-02T11:00:00Z',
+    'cron = "55 9 * * 1"\nduration_minutes = 65',  # Mondays 09:55-11:00; 2026-03-02 is a Monday
+])
+def test_a_maintenance_window_keeps_the_record_and_silences_notifications(tmp_path, window):
     csv = write_burst_csv(tmp_path / "posts.csv")
     with Receiver() as receiver:
-        config = write_config(tmp_path, receiver, """
+        config = write_config(tmp_path, receiver, f"""
 [[detection.maintenance]]
 service = "Acme"
-start = 2026-03-02T09:55:00Z
-end = 2026-03-02T11:00:00Z
+{window}
 reason = "planned upgrade"
 """)
         replay(csv, tmp_path / "d.db", "-c", config, env=ENV)
@@ -182,3 +185,14 @@ def test_bad_silence_duration_is_a_usage_error(tmp_path):
     replay(csv, tmp_path / "d.db")
     result = run("alerts", "silence", "Acme", "--for", "soon", "--db", tmp_path / "d.db", ok=False)
     assert result.exit_code == 2 and "not a duration" in result.output
+
+
+def test_alerts_test_sends_a_sample_to_every_channel(tmp_path):
+    with Receiver() as receiver:
+        config = write_config(tmp_path, receiver)
+        receiver.answer(200, Answer(400, body="bad routing key"))
+        result = run("alerts", "test", "-c", config, "--notify", "log://", env=ENV, ok=False)
+    assert result.exit_code == 1
+    assert "comms (http://127.0.0.1" in result.output and ": ok" in result.output
+    assert "refused: HTTP 400: bad routing key" in result.output and "1 of 3 channel(s)" in result.output
+    assert SLACK_TOKEN not in result.output and PD_KEY not in result.output

@@ -259,6 +259,34 @@ def test_the_detectors_resolve_after_a_manual_one_is_not_announced_twice(store, 
     assert [r["payload"]["event"] for r in outbox_rows(store)] == ["opened", "resolved"]
 
 
+def test_claims_symptoms_and_the_official_status_are_counted_over_the_incident(store, clock):
+    from detector.records import Post, Verdict
+
+    at = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+    posts, verdicts = [], []
+    for i, (symptom, claim) in enumerate([("login", None), ("login", "acme-hacked"), ("app", None),
+                                          (None, "acme-hacked"), ("login", None)]):
+        post = Post("replay", f"p{i}", at - timedelta(minutes=5 - i), f"post {i}", ("Acme",), author=f"a{i}")
+        posts.append(post)
+        verdicts.append(Verdict("replay", f"p{i}", symptom is not None, 0.9, claim is not None, 0.8, symptom,
+                                claim=claim))
+    posts.append(Post("replay", "old", at - timedelta(hours=2), "old news", ("Acme",)))
+    verdicts.append(Verdict("replay", "old", True, 0.9, symptom="payments"))
+    store.add_posts(posts, verdicts)
+    with store.engine.begin() as conn:
+        conn.execute(schema.official_incidents.insert().values(
+            service="Acme", source="statuspage", external_id="inc1", title="Degraded login", status="investigating",
+            url="https://status.acme.example/incidents/inc1", started_at=at + timedelta(minutes=4), updated_at=at))
+    alert = Alert("acme-1", "Acme", at, "open", "major", 6.0, 6.0, 1.0, "r", evidence=("replay:p1", "replay:p0"))
+    payload = build_payload(store, AlertChange("escalated", alert, at + timedelta(minutes=5)), AlertSettings())
+    assert payload["symptoms"] == {"login": 3, "app": 1} and payload["top_symptoms"] == ["login", "app"]
+    assert payload["claims"] == [{"claim": "acme-hacked", "posts": 2}]
+    assert payload["official_status"]["status"] == "investigating"
+    assert [p["id"] for p in payload["evidence"]] == ["p1", "p0"]
+    early = build_payload(store, AlertChange("opened", alert, at), AlertSettings())
+    assert early["official_status"] is None  # the provider said nothing yet when we opened
+
+
 def test_routes_by_service_and_severity():
     from detector.alerting.notification import routes_for
 

@@ -72,6 +72,7 @@ def alerts_group(ctx: click.Context, db: str | None, fmt: str, service: str | No
       detector alerts silence SERVICE --for 2h   record incidents, page nobody
       detector alerts deliveries --dead          notifications that could not be delivered, and why
       detector alerts send -c config.toml        deliver pending notifications now
+      detector alerts test -c config.toml        send a sample notification to every channel
     """
     ctx.ensure_object(dict)
     ctx.obj["db"] = db
@@ -294,3 +295,32 @@ def retry_cmd(ctx: click.Context, keys: tuple[str, ...], all_dead: bool, db: str
     finally:
         store.close()
     click.echo(f"{count} notification(s) queued again; `detector alerts send` or a running detector delivers them")
+
+
+SAMPLE = {
+    "event": "opened", "at": "2026-01-01T00:00:00+00:00", "key": "test:0:sample",
+    "alert": {"id": "test-sample", "service": "Example", "status": "open", "severity": "minor",
+              "opened_at": "2026-01-01T00:00:00+00:00", "resolved_at": None, "peak_ratio": 4.0, "peak_value": 4.0,
+              "expected": 1.0, "reason": "a test notification from `detector alerts test`; nothing is wrong"},
+    "signal": {"value": 4.0, "expected": 1.0, "upper": 3.0, "score": 1.0, "ratio": 4.0},
+    "complaint_share": 0.75, "top_symptoms": ["login"], "symptoms": {"login": 3}, "claims": [],
+    "official_status": None, "evidence": [], "dashboard_url": None,
+}
+
+
+@alerts_group.command("test")
+@config_option
+@notify_option
+def test_cmd(config: Path | None, notify: tuple[str, ...]) -> None:
+    """Send a sample notification to every configured channel and say how each went (nothing is stored)."""
+    _, _, channels = _channels(config, notify)
+    if not channels:
+        raise click.UsageError("no channels: give -c CONFIG with [[alerts.channels]] or --notify URL")
+    failed = 0
+    for name, channel in channels.items():
+        result = channel.send(SAMPLE)
+        failed += not result.ok
+        verdict = "ok" if result.ok else ("refused" if result.permanent else "failed") + f": {result.error}"
+        click.echo(f"{channel.describe()}: {verdict}")
+    if failed:
+        raise click.ClickException(f"{failed} of {len(channels)} channel(s) did not take the sample")

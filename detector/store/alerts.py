@@ -80,6 +80,7 @@ def save_changes(
     """Record incident changes, their events, and the (change, channel, payload) notifications, atomically."""
     if not changes:
         return
+    notifications = list(notifications)
     pending: dict[int, list[tuple[str, dict[str, Any]]]] = {}
     for change, channel, payload in notifications:
         pending.setdefault(id(change), []).append((channel, payload))
