@@ -21,15 +21,20 @@ def render(cfg: data.AppConfig, viewer) -> None:
     st.header("Alerts")
     if not viewer.can("ack"):
         st.info(f"You are signed in as {viewer.role}: you can read everything here but not change it.")
-    frame = data.query(cfg.db, "incidents", limit=RECENT)
-    if frame.empty:
-        st.success("No incidents.")
-    else:
+
+    @st.fragment(run_every=cfg.refresh_seconds)
+    def live() -> None:
+        frame = data.query(cfg.db, "incidents", limit=RECENT)
+        if frame.empty:
+            st.success("No incidents.")
+            return
         _incident_table(frame)
         ids = frame["id"].tolist()
         chosen = st.selectbox("Incident", ids, key="incident",
                               format_func=lambda i: _label(frame[frame["id"] == i].iloc[0]))
         _incident(cfg, viewer, frame[frame["id"] == chosen].iloc[0])
+
+    live()
     st.divider()
     _silences(cfg, viewer)
 
