@@ -148,6 +148,20 @@ def test_429_retry_after_is_honoured(store, clock):
     assert len(receiver.requests) == 2
 
 
+def test_a_rate_limited_channel_rests_for_every_incident(store, clock):
+    save(store, "opened", 0)
+    save(store, "opened", 1, alert_id="other-1")
+    with Receiver() as receiver:
+        receiver.answer(Answer(429, retry_after="120"))
+        sender = Sender(store, {"hook": WebhookChannel("hook", receiver.url())}, clock=clock)
+        assert sender.deliver_due().retrying == 1
+        clock.advance(seconds=119)
+        assert sender.deliver_due().sent == 0
+        assert len(receiver.requests) == 1  # the other incident's notification did not hit the limit either
+        clock.advance(seconds=2)
+        assert sender.deliver_due().sent == 2
+
+
 def test_in_order_per_incident_the_next_waits_for_the_first(store, clock):
     for kind, minute in (("opened", 0), ("escalated", 2), ("resolved", 30)):
         save(store, kind, minute)

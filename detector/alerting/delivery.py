@@ -4,8 +4,9 @@ A notification is marked sent only after its channel confirmed it, and the next 
 and channel waits until then, so a channel that is down for an hour gets everything, in order, when it is
 back. Each notification carries its outbox key (``Idempotency-Key`` on HTTP, the Message-ID in e-mail,
 PagerDuty's dedup key per incident), so a receiver can drop the copy a timed-out attempt may have left.
-A channel that fails is left alone for the rest of the pass (no hammering, no attempts burnt on the
-notifications queued behind it). A notification is dead after a permanent refusal, or after
+A channel that fails is left alone until the failed notification's retry time (a 429's Retry-After
+holds for the whole channel, not just that notification): no hammering, and no attempts burnt on the
+notifications queued behind it. A notification is dead after a permanent refusal, or after
 ``max_attempts`` failures once it is ``max_age`` old, with the reason, for a human to look at
 (`detector alerts deliveries --dead`, `detector alerts retry`).
 """
@@ -66,16 +67,17 @@ class Sender:
         self.max_delay = max_delay if max_delay is not None else defaults.retry_max_seconds
         self.clock = clock
         self._rng = random.Random(seed)
+        self._resting: dict[str, datetime] = {}  # channel -> not before (after a failure)
+        self._failed_now: set[str] = set()  # channels that failed in this call (a Retry-After of 0 included)
 
     def deliver_due(self) -> DeliveryReport:
         """Send everything that is due, lane by lane in order, until nothing more can go now."""
         sent = retrying = dead = 0
         now = self.clock()
-        failing: set[str] = set()  # channels that failed in this call: try them again at their retry time
         while True:
             progressed = False
             for item in due_notifications(self.store, now, channels=self.channels):
-                if item.channel in failing:
+                if self._resting.get(item.channel, now) > now or item.channel in self._failed_now:
                     continue
                 outcome = self._attempt(item, now)
                 if outcome == "sent":
@@ -86,8 +88,8 @@ class Sender:
                     progressed = True
                 else:
                     retrying += 1
-                    failing.add(item.channel)
             if not progressed:
+                self._failed_now.clear()
                 return DeliveryReport(sent, retrying, dead)
 
     def _attempt(self, item: OutboxItem, now: datetime) -> str:
@@ -97,6 +99,7 @@ class Sender:
         except Exception as error:  # a channel must not raise; if one does, treat it as a failure
             result = Delivery(ok=False, error=f"{type(error).__name__}: {error}")
         if result.ok:
+            self._resting.pop(item.channel, None)
             mark_delivery(self.store, item, ok=True, now=now)
             log.info("notification %s sent to %s", item.key, item.channel)
             return "sent"
@@ -111,7 +114,10 @@ class Sender:
             attempts, self.base_delay, self.max_delay, self._rng
         )
         delay = min(max(delay, 0.0), max(self.max_delay, 3600.0))
-        mark_delivery(self.store, item, ok=False, now=now, error=error, retry_at=now + timedelta(seconds=delay))
+        retry_at = now + timedelta(seconds=delay)
+        mark_delivery(self.store, item, ok=False, now=now, error=error, retry_at=retry_at)
+        self._resting[item.channel] = retry_at
+        self._failed_now.add(item.channel)
         log.warning("notification %s to %s failed (attempt %d), retrying in %.0fs: %s",
                     item.key, item.channel, attempts, delay, error)
         return "retrying"
