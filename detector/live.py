@@ -58,7 +58,7 @@ class Job:
     source: Source | StatusSource
     assigned: str | None = None
     due: float = 0.0
-    finite: bool = False  # a replay: read once, then retired
+    finite: bool = False  # read once, then retired
     done: bool = False
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -253,7 +253,6 @@ def build_jobs(system: System, **source_kwargs: Any) -> list[Job]:
     """One job per configured source (and per service status page), built from the settings."""
     from detector.sources.live_settings import StatusPageSettings
     from detector.sources.registry import LIVE_SOURCES, live_source_class
-    from detector.sources.replay import ReplaySource
     from detector.sources.replay_settings import ReplaySettings
     from detector.status.base import build_status_source
 
@@ -262,7 +261,9 @@ def build_jobs(system: System, **source_kwargs: Any) -> list[Job]:
         if isinstance(settings, StatusPageSettings):
             jobs.append(Job(build_status_source(settings)))
         elif isinstance(settings, ReplaySettings):
-            jobs.append(Job(ReplaySource(settings, system.pseudonymiser), settings.service, finite=True))
+            # a recorded file is history: closing minutes with today's wall clock after it would walk
+            # every empty minute since; `detector replay` is the command for it
+            log.warning("skipping replay source %s: replay it with `detector replay`", settings.name)
         elif settings.type in LIVE_SOURCES:
             source = live_source_class(settings.type)(settings, system.pseudonymiser, system.secrets, **source_kwargs)
             jobs.append(Job(source, settings.service))

@@ -130,6 +130,8 @@ def test_pages_back_to_the_watermark_and_resumes_without_repeats(kind: str) -> N
         assert {p.source_id for p in posts} == first and len(posts) == len(first) and not rejected
         assert all(p.author and not p.author.startswith("u") for p in posts)  # pseudonymised
         assert [p.created_at for p in posts] == sorted(p.created_at for p in posts)
+        agents = {r.headers.get("user-agent", "") for r in c.fake.server.requests}
+        assert agents and all("outage-detector/" in a and f"source {kind}" in a for a in agents)
 
         again, _, cursor2, _ = _drain(c.source(), cursor)  # a restarted process, from the stored cursor
         assert again == []

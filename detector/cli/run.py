@@ -46,7 +46,8 @@ def run_cmd(config: Path, db: str | None, port: int | None, host: str | None, cl
     jobs = build_jobs(system)
     if not jobs:
         system.close()
-        raise click.UsageError("the config has no [[sources]] and no service has a status_page: nothing to poll")
+        raise click.UsageError("the config has no live [[sources]] (reddit, bluesky, mastodon, hackernews, rss, statuspage) "
+                               "and no service has a status_page: nothing to poll")
     metrics = Metrics()
     runner = LiveRunner(system, jobs, run, metrics=metrics)
     server = None

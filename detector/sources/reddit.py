@@ -1,8 +1,9 @@
 """Reddit through praw: subreddits' new submissions and comments, and site-wide search, newest first.
 
 praw does the OAuth (read-only app auth with a client id and secret, or script auth with an account) and
-reads Reddit's ``X-Ratelimit-*`` headers; we read its view of them after each poll and, when the window is
-nearly spent, tell the scheduler to wait for the reset instead of letting praw block. Each listing is read
+paces itself on Reddit's ``X-Ratelimit-*`` headers; our requestor reads the same headers on every response
+and, when the window is nearly spent, tells the scheduler to wait for the reset instead of letting praw
+block a poll. Every HTTP request praw makes is charged to the source's budget and held to its timeout. Each listing is read
 back to the stream's watermark (at most ``max_items``, Reddit's listing depth is about 1000). Deleted and
 removed items are read (they move the watermark) but not stored: their text is gone, and so should we be.
 """
