@@ -74,21 +74,54 @@ def worker_cmd() -> None:
 @db_option
 @bus_option
 @name_option
-@click.option("--no-resume", is_flag=True, help="Read sources from their start, ignoring saved cursors.")
+@click.option("--no-resume", is_flag=True, help="Read recorded sources from their start, ignoring saved cursors.")
 def ingest_cmd(config: Path | None, db: str | None, bus: str | None, name: str | None, no_resume: bool) -> None:
-    """Publish the configured recorded sources' new posts to the bus, then exit."""
+    """Publish new posts to the bus: the config's recorded sources once (then exit), or its live sources
+    and status pages continuously, as `detector run` polls them (until SIGTERM)."""
     from detector.workers.ingest import IngestWorker
 
     settings, bus_settings = settings_for_worker(config, db, bus)
     conn = connect(settings, bus_settings)
-    worker = IngestWorker(conn, name=name, resume=not no_resume)
     try:
-        _serve(worker)
+        worker = IngestWorker(conn, name=name, resume=not no_resume)
+        if worker.sources():
+            _serve(worker)
+            r = worker.report
+            click.echo(f"ingest: read {r.read}, published {r.stored}, duplicate {r.duplicates}, "
+                       f"quarantined {r.quarantined}, unmatched {r.unmatched}")
+        else:
+            _poll_live(settings, conn, worker.name)
     finally:
         conn.close()
-    r = worker.report
-    click.echo(f"ingest: read {r.read}, published {r.stored}, duplicate {r.duplicates}, "
-               f"quarantined {r.quarantined}, unmatched {r.unmatched}")
+
+
+def _poll_live(settings: Settings, conn, name: str) -> None:
+    """The live runner of `detector run`, publishing to the bus instead of classifying in process."""
+    from detector.classify.keywords import KeywordClassifier
+    from detector.live import LiveRunner, build_jobs, close_jobs
+    from detector.runtime import build_system
+    from detector.workers.ingest import distributed_system
+
+    system = distributed_system(build_system(settings, classifier=KeywordClassifier()), conn, name=name,
+                                deliver=False)
+    jobs = build_jobs(system)
+    if not jobs:
+        system.close()
+        raise click.UsageError("the config has no sources to read (recorded or live) and no status pages")
+    runner = LiveRunner(system, jobs, settings.run)
+
+    def stop(_signum, _frame) -> None:
+        runner.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo(f"ingest worker {name} started: polling {', '.join(j.name for j in jobs)}", err=True)
+    try:
+        report = runner.run()
+    finally:
+        close_jobs(jobs)
+        system.close()
+    click.echo(f"ingest: {report.summary()}")
 
 
 @worker_cmd.command("classify")

@@ -14,6 +14,7 @@ import logging
 from typing import Any, Mapping
 
 from detector.alerting.channels.base import Channel, Delivery
+from detector.alerting.delivery import DeliveryReport, Sender
 from detector.classify.keywords import KeywordClassifier
 from detector.runtime import build_system
 from detector.workers.base import Worker
@@ -41,6 +42,32 @@ class FencedChannel(Channel):
         return self.inner.describe()
 
 
+class NoDelivery:
+    """The sender of a process that never delivers (the alert workers do)."""
+
+    def deliver_due(self) -> DeliveryReport:
+        return DeliveryReport()
+
+
+class LeasedSender:
+    """A ``Sender`` that delivers only while its process holds the alert lease (standing by otherwise)."""
+
+    def __init__(self, sender: Sender, lease: Lease) -> None:
+        self.sender = sender
+        self.lease = lease
+        sender.channels = {name: FencedChannel(channel, lease) for name, channel in sender.channels.items()}
+
+    def deliver_due(self) -> DeliveryReport:
+        if not self.lease.held and not self.lease.try_acquire():
+            return DeliveryReport()
+        if self.lease.renewal_due() and not self.lease.renew():
+            return DeliveryReport()
+        return self.sender.deliver_due()
+
+    def close(self) -> None:
+        self.lease.release()
+
+
 class AlertWorker(Worker):
     """Sends due notifications from the outbox while it holds the alert lease."""
 
@@ -52,18 +79,15 @@ class AlertWorker(Worker):
         # The same channels and sender a single process builds (the classifier is not used here).
         self.system = build_system(conn.settings, notify=notify, classifier=KeywordClassifier())
         self.lease = Lease(self.store.engine, "alert", self.name, self.bus_settings.lease_seconds)
-        self.sender = self.system.sender
-        self.sender.channels = {name: FencedChannel(channel, self.lease) for name, channel in self.sender.channels.items()}
+        self.sender = LeasedSender(self.system.sender, self.lease)
         self.poll_seconds = poll_seconds
         self.sent = 0
 
     def step(self) -> bool:
-        if not self.lease.held and not self.lease.try_acquire():
+        report = self.sender.deliver_due()
+        if not self.lease.held:
             self.sleep(self.bus_settings.lease_seconds / 3)  # standby
             return False
-        if self.lease.renewal_due() and not self.lease.renew():
-            return False
-        report = self.sender.deliver_due()
         self.sent += report.sent
         if not (report.sent or report.retrying or report.dead):
             self.sleep(self.poll_seconds)
