@@ -164,6 +164,8 @@ class LiveRunner:
             result = source.last
             job.due = self.clock() + result.wait
             self.metrics.inc("detector_source_requests_total", result.requests, source=name)
+            if result.gaps:
+                self.metrics.inc("detector_source_gaps_total", result.gaps, source=name)
             if result.newest is not None:
                 job.state["newest"] = max(job.state.get("newest", 0.0), result.newest)
             self._count(name, before, ok=result.error is None, kind=result.kind, error=result.error)

@@ -32,6 +32,7 @@ _HELP = {
     "detector_source_polls_total": ("counter", "Polls of each source, by outcome."),
     "detector_source_errors_total": ("counter", "Failed polls of each source, by kind."),
     "detector_source_requests_total": ("counter", "HTTP requests each source made."),
+    "detector_source_gaps_total": ("counter", "Polls that hit max_items before reaching the last item seen."),
     "detector_source_lag_seconds": ("gauge", "Age of the newest post each source has delivered."),
     "detector_source_last_success_timestamp_seconds": ("gauge", "When each source last polled without error."),
     "detector_classified_posts_total": ("counter", "Posts the classifier labelled."),

@@ -229,3 +229,13 @@ def test_through_the_pipeline_each_served_post_is_stored_once(kind: str, tmp_pat
             assert system.store.count("posts") == len(items) == len(c.fake.served & items)
         finally:
             system.close()
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "rss"])  # a feed has no pages to run out of
+def test_a_gap_deeper_than_max_items_is_reported(kind: str) -> None:
+    with case(kind) as c:
+        c.add(130, time.time() - 3000)
+        c.settings = c.settings.model_copy(update={"max_items": 50})
+        source = c.source()
+        posts, _, _, _ = _drain(source, None)
+        assert source.last.gaps >= 1 and 50 <= len(posts) < 130

@@ -54,6 +54,8 @@ class BlueskySource(PollingSource):
             if reached or not cursor or not page["posts"]:
                 break
             params["cursor"] = cursor
+        else:
+            self.depth_reached(stream)
         return entries
 
     def _entry(self, raw: Any, undated: float) -> Entry:

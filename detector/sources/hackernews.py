@@ -51,6 +51,8 @@ class HackerNewsSource(PollingSource):
             params["page"] += 1
             if not page["hits"] or not isinstance(pages, int) or params["page"] >= pages:
                 break
+        else:
+            self.depth_reached(stream)
         return [e for e in entries if not since.behind(e.t, self.overlap)]
 
     def _entry(self, hit: Any, undated: float) -> Entry:

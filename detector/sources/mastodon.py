@@ -72,6 +72,8 @@ class MastodonSource(PollingSource):
                 params["max_id"] = statuses[-1].get("id")
             else:
                 params["offset"] += len(statuses)
+        else:
+            self.depth_reached(stream)
         return entries
 
     def _entry(self, status: Any, host: str, undated: float) -> Entry:

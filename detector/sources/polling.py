@@ -56,6 +56,7 @@ class PollResult:
     kind: str | None = None
     requests: int = 0
     newest: float | None = None  # time of the newest item handed over
+    gaps: int = 0  # streams that hit max_items before reaching their watermark: older items may be missed
 
 
 class PollingSource(Source):
@@ -84,6 +85,7 @@ class PollingSource(Source):
         self.overlap = settings.overlap_minutes * 60.0
         self.defer_until: float | None = None  # a rate-limit reset the API announced (epoch seconds)
         self.last = PollResult(new=0, wait=0.0)
+        self._gaps = 0
 
     # -- what a subclass provides -----------------------------------------------------------------------
     @abstractmethod
@@ -97,6 +99,12 @@ class PollingSource(Source):
     def requests_made(self) -> int:
         return 0
 
+    def depth_reached(self, stream: str) -> None:
+        """A stream read ``max_items`` without getting back to its watermark: what is older is skipped."""
+        self._gaps += 1
+        log.warning("source %s: %s: read %d items without reaching the last one seen; older items are skipped "
+                    "(poll more often or raise max_items)", self.name, stream, self.settings.max_items)
+
     def close(self) -> None:
         """Release connections."""
 
@@ -109,6 +117,7 @@ class PollingSource(Source):
         start = self.clock() - self.settings.backfill_minutes * 60.0
         marks = {s: Watermark.load(state.get(s)) or Watermark(start) for s in self.streams()}
         requests_before = self.requests_made()
+        self._gaps = 0
         entries: list[tuple[str, Entry]] = []
         rejected_pages: list[Rejected] = []
         failure: SourceUnavailable | None = None
@@ -167,4 +176,5 @@ class PollingSource(Source):
         if self.defer_until is not None:
             wait = max(wait, self.defer_until - self.clock())
         return PollResult(new=new, wait=wait, error=None if failure is None else str(failure),
-                          kind=None if failure is None else failure.kind, requests=requests, newest=newest)
+                          kind=None if failure is None else failure.kind, requests=requests, newest=newest,
+                          gaps=self._gaps)

@@ -82,6 +82,9 @@ class RedditSource(PollingSource):
                 if since.behind(created, self.overlap):
                     break  # newest first: everything after this is older still
                 entries.append(self._entry(item, created))
+            else:
+                if len(entries) >= self.settings.max_items:
+                    self.depth_reached(stream)
         except prawcore.exceptions.BadJSON as error:
             raise MalformedResponse("malformed JSON from reddit", _path(error.response.url),
                                     error.response.text[:4000]) from None

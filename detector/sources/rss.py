@@ -59,7 +59,7 @@ class RssSource(PollingSource):
         if not entry_id:
             entry_id = "sha:" + hashlib.sha256(str(raw.get("title", "")).encode()).hexdigest()[:24]
         entry_id = entry_id[:256]
-        stamp = raw.get("published_parsed") or raw.get("updated_parsed")
+        stamp = dict.get(raw, "published_parsed") or dict.get(raw, "updated_parsed")  # no feedparser remapping
         if not stamp:
             return Entry(entry_id, undated, Rejected(self.name, entry_id, "entry without a date", str(raw.get("title"))[:4000]))
         created = datetime.fromtimestamp(calendar.timegm(stamp), timezone.utc)

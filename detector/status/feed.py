@@ -43,7 +43,7 @@ class StatusFeed(StatusSource):
 
 
 def _time(entry, key: str) -> datetime | None:
-    value = entry.get(key)
+    value = dict.get(entry, key)  # not entry.get: feedparser would map updated to published, with a warning
     return datetime.fromtimestamp(calendar.timegm(value), timezone.utc) if value else None
 
 
