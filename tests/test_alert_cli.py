@@ -109,6 +109,7 @@ def test_on_call_ack_and_resolve_reach_pagerduty_with_the_same_dedup_key(tmp_pat
 
         dead = run("alerts", "deliveries", "--dead", "--format", "json", "--db", db).output
         (dead_row,) = json.loads(dead)
+        assert "1 notification(s) could not be delivered" in run("alerts", "--db", db).output
         assert dead_row["channel"] == "comms" and dead_row["event"] == "opened"
         assert dead_row["last_error"] == "HTTP 403: token *** is revoked"
         assert "1 notification(s) queued again" in run("alerts", "retry", "--dead", "--db", db).output

@@ -80,8 +80,12 @@ def alerts_group(ctx: click.Context, db: str | None, fmt: str, service: str | No
         store = open_store(db)
         try:
             print_alerts(store, fmt, service, status)
+            dead = len(outbox_rows(store, "dead"))
         finally:
             store.close()
+        if dead and fmt == "table":  # json / csv output stays machine-readable
+            click.echo(f"note: {dead} notification(s) could not be delivered; see `detector alerts deliveries "
+                       "--dead`", err=True)
 
 
 def _store(ctx: click.Context, db: str | None) -> Store:
