@@ -127,10 +127,21 @@ def save(store: Store, kind: str, minute: int, channels=("hook",), alert_id="acm
     save_changes(store, [change], [(change, name, payload) for name in channels])
 
 
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "o.db") as store:
-        yield store
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    """The same outbox on SQLite and on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        with Store(tmp_path / "o.db") as store:
+            yield store
+        return
+    from tests.test_postgres import fresh_database
+
+    url, drop = fresh_database()
+    try:
+        with Store(url) as store:
+            yield store
+    finally:
+        drop()
 
 
 def test_429_retry_after_is_honoured(store, clock):
