@@ -233,14 +233,14 @@ class Watermark:
         return not self.behind(t, overlap) and item_id not in self.ids
 
     def advanced(self, items: Iterable[tuple[str, float]], overlap: float, keep: int = 500) -> "Watermark":
-        """The watermark after ``items`` (id, time) were taken."""
-        pairs = [(i, t) for i, t in zip(self.ids, [self.t] * len(self.ids))]
+        """The watermark after ``items`` (id, time) were taken; at most ``keep`` ids, the newest."""
         items = list(items)
         newest = max([self.t, *(t for _, t in items)])
-        times = dict(pairs)
-        times.update({i: t for i, t in items})
+        # the old ids are known only to be no newer than the old watermark: give them its time, so they
+        # are kept exactly as long as anything of that time could still be re-read
+        times = {i: self.t for i in self.ids}
+        times.update(items)
         recent = [i for i, t in times.items() if t >= newest - overlap]
-        # the ids of the old watermark carry its time only as a bound; keep them while inside the overlap
         return Watermark(newest, recent[-keep:])
 
 
