@@ -228,6 +228,22 @@ def test_dead_only_after_many_attempts_and_a_long_time(store, clock):
         assert sender.deliver_due().dead == 1
 
 
+def test_two_senders_never_send_the_same_notification(store, clock):
+    from detector.store.alerts import claim_delivery, due_notifications
+
+    save(store, "opened", 0)
+    save(store, "escalated", 2)
+    with Receiver() as receiver:
+        channels = {"hook": WebhookChannel("hook", receiver.url())}
+        first, second = Sender(store, channels, clock=clock), Sender(store, channels, clock=clock)
+        (head,) = due_notifications(store, clock.now)
+        assert claim_delivery(store, head, clock.now + timedelta(minutes=5))  # the first sender is mid-send
+        assert second.deliver_due().sent == 0  # the second sees it taken, and the next one waits behind it
+        clock.advance(minutes=6)  # the first died mid-send: the claim ran out
+        assert first.deliver_due().sent == 2 and second.deliver_due().sent == 0
+    assert [r.json["event"] for r in receiver.requests] == ["opened", "escalated"]
+
+
 def test_notifications_for_a_channel_this_sender_lacks_wait_untouched(store, clock):
     save(store, "opened", 0, channels=("pagerduty",))
     assert Sender(store, {}, clock=clock).deliver_due().sent == 0

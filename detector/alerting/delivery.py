@@ -6,7 +6,9 @@ back. Each notification carries its outbox key (``Idempotency-Key`` on HTTP, the
 PagerDuty's dedup key per incident), so a receiver can drop the copy a timed-out attempt may have left.
 A channel that fails is left alone until the failed notification's retry time (a 429's Retry-After
 holds for the whole channel, not just that notification): no hammering, and no attempts burnt on the
-notifications queued behind it. A notification is dead after a permanent refusal, or after
+notifications queued behind it. A sender claims a notification before sending it, so two senders (a CLI `alerts send` next to a running
+detector) never send the same one; a sender that dies mid-send leaves it due again when the claim ends.
+A notification is dead after a permanent refusal, or after
 ``max_attempts`` failures once it is ``max_age`` old, with the reason, for a human to look at
 (`detector alerts deliveries --dead`, `detector alerts retry`).
 """
@@ -22,7 +24,7 @@ from typing import Callable, Mapping
 from detector.alerting.channels.base import Channel, Delivery
 from detector.alerting.settings import AlertSettings
 from detector.secrets import Secrets
-from detector.store.alerts import OutboxItem, due_notifications, mark_delivery
+from detector.store.alerts import OutboxItem, claim_delivery, due_notifications, mark_delivery
 from detector.store.store import Store
 
 log = logging.getLogger("detector.delivery")
@@ -56,6 +58,7 @@ class Sender:
         max_delay: float | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         seed: int | None = None,
+        claim_for: timedelta = timedelta(minutes=5),
     ) -> None:
         defaults = settings or AlertSettings()
         self.store = store
@@ -69,6 +72,7 @@ class Sender:
         self._rng = random.Random(seed)
         self._resting: dict[str, datetime] = {}  # channel -> not before (after a failure)
         self._failed_now: set[str] = set()  # channels that failed in this call (a Retry-After of 0 included)
+        self.claim_for = claim_for  # longer than any channel's timeout
 
     def deliver_due(self) -> DeliveryReport:
         """Send everything that is due, lane by lane in order, until nothing more can go now."""
@@ -86,7 +90,7 @@ class Sender:
                 elif outcome == "dead":
                     dead += 1
                     progressed = True
-                else:
+                elif outcome == "retrying":
                     retrying += 1
             if not progressed:
                 self._failed_now.clear()
@@ -94,6 +98,8 @@ class Sender:
 
     def _attempt(self, item: OutboxItem, now: datetime) -> str:
         channel = self.channels[item.channel]
+        if not claim_delivery(self.store, item, now + self.claim_for):
+            return "taken"  # another sender (a CLI `alerts send` next to a running detector) has it
         try:
             result = channel.send({**item.payload, "key": item.key})
         except Exception as error:  # a channel must not raise; if one does, treat it as a failure

@@ -260,6 +260,19 @@ def due_notifications(
     return due
 
 
+def claim_delivery(store: Store, item: OutboxItem, until: datetime) -> bool:
+    """Take ``item`` for sending until ``until``; False when another sender took it (or it is done) since
+    it was read. A sender that dies after claiming leaves it pending: it is due again at ``until``."""
+    o = schema.outbox
+    with store.engine.begin() as conn:
+        return conn.execute(
+            sa.update(o)
+            .where(o.c.id == item.id, o.c.status == "pending", o.c.attempts == item.attempts,
+                   o.c.next_attempt_at == item.next_attempt_at)
+            .values(next_attempt_at=until)
+        ).rowcount == 1
+
+
 def mark_delivery(
     store: Store, item: OutboxItem, *, ok: bool, now: datetime, error: str | None = None,
     retry_at: datetime | None = None, dead: bool = False,
