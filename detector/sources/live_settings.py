@@ -59,7 +59,10 @@ class RedditSettings(LiveSourceSettings):
     reddit_url: str = Field("https://www.reddit.com", description="Reddit's site URL (access tokens).")
     min_ratelimit_remaining: int = Field(5, ge=0, description="Pause until the rate-limit window resets below this.")
 
-    _secrets = field_validator("client_secret", "password")(lambda cls, v: _must_be_reference(v))
+    @field_validator("client_secret", "password")
+    @classmethod
+    def _secrets_by_reference(cls, value: str | None) -> str | None:
+        return _must_be_reference(value)
 
 
 class BlueskySettings(LiveSourceSettings):
@@ -84,7 +87,10 @@ class MastodonSettings(LiveSourceSettings):
     token: str | None = Field(None, description="Access token for search, a ${NAME} reference.")
     page_size: int = Field(40, ge=1, le=40)
 
-    _secrets = field_validator("token")(lambda cls, v: _must_be_reference(v))
+    @field_validator("token")
+    @classmethod
+    def _token_by_reference(cls, value: str | None) -> str | None:
+        return _must_be_reference(value)
 
 
 class HackerNewsSettings(LiveSourceSettings):
