@@ -99,14 +99,14 @@ def _start(config: Path, *args: str) -> subprocess.Popen:
 
 def _stream(start: float) -> tuple[list[dict], set[str]]:
     """Chatter, then a burst of complaints from distinct people; plus items that must not be stored."""
-    items = [submission(f"q{i}", start + 0.5 + i * 0.25, f"chatgpt wrote me a poem {i}", author=f"fan{i}")
+    items = [submission(f"q{i}", start + 0.5 + i * 0.35, f"chatgpt wrote me a poem {i}", author=f"fan{i}")
              for i in range(24)]
-    items += [submission(f"b{i}", start + 3.0 + i * 0.2, "chatgpt is down for me, anyone else?", author=f"user{i}")
+    items += [submission(f"b{i}", start + 5.0 + i * 0.2, "chatgpt is down for me, anyone else?", author=f"user{i}")
               for i in range(15)]
-    items += [comment(f"c{i}", start + 1.0 + i * 0.5, "same, chatgpt not loading", author=f"commenter{i}")
+    items += [comment(f"c{i}", start + 1.0 + i * 0.8, "same, chatgpt not loading", author=f"commenter{i}")
               for i in range(8)]
-    items.append(submission("gone", start + 2.0, "chatgpt down?", author=None, selftext="[deleted]"))
-    items.append(submission("other", start + 2.2, "my cat is cute", author="cat"))
+    items.append(submission("gone", start + 3.0, "chatgpt down?", author=None, selftext="[deleted]"))
+    items.append(submission("other", start + 3.2, "my cat is cute", author="cat"))
     keep = {i["data"]["name"] for i in items} - {"t3_gone", "t3_other"}
     return items, keep
 
