@@ -17,7 +17,10 @@ from detector.alerting.manager import AlertChange
 from detector.bus.codec import post_from_json, post_to_json, verdict_from_json, verdict_to_json
 from detector.bus.settings import BusSettings
 from detector.bus.streams import POSTS, VERDICTS, RedisBus
-from detector.config import Settings
+from click.testing import CliRunner
+
+from detector.cli.main import cli
+from detector.config import ConfigError, Settings, parse_settings
 from detector.records import Alert, Post, Verdict
 from detector.store import schema
 from detector.store.alerts import save_changes
@@ -33,7 +36,7 @@ except ImportError:  # tests/ run as a plain folder of modules
     from conftest import require_service
     from test_postgres import fresh_database
 
-pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+redis_only = pytest.mark.redis
 
 T0 = datetime(2024, 3, 4, 6, 0, tzinfo=timezone.utc)
 
@@ -77,6 +80,7 @@ def test_records_cross_the_bus_unchanged():
     assert verdict_from_json(verdict_to_json(verdict)) == verdict
 
 
+@redis_only
 def test_each_post_is_published_once_with_a_dense_sequence_in_the_given_order(bus):
     posts = [_post(i) for i in range(10)]
     assert bus.publish_posts(posts[:6]) == 6
@@ -88,6 +92,7 @@ def test_each_post_is_published_once_with_a_dense_sequence_in_the_given_order(bu
     assert messages[-1].kind == "flush" and bus.published() == 11
 
 
+@redis_only
 def test_a_dead_consumers_messages_are_claimed_after_the_idle_timeout(bus):
     bus.publish_posts([_post(i) for i in range(5)])
     held = bus.read(POSTS, "dead", count=3, block_ms=None)  # read and never acknowledged
@@ -105,6 +110,7 @@ def test_a_dead_consumers_messages_are_claimed_after_the_idle_timeout(bus):
     assert status["posts"]["lag"] == 2  # two published posts nobody has read yet: the visible lag
 
 
+@redis_only
 def test_streams_stay_bounded(bus):
     for start in range(0, 1000, 100):
         bus.publish_posts([_post(i) for i in range(start, start + 100)])
@@ -113,6 +119,7 @@ def test_streams_stay_bounded(bus):
     assert 200 <= length < 400, length  # MAXLEN ~ trims whole nodes: near the bound, never unbounded
 
 
+@redis_only
 def test_ingest_waits_while_too_many_posts_are_in_flight(bus):
     bus.publish_posts([_post(i) for i in range(40)])
     waits: list[int] = []
@@ -127,6 +134,7 @@ def test_ingest_waits_while_too_many_posts_are_in_flight(bus):
     assert bus.aggregated() == 10
 
 
+@pytest.mark.postgres
 def test_a_lease_has_one_holder_and_fences_a_replaced_one(pg_url):
     store = Store(pg_url)
     ensure_tables(store.engine)
@@ -157,6 +165,8 @@ def _pending_notifications(store: Store, numbers: range) -> None:
     save_changes(store, changes, notifications)
 
 
+@pytest.mark.redis
+@pytest.mark.postgres
 def test_two_alert_workers_send_each_notification_once(pg_url, bus_settings, tmp_path, monkeypatch):
     monkeypatch.setenv("DETECTOR_PSEUDONYM_KEY", "a-test-key-of-enough-length")
     out = tmp_path / "alerts.jsonl"
@@ -185,3 +195,33 @@ def test_two_alert_workers_send_each_notification_once(pg_url, bus_settings, tmp
     for worker in workers:
         worker.close()
         worker.conn.close()
+
+
+def test_the_deployment_page_documents_every_bus_setting(repo):
+    page = (repo / "docs" / "deployment.md").read_text()
+    missing = [name for name in BusSettings.model_fields if f"`{name}`" not in page]
+    assert not missing, f"docs/deployment.md does not mention {missing}"
+
+
+def test_a_bus_table_is_checked_with_the_rest_of_the_config(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text('db = "postgresql+psycopg://d@h/d"\n[bus]\nurl = "redis://h:6379/0"\n')
+    assert parse_settings(good.read_text()).bus.url == "redis://h:6379/0"
+    with pytest.raises(ConfigError) as error:
+        parse_settings('[bus]\nurl = "redis://h/0"\nmax_in_flight = 1000\nstream_maxlen = 1500\n')
+    (problem,) = error.value.problems
+    assert problem.place == "bus" and "stream_maxlen (1500) must be at least twice" in problem.message
+
+
+@redis_only
+def test_worker_status_shows_lag_and_holdings(bus, tmp_path):
+    bus.publish_posts([_post(i) for i in range(3)])
+    bus.read(POSTS, "box-a-1", count=2, block_ms=None)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[bus]\nurl = "{bus.settings.url}"\nnamespace = "{bus.settings.namespace}"\n')
+    result = CliRunner().invoke(cli, ["worker", "status", "-c", str(config), "--format", "json"])
+    table = CliRunner().invoke(cli, ["worker", "status", "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.output)
+    assert status["in_flight"] == 3 and status["posts"]["lag"] == 1 and status["posts"]["pending"] == 2
+    assert "box-a-1" in table.output and "in flight 3" in table.output

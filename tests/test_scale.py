@@ -228,7 +228,7 @@ def test_three_classify_workers_one_killed_give_the_single_process_results(tmp_p
         workers.start("aggregate", "aggregate-2")  # a standby: must not change anything
         workers.start("alert", "alert-1")
         workers.start("alert", "alert-2")  # two alert workers: still one notification per incident event
-        wait_until(lambda: all(f"started" in workers.log(n) for n in workers.processes), 60, "workers to start")
+        wait_until(lambda: all("started" in workers.log(n) for n in workers.processes), 180, "workers to start")
         ingest = workers.start("ingest", "ingest")
 
         held = 0
@@ -335,7 +335,7 @@ def test_redis_killed_and_restarted_mid_run_loses_nothing(tmp_path, pg_url, refe
     try:
         for role, name in (("classify", "classify-1"), ("aggregate", "aggregate"), ("alert", "alert")):
             workers.start(role, name)
-        wait_until(lambda: all("started" in workers.log(n) for n in workers.processes), 60, "workers to start")
+        wait_until(lambda: all("started" in workers.log(n) for n in workers.processes), 180, "workers to start")
         ingest = workers.start("ingest", "ingest")
         wait_until(lambda: bus.aggregated() > 600, 60, "a third of the run to be aggregated")
         own.kill()  # a crash, not a clean shutdown: only what the append-only file holds survives
@@ -356,3 +356,69 @@ def test_redis_killed_and_restarted_mid_run_loses_nothing(tmp_path, pg_url, refe
     assert_same_results(pg_url, single)
     keys = Counter(json.loads(line)["key"] for line in (tmp_path / "alerts.jsonl").read_text().splitlines())
     assert keys and max(keys.values()) == 1
+
+
+def test_the_live_config_with_db_and_bus_runs_distributed(tmp_path, pg_url, namespace):
+    """`detector worker ingest` on a config with live sources polls them as `detector run` does and
+    publishes; classify and aggregate workers store every served post once and raise the incident."""
+    from tests.fakes.reddit import FakeReddit, submission
+
+    reddit = FakeReddit(clock=time.time)
+    config = tmp_path / "live.toml"
+    config.write_text(f"""
+db = "{pg_url}"
+
+[[services]]
+name = "ChatGPT"
+match = ["chatgpt"]
+
+[[sources]]
+type = "reddit"
+name = "reddit"
+subreddits = ["ChatGPT"]
+search = ["chatgpt"]
+oauth_url = "{reddit.url}"
+reddit_url = "{reddit.url}"
+interval_seconds = 0.3
+backoff_seconds = 0.2
+backfill_minutes = 5
+
+[classifier]
+kind = "keywords"
+
+[detection]
+warmup_minutes = 0
+min_duration_minutes = 0
+
+[run]
+allowed_lateness_seconds = 30
+tick_seconds = 0.2
+
+[bus]
+url = "redis://127.0.0.1:6379/0"
+namespace = "{namespace}"
+claim_idle_seconds = 2
+lease_seconds = 3
+""")
+    workers = Workers(config, tmp_path)
+    workers.env.update(DETECTOR_REDDIT_CLIENT_ID="client-id", DETECTOR_REDDIT_CLIENT_SECRET="client-secret")
+    with reddit:
+        try:
+            for role, name in (("classify", "classify"), ("aggregate", "aggregate"), ("ingest", "ingest")):
+                workers.start(role, name)
+            wait_until(lambda: all("started" in workers.log(n) for n in workers.processes), 180, "workers to start")
+            start = time.time()
+            items = [submission(f"q{i}", start + 0.5 + i * 0.25, f"chatgpt wrote me a poem {i}", author=f"fan{i}")
+                     for i in range(16)]
+            items += [submission(f"b{i}", start + 3.0 + i * 0.2, "chatgpt is down for me, anyone else?",
+                                 author=f"user{i}") for i in range(15)]
+            reddit.items = items
+            store = Store(pg_url)
+            wait_until(lambda: store.count("posts") == len(items) and store.count("alerts") == 1, 60,
+                       "every served post stored and the incident opened", every=0.2)
+        finally:
+            workers.stop_all()
+    assert "polling reddit" in workers.log("ingest")
+    with store.engine.connect() as conn:
+        ids = conn.execute(sa.select(schema.posts.c.source_id)).scalars().all()
+    assert sorted(ids) == sorted(f"t3_{i['data']['id']}" for i in items) or len(set(ids)) == len(items)

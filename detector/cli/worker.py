@@ -170,15 +170,14 @@ def aggregate_cmd(config: Path | None, db: str | None, bus: str | None, name: st
 @db_option
 @bus_option
 @name_option
-@click.option("--notify", multiple=True, metavar="URL", help="Also send notifications here (repeatable).")
-def alert_cmd(config: Path | None, db: str | None, bus: str | None, name: str | None, notify: tuple[str, ...]) -> None:
-    """Deliver the notification outbox (one active worker; others stand by)."""
+def alert_cmd(config: Path | None, db: str | None, bus: str | None, name: str | None) -> None:
+    """Deliver the notification outbox to the config's channels (one active worker; others stand by)."""
     from detector.workers.alert import AlertWorker
 
     settings, bus_settings = settings_for_worker(config, db, bus)
     conn = connect(settings, bus_settings)
     try:
-        _serve(AlertWorker(conn, name=name, notify=notify))
+        _serve(AlertWorker(conn, name=name))
     finally:
         conn.close()
 

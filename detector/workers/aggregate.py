@@ -42,6 +42,8 @@ class AggregateWorker(Worker):
         super().__init__(conn, name=name, **kwargs)
         self.monotonic = monotonic
         self._next_claim = 0.0
+        self._stalled_at: tuple[int, float] = (0, 0.0)
+        self._next_stall_warning = 0.0
         self.lease = Lease(self.store.engine, "aggregate", self.name, self.bus_settings.lease_seconds)
         self.report = RunReport()
         self.pipeline: Pipeline | None = None
@@ -95,6 +97,7 @@ class AggregateWorker(Worker):
                 continue
             self._waiting.setdefault(message.seq, message)
             self._ids.setdefault(message.seq, []).append(message.id)
+        self._watch_watermark()
         run = []
         while self.position + len(run) + 1 in self._waiting:
             run.append(self._waiting[self.position + len(run) + 1])
@@ -117,6 +120,19 @@ class AggregateWorker(Worker):
                 return False
         self.bus.ack(VERDICTS, acks)
         return bool(messages)
+
+    def _watch_watermark(self) -> None:
+        """Say so when verdicts wait behind a missing sequence number for much longer than a claim takes."""
+        now = self.monotonic()
+        if not self._waiting or self._stalled_at[0] != self.position:
+            self._stalled_at = (self.position, now)
+            return
+        since = now - self._stalled_at[1]
+        if since > 4 * self.bus_settings.claim_idle_seconds and now >= self._next_stall_warning:
+            self._next_stall_warning = now + 4 * self.bus_settings.claim_idle_seconds
+            log.warning("aggregate %s: %d verdicts wait for sequence %d, missing for %.0fs (a classify worker "
+                        "stuck, or the message lost; see `detector worker status`)",
+                        self.name, len(self._waiting), self.position + 1, since)
 
     def _read(self) -> list[Message]:
         count = self.bus_settings.batch_size

@@ -73,11 +73,11 @@ class AlertWorker(Worker):
 
     role = "alert"
 
-    def __init__(self, conn, *, name: str | None = None, notify: tuple[str, ...] = (), poll_seconds: float = 0.5,
-                 **kwargs) -> None:
+    def __init__(self, conn, *, name: str | None = None, poll_seconds: float = 0.5, **kwargs) -> None:
         super().__init__(conn, name=name, **kwargs)
-        # The same channels and sender a single process builds (the classifier is not used here).
-        self.system = build_system(conn.settings, notify=notify, classifier=KeywordClassifier())
+        # The same channels and sender a single process builds (the classifier is not used here). The
+        # channels are the config's: the aggregate routes outbox rows to exactly those names.
+        self.system = build_system(conn.settings, classifier=KeywordClassifier())
         self.lease = Lease(self.store.engine, "alert", self.name, self.bus_settings.lease_seconds)
         self.sender = LeasedSender(self.system.sender, self.lease)
         self.poll_seconds = poll_seconds

@@ -101,7 +101,9 @@ class Lease:
                 elif row.holder == self.holder and row.token == self.token:
                     token = row.token
                     conn.execute(sa.update(lease).where(lease.c.role == self.role).values(expires_at=now + self.ttl))
-                elif row.expires_at <= now:
+                elif row.expires_at <= now or row.holder == self.holder:
+                    # Expired, or held by an earlier run of this very worker (same name): take it over
+                    # with a new token, so anything the earlier run still tries to commit is refused.
                     token = row.token + 1
                     conn.execute(sa.update(lease).where(lease.c.role == self.role, lease.c.token == row.token)
                                  .values(holder=self.holder, token=token, expires_at=now + self.ttl, acquired_at=now))
