@@ -91,8 +91,9 @@ class LiveRunner:
         self.report = RunReport()
         self._flushed_to: datetime | None = None
         pipeline = system.pipeline
-        if not isinstance(pipeline.classifier, TimedClassifier):
-            pipeline.classifier = TimedClassifier(pipeline.classifier, self.metrics)
+        classifier = getattr(pipeline, "classifier", None)  # none when another process classifies (the bus)
+        if classifier is not None and not isinstance(classifier, TimedClassifier):
+            pipeline.classifier = TimedClassifier(classifier, self.metrics)
 
     # -- the loop -----------------------------------------------------------------------------------
     def run(self) -> RunReport:
