@@ -252,6 +252,19 @@ def status_settings_for_services(system: System) -> list[Any]:
     return out
 
 
+def with_service_terms(settings: Any, services: Sequence[Any]) -> Any:
+    """Search settings left empty take the watched services' match terms: Reddit one OR-query per service
+    (its search understands OR and quotes), the others one query per term (theirs AND the words)."""
+    terms = {s.name: [t for t in s.match] for s in services if s.match}
+    if getattr(settings, "type", None) == "reddit" and settings.search is None:
+        queries = [" OR ".join(f'"{t}"' if " " in t else t for t in ts) for ts in terms.values()]
+        return settings.model_copy(update={"search": queries})
+    if getattr(settings, "type", None) in ("bluesky", "hackernews") and settings.queries is None:
+        queries = list(dict.fromkeys(t for ts in terms.values() for t in ts))[:10]
+        return settings.model_copy(update={"queries": queries})
+    return settings
+
+
 def build_jobs(system: System, **source_kwargs: Any) -> list[Job]:
     """One job per configured source (and per service status page), built from the settings."""
     from detector.sources.live_settings import StatusPageSettings
@@ -268,6 +281,7 @@ def build_jobs(system: System, **source_kwargs: Any) -> list[Job]:
             # every empty minute since; `detector replay` is the command for it
             log.warning("skipping replay source %s: replay it with `detector replay`", settings.name)
         elif settings.type in LIVE_SOURCES:
+            settings = with_service_terms(settings, system.settings.services)
             source = live_source_class(settings.type)(settings, system.pseudonymiser, system.secrets, **source_kwargs)
             jobs.append(Job(source, settings.service))
     return jobs

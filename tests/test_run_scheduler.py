@@ -17,12 +17,12 @@ from click.testing import CliRunner
 from detector.classify.settings import ClassifierSettings
 from detector.cli.main import cli
 from detector.config import ServiceSettings, Settings
-from detector.live import Job, LiveRunner, build_jobs
+from detector.live import Job, LiveRunner, build_jobs, with_service_terms
 from detector.live_metrics import Metrics, MetricsServer
 from detector.records import Post
 from detector.run_settings import RunSettings
 from detector.secrets import Secrets
-from detector.sources.live_settings import HackerNewsSettings
+from detector.sources.live_settings import HackerNewsSettings, RedditSettings
 from detector.runtime import build_system
 from detector.sources.base import Source, SourceBatch
 from detector.status.store import load_official
@@ -191,3 +191,12 @@ kind = "keywords"
         assert store.count("posts") == 3
         assert [o.external_id for o in load_official(store, "ChatGPT")] == ["i1"]
         assert store.cursor("hn") is not None
+
+
+def test_searches_left_empty_take_the_services_terms() -> None:
+    services = [ServiceSettings(name="ChatGPT", match=["chatgpt", "chat gpt"]), ServiceSettings(name="API", match=["openai api"])]
+    reddit = with_service_terms(RedditSettings(subreddits=["ChatGPT"]), services)
+    assert reddit.search == ['chatgpt OR "chat gpt"', '"openai api"']
+    assert with_service_terms(RedditSettings(search=[]), services).search == []
+    assert with_service_terms(HackerNewsSettings(), services).queries == ["chatgpt", "chat gpt", "openai api"]
+    assert with_service_terms(HackerNewsSettings(queries=["outage"]), services).queries == ["outage"]

@@ -26,7 +26,7 @@ class HackerNewsSource(PollingSource):
                                    contact=settings.contact)
 
     def streams(self) -> list[str]:
-        return list(self.settings.queries)
+        return list(self.settings.queries or ())
 
     def requests_made(self) -> int:
         return self.client.requests

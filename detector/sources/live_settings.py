@@ -50,7 +50,10 @@ class RedditSettings(LiveSourceSettings):
     name: str = "reddit"
     subreddits: list[str] = Field(default_factory=list, description="Subreddits (without r/) to read.")
     comments: bool = Field(True, description="Also read the subreddits' new comments.")
-    search: list[str] = Field(default_factory=list, description="Site-wide search queries (newest first).")
+    search: list[str] | None = Field(
+        None, description="Site-wide search queries (newest first). Default: one query per watched service, "
+        "its match terms joined with OR; [] for none.",
+    )
     client_id: str = Field("${reddit_client_id}", description="The app's client id, usually as ${NAME}.")
     client_secret: str | None = Field("${reddit_client_secret}", description="The app's secret: a ${NAME} reference.")
     username: str | None = Field(None, description="Script auth: the account (read-only app auth when empty).")
@@ -70,7 +73,9 @@ class BlueskySettings(LiveSourceSettings):
 
     type: Literal["bluesky"] = "bluesky"
     name: str = "bluesky"
-    queries: list[str] = Field(min_length=1, description="Search queries, e.g. ['chatgpt down'].")
+    queries: list[str] | None = Field(
+        None, description="Search queries, e.g. ['chatgpt down']. Default: each watched service's match terms."
+    )
     base_url: str = Field("https://public.api.bsky.app", description="The AppView base URL.")
     lang: str | None = Field(None, description="Only posts in this language (e.g. 'en').")
     page_size: int = Field(100, ge=1, le=100)
@@ -98,7 +103,9 @@ class HackerNewsSettings(LiveSourceSettings):
 
     type: Literal["hackernews"] = "hackernews"
     name: str = "hackernews"
-    queries: list[str] = Field(min_length=1)
+    queries: list[str] | None = Field(
+        None, description="Search queries. Default: each watched service's match terms."
+    )
     tags: list[Literal["story", "comment"]] = Field(["story", "comment"], min_length=1)
     base_url: str = Field("https://hn.algolia.com", description="The Algolia HN API base URL.")
     page_size: int = Field(100, ge=1, le=1000)

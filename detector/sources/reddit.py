@@ -64,7 +64,7 @@ class RedditSource(PollingSource):
             out.append("new")
             if self.settings.comments:
                 out.append("comments")
-        out += [f"search:{query}" for query in self.settings.search]
+        out += [f"search:{query}" for query in self.settings.search or ()]
         return out
 
     def requests_made(self) -> int:
