@@ -31,6 +31,7 @@ from detector.workers.coordination import Lease, LeaseLost, load_checkpoint, sav
 log = logging.getLogger("detector.workers.aggregate")
 
 CHECKPOINT = "aggregate"
+MAX_RUN = 2000  # messages applied per transaction: bounds its length and the work redone after a failover
 
 
 class AggregateWorker(Worker):
@@ -99,11 +100,12 @@ class AggregateWorker(Worker):
             self._ids.setdefault(message.seq, []).append(message.id)
         self._watch_watermark()
         run = []
-        while self.position + len(run) + 1 in self._waiting:
+        while self.position + len(run) + 1 in self._waiting and len(run) < MAX_RUN:
             run.append(self._waiting[self.position + len(run) + 1])
         if run:
             try:
-                self.apply(run)
+                with self.lease.kept_alive():
+                    self.apply(run)
             except LeaseLost as error:
                 log.warning("aggregate %s: %s; standing by", self.name, error)
                 self.pipeline = None

@@ -13,8 +13,10 @@ together do not race.
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Callable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -139,6 +141,28 @@ class Lease:
         except LeaseLost:
             return False
         return True
+
+    @contextmanager
+    def kept_alive(self) -> Iterator[None]:
+        """Renew the lease from a background thread while the block runs (a long apply must not let it
+        lapse and hand the role to a standby that would then redo the same long apply)."""
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(self.ttl.total_seconds() / 3):
+                try:
+                    if not self.renew():
+                        return
+                except Exception:  # the database is away: the commit will find out, and fence
+                    return
+
+        thread = threading.Thread(target=renew, name=f"lease-{self.role}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def release(self) -> None:
         """Give the role up now (on a clean stop), so a standby takes over without waiting for the expiry."""
