@@ -87,8 +87,10 @@ def _incident(cfg: data.AppConfig, viewer, row: pd.Series) -> None:
 def _buttons(cfg: data.AppConfig, viewer, row: pd.Series) -> None:
     alert_id, status = str(row["id"]), str(row["status"])
     cols = st.columns([1, 1, 4])
+    acknowledged = status == "acknowledged" or pd.notna(row.get("acknowledged_at"))
     ack = cols[0].button("Acknowledge", key=f"ack-{alert_id}", type="primary",
-                         disabled=not viewer.can("ack") or status != "open")
+                         help="A resolved incident stays resolved; acknowledging it records who reviewed it.",
+                         disabled=not viewer.can("ack") or acknowledged)
     res = cols[1].button("Resolve", key=f"resolve-{alert_id}", disabled=not viewer.can("resolve") or status == "resolved")
     try:
         if ack:
@@ -101,7 +103,8 @@ def _buttons(cfg: data.AppConfig, viewer, row: pd.Series) -> None:
         st.error(str(error))
         return
     st.cache_data.clear()
-    st.toast(f"{done.id} is now {done.status}")
+    note = " (acknowledged)" if ack and done.status == "resolved" else ""
+    st.toast(f"{done.id} is now {done.status}{note}")
     st.rerun()
 
 

@@ -197,3 +197,25 @@ def test_alerts_test_sends_a_sample_to_every_channel(tmp_path):
     assert "comms (http://127.0.0.1" in result.output and ": ok" in result.output
     assert "refused: HTTP 400: bad routing key" in result.output and "1 of 3 channel(s)" in result.output
     assert SLACK_TOKEN not in result.output and PD_KEY not in result.output
+
+
+def test_acknowledging_a_resolved_incident_records_it_and_keeps_it_resolved(tmp_path):
+    from datetime import datetime, timezone
+
+    from detector.alerting.manager import AlertChange
+    from detector.records import Alert
+    from detector.store.alerts import alert_events, load_alerts, save_changes, set_status
+    from detector.store.store import Store
+
+    store = Store(tmp_path / "d.db")
+    t = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    alert = Alert("s-1", "S", t, "resolved", "minor", 3.0, 3.0, 1.0, "test", resolved_at=t, updated_at=t)
+    save_changes(store, [AlertChange("resolved", alert, t)])
+    acked = set_status(store, "s-1", "acknowledged", t, actor="alice")
+    assert acked.status == "resolved"
+    assert [e["kind"] for e in alert_events(store, "s-1")][-1] == "acknowledged"
+    import pytest
+
+    with pytest.raises(ValueError, match="already acknowledged"):
+        set_status(store, "s-1", "acknowledged", t, actor="bob")
+    assert load_alerts(store)[0].status == "resolved"

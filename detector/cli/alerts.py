@@ -134,7 +134,10 @@ def _act(ctx: click.Context, db: str | None, alert_id: str, status: str, by: str
             raise click.ClickException(str(error)) from None
         queued = [r["channel"] for r in outbox_rows(store) if r["alert_id"] == alert_id and r["payload"].get("event") == kind
                   and r["status"] == "pending"]
-        click.echo(f"{alert.id} is now {alert.status} (by {actor})")
+        if status == "acknowledged" and alert.status == "resolved":
+            click.echo(f"{alert.id} is resolved; acknowledged (by {actor}) for the record")
+        else:
+            click.echo(f"{alert.id} is now {alert.status} (by {actor})")
         if queued:
             click.echo(f"queued for {', '.join(sorted(set(queued)))}: {_deliver(store, settings, secrets, channels)}")
     finally:

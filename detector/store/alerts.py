@@ -191,8 +191,9 @@ def set_status(
 ) -> Alert:
     """Acknowledge or resolve an incident by hand and record the event; when ``notify`` builds a payload
     for the changed incident, queue it for every channel that heard of the incident (PagerDuty gets its
-    acknowledge / resolve); by default the standard payload is queued. Raise KeyError for an unknown id,
-    ValueError when it is already resolved (or already in that state)."""
+    acknowledge / resolve); by default the standard payload is queued. Acknowledging a resolved incident only
+    records who reviewed it. Raise KeyError for an unknown id, ValueError when it is already in that state
+    (or resolving a resolved one)."""
     kind = "acknowledged" if status == "acknowledged" else "resolved"
     if notify is None:
         notify = _manual_payload(store, kind, at, actor)
@@ -200,8 +201,16 @@ def set_status(
         row = conn.execute(sa.select(schema.alerts).where(schema.alerts.c.id == alert_id)).first()
         if row is None:
             raise KeyError(alert_id)
-        if row.status == "resolved" or row.status == status:
-            raise ValueError(f"incident {alert_id} is already {row.status}")
+        if row.status == status or (status == "acknowledged" and row.acknowledged_at is not None):
+            raise ValueError(f"incident {alert_id} is already {status}")
+        if row.status == "resolved":
+            if status != "acknowledged":
+                raise ValueError(f"incident {alert_id} is already resolved")
+            # Acknowledging a resolved incident records who looked at it; it stays resolved and no channel
+            # hears of it (they were told of the resolution; PagerDuty cannot acknowledge a resolved event).
+            conn.execute(sa.update(schema.alerts).where(schema.alerts.c.id == alert_id).values(acknowledged_at=at))
+            _insert_event(conn, alert_id, at, kind, {"by": actor, "manual": True, "after_resolve": True})
+            return alert_from_row(conn.execute(sa.select(schema.alerts).where(schema.alerts.c.id == alert_id)).first())
         values: dict[str, Any] = {"status": status, "updated_at": at}
         if status == "acknowledged":
             values["acknowledged_at"] = at
