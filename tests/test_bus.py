@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from detector.alerting.manager import AlertChange
 from detector.bus.codec import post_from_json, post_to_json, verdict_from_json, verdict_to_json
 from detector.bus.settings import BusSettings
-from detector.bus.streams import POSTS, VERDICTS, RedisBus
+from detector.bus.streams import POSTS, RedisBus
 from click.testing import CliRunner
 
 from detector.cli.main import cli
@@ -225,3 +225,25 @@ def test_worker_status_shows_lag_and_holdings(bus, tmp_path):
     status = json.loads(result.output)
     assert status["in_flight"] == 3 and status["posts"]["lag"] == 1 and status["posts"]["pending"] == 2
     assert "box-a-1" in table.output and "in flight 3" in table.output
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_an_unreadable_message_is_quarantined_and_skipped_not_fatal(pg_url, bus_settings, monkeypatch):
+    from detector.classify.keywords import KeywordClassifier
+    from detector.workers.classify import ClassifyWorker
+
+    settings = Settings(db=pg_url, bus=bus_settings)
+    worker = ClassifyWorker(connect(settings, bus_settings), KeywordClassifier(), name="c1")
+    bus = worker.bus
+    bus.publish_posts([_post(1)])
+    bus._append(["src\x1fbroken", "post", "{not json"])
+    bus.publish_posts([_post(2)])
+    assert worker.step()
+    forwarded = bus.read("verdicts", "agg", count=10, block_ms=None)
+    assert [(m.seq, m.kind) for m in forwarded] == [(1, "post"), (2, "skip"), (3, "post")]
+    assert worker.store.count("posts") == 2
+    (row,) = worker.store.quarantined()
+    assert row["source"] == "bus" and "undecodable" in row["reason"]
+    assert bus.status()["posts"]["pending"] == 0
+    worker.conn.close()

@@ -171,6 +171,8 @@ class AggregateWorker(Worker):
         verdicts: list[Verdict] = []
         as_of: datetime | None = None
         for message in run:
+            if message.kind == "skip":  # a message no classify worker could read (quarantined there)
+                continue
             if message.kind == "post":
                 post = post_from_json(message.fields["body"])
                 posts.append(post)

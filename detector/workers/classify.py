@@ -16,6 +16,7 @@ from detector.bus.codec import post_from_json, post_to_json, verdict_to_json
 from detector.bus.streams import POSTS, Message
 from detector.classify.base import Classifier
 from detector.pipeline import classify_posts
+from detector.records import Post, Rejected
 from detector.workers.base import Worker
 
 log = logging.getLogger("detector.workers.classify")
@@ -73,13 +74,28 @@ class ClassifyWorker(Worker):
 
     def handle(self, messages: list[Message]) -> None:
         """Classify and store the posts among ``messages``; forward everything in order and acknowledge."""
-        posts = [post_from_json(m.fields["body"]) for m in messages if m.kind == "post"]
-        posts, verdicts = classify_posts(self.classifier, posts)
-        self.store.add_posts(posts, verdicts)
+        decoded: dict[str, Post] = {}
+        rejected: list[Rejected] = []
+        for message in messages:
+            if message.kind != "post":
+                continue
+            try:
+                decoded[message.id] = post_from_json(message.fields["body"])
+            except (KeyError, TypeError, ValueError) as error:  # a poison message must not stop every worker
+                rejected.append(Rejected("bus", f"posts:{message.id}", f"undecodable post message: {error}",
+                                         str(message.fields.get("body"))[:2000]))
+        posts, verdicts = classify_posts(self.classifier, list(decoded.values()))
+        with self.store.engine.begin() as conn:
+            self.store.add_posts(posts, verdicts, conn)
+            self.store.quarantine(rejected, conn)
         classified = iter(zip(posts, verdicts))
         forward = []
         for message in messages:
-            if message.kind == "post":
+            if message.kind == "post" and message.id not in decoded:
+                log.error("classify %s: message %s (sequence %d) cannot be read; quarantined and skipped",
+                          self.name, message.id, message.seq)
+                forward.append({"seq": message.seq, "kind": "skip", "body": ""})
+            elif message.kind == "post":
                 post, verdict = next(classified)
                 forward.append({"seq": message.seq, "kind": "post", "body": post_to_json(post),
                                 "verdict": verdict_to_json(verdict)})
