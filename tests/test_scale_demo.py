@@ -20,7 +20,7 @@ from detector.cli.main import cli
 from tests.test_scale import KEY, Workers, assert_same_results, namespace, pg_url, wait_until  # noqa: F401
 from tests.conftest import REPO
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow,
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.timeout(3600),
               pytest.mark.skipif(os.environ.get("DETECTOR_DEMO_CHECK") != "1",
                                  reason="takes minutes; set DETECTOR_DEMO_CHECK=1 to run it")]
 
