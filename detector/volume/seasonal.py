@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Callable
 from datetime import datetime, timedelta
 
 from detector.records import Bucket, Detection
@@ -43,8 +44,8 @@ from detector.volume.maintenance import suppression_reason
 from detector.volume.settings import VolumeSettings, metric_value
 from detector.volume.tails import upper_quantile, upper_tail
 
-_LEARN_TAIL = 1e-3  # values above this band are capped before they are learned
-_HUBER = None
+_HUBER_SIGMAS = 3.0  # a value is learned at most this many standard deviations above expected
+_LEARN_TAIL = 1e-3  # ... or its Poisson band at this tail, whichever is larger
 
 
 @dataclass
@@ -60,15 +61,27 @@ class SeasonalState:
     spread_sq: list[float] = field(default_factory=list)  # per window: decayed sum of (S - E)^2
     spread_mean: list[float] = field(default_factory=list)  # per window: decayed sum of E
     spread_mean_sq: list[float] = field(default_factory=list)  # per window: decayed sum of E^2
-    spread_hours: float = 0.0
-    recent: deque = field(default_factory=deque)  # (value, expected) of the last closed buckets
+    recent: deque = field(default_factory=deque)  # (start, value) of the last closed buckets
     seen_hours: float = 0.0
     last_end: datetime | None = None
     alerted_at: datetime | None = None
     last_anomalous_end: datetime | None = None
     surprises: SurpriseTail | None = None
+    pending: deque = field(default_factory=deque)  # judged buckets not learned yet
     run_start: datetime | None = None  # first bucket of the current run of significant closed buckets
     alert_surprise_: float | None = None  # cache of the bar, cleared whenever the surprise tail learns
+
+
+@dataclass
+class _Pending:
+    """A judged bucket waiting ``learn_delay_minutes`` before it is learned, in case it starts an incident."""
+
+    start: datetime
+    width: timedelta
+    judgement: "_Judgement"
+    anomalous: bool
+    warming: bool
+    suppressed: bool
 
 
 @dataclass(frozen=True)
@@ -119,12 +132,21 @@ class SeasonalDetector(VolumeDetector):
             quiet_since = state.last_anomalous_end
             if quiet_since is not None and bucket.end - quiet_since >= timedelta(minutes=self.settings.rearm_minutes):
                 state.alerted_at = None  # the incident is over: the next anomaly is a new one
-        if detection.suppressed:  # maintenance volume is not what normal looks like
-            state.recent.append((judgement.value, judgement.expected))
-        else:
-            self._learn(state, bucket, judgement)
+        state.recent.append((bucket.start, judgement.value))
+        if judgement.significant:  # the run-up to an incident is part of it: do not learn it as normal
+            for entry in state.pending:
+                entry.anomalous = True
+        warming = state.seen_hours * 60 < self.settings.warmup_minutes
+        state.pending.append(_Pending(bucket.start, bucket.width, judgement, judgement.significant, warming,
+                                      detection.suppressed))
+        horizon = bucket.end - timedelta(minutes=self.settings.learn_delay_minutes)
+        while state.pending and state.pending[0].start + state.pending[0].width <= horizon:
+            entry = state.pending.popleft()
+            if not entry.suppressed:  # maintenance volume is not what normal looks like
+                self._learn(state, entry)
         state.seen_hours += _hours(bucket.width)
         state.last_end = bucket.end
+        self._alert_surprise(state, len(self._window_lengths(bucket.width)))  # fill the cache: score() only reads
         return detection
 
     # -- judging --------------------------------------------------------------------------------------
@@ -156,6 +178,14 @@ class SeasonalDetector(VolumeDetector):
         hod, dow = self._factors(state, bucket.start)
         return self._rate(state) * hod * dow * _hours(bucket.width)
 
+    def _expected_by_start(self, state: SeasonalState, width: timedelta) -> Callable[[datetime], float]:
+        """Expected value of a whole bucket starting at a given time, under the current baseline."""
+        prior = self.settings.profile_prior_count
+        hod = _normalised(state.hod_seen, state.hod_expected, prior)
+        dow = _normalised(state.dow_seen, state.dow_expected, prior)
+        scale = self._rate(state) * _hours(width)
+        return lambda start: scale * hod[start.hour] * dow[start.weekday()]
+
     def _rate(self, state: SeasonalState) -> float:
         return state.level_sum / state.level_hours
 
@@ -166,21 +196,24 @@ class SeasonalDetector(VolumeDetector):
         return hod[start.hour], dow[start.weekday()]
 
     def dispersions(self, state: SeasonalState) -> list[float]:
-        """Learned dispersion of each window's sum, shrunk toward the prior by its weight in hours."""
+        """Learned dispersion of each window's sum: a moment estimate shrunk toward the prior by information.
+
+        A window sum with expectation E says about E^2 worth about the dispersion, so a sparse series (E of
+        a tenth) keeps the prior for weeks while a busy one (E of hundreds) replaces it within minutes.
+        """
         s = self.settings
+        prior = s.dispersion_prior_weight
         result = []
         for sq, mean, mean_sq in zip(state.spread_sq, state.spread_mean, state.spread_mean_sq):
-            observed = max(0.0, (sq - mean) / mean_sq) if mean_sq > 0 else s.dispersion_prior
-            weight = state.spread_hours
-            result.append((s.dispersion_prior_hours * s.dispersion_prior + weight * observed)
-                          / (s.dispersion_prior_hours + weight))
+            result.append(max(0.0, (sq - mean + prior * s.dispersion_prior) / (mean_sq + prior)))
         return result
 
     def _judge(self, state: SeasonalState, bucket: Bucket) -> _Judgement:
         s = self.settings
         fraction = 1.0 if bucket.closed else max(0.0, (bucket.as_of - bucket.start) / bucket.width)
         value = metric_value(bucket, s.metric)
-        expected = self.expected_for(bucket) * fraction
+        expected_at = self._expected_by_start(state, bucket.width)
+        expected = expected_at(bucket.start) * fraction
         lengths = self._window_lengths(bucket.width)
         dispersions = self.dispersions(state)
         needed_p = 10.0 ** -self._alert_surprise(state, len(lengths))
@@ -189,8 +222,9 @@ class SeasonalDetector(VolumeDetector):
         sums, upper = [], math.inf
         for index, (length, dispersion) in enumerate(zip(lengths, dispersions)):
             earlier = recent[len(recent) - min(length - 1, len(recent)):] if length > 1 else []
-            window_sum = value + sum(v for v, _ in earlier)
-            window_expected = expected + sum(e for _, e in earlier)
+            # Earlier buckets are judged against today's baseline too: one consistent expectation per window.
+            window_sum = value + sum(v for _, v in earlier)
+            window_expected = expected + sum(expected_at(start) for start, _ in earlier)
             sums.append((window_sum, window_expected))
             p_value = upper_tail(window_sum, window_expected, dispersion)
             lowest_p = min(lowest_p, p_value)
@@ -235,7 +269,10 @@ class SeasonalDetector(VolumeDetector):
         )
         adjacent_run = state.run_start is not None and state.last_end == bucket.start
         run_start = state.run_start if adjacent_run else bucket.start
-        lasting = bucket.as_of - run_start >= timedelta(minutes=s.min_duration_minutes)
+        lasting = (
+            bucket.as_of - run_start >= timedelta(minutes=s.min_duration_minutes)
+            or judgement.p_value <= s.alpha / s.decisive_factor
+        )
         alert = judgement.significant and warm and not ongoing and lasting
         reason = judgement.reason
         if judgement.significant and not warm:
@@ -263,56 +300,64 @@ class SeasonalDetector(VolumeDetector):
 
     # -- learning -------------------------------------------------------------------------------------
 
-    def _learn(self, state: SeasonalState, bucket: Bucket, judgement: _Judgement) -> None:
+    def _learn(self, state: SeasonalState, entry: "_Pending") -> None:
+        """Learn one bucket judged ``learn_delay_minutes`` ago, capped so anomalies barely move anything."""
         s = self.settings
-        hours = _hours(bucket.width)
+        judgement = entry.judgement
+        hours = _hours(entry.width)
         dispersions = self.dispersions(state)
-        if judgement.significant:  # an anomaly may nudge the level (a real shift is absorbed), never drag it
+        if entry.warming:
+            cap = math.inf  # warming up: the level must find the series' scale, whatever it is
+        elif entry.anomalous:  # an anomaly may nudge the level (a real shift is absorbed), never drag it
             cap = s.min_ratio * judgement.expected
         else:
             cap = _learning_cap(judgement.expected, dispersions[0])
         value = min(judgement.value, cap)
-        hod, dow = self._factors(state, bucket.start)
+        hod, dow = self._factors(state, entry.start)
         rate = self._rate(state)
 
         level_decay = 0.5 ** (hours / s.level_half_life_hours)
         state.level_sum = level_decay * state.level_sum + value / (hod * dow)
         state.level_hours = level_decay * state.level_hours + hours
-
-        state.recent.append((judgement.value, judgement.expected))
-        if state.seen_hours * 60 < s.warmup_minutes:
+        if entry.warming:
             return  # the level is still climbing from its prior: residuals now would teach a false profile
+
         profile_decay = 0.5 ** (hours / (24 * s.profile_half_life_days))
         for slots in (state.hod_seen, state.hod_expected, state.dow_seen, state.dow_expected):
             for i in range(len(slots)):
                 slots[i] *= profile_decay
-        state.hod_seen[bucket.start.hour] += value
-        state.hod_expected[bucket.start.hour] += rate * dow * hours
+        state.hod_seen[entry.start.hour] += value
+        state.hod_expected[entry.start.hour] += rate * dow * hours
         if state.seen_hours >= 24 * 7:  # a weekday is only comparable once the level has seen a whole week
-            state.dow_seen[bucket.start.weekday()] += value
-            state.dow_expected[bucket.start.weekday()] += rate * hod * hours
+            state.dow_seen[entry.start.weekday()] += value
+            state.dow_expected[entry.start.weekday()] += rate * hod * hours
 
         spread_decay = 0.5 ** (hours / (24 * s.dispersion_half_life_days))
         for i, ((window_sum, window_expected), dispersion) in enumerate(zip(judgement.window_sums, dispersions)):
-            if window_expected <= 0 or judgement.significant:
+            state.spread_sq[i] *= spread_decay
+            state.spread_mean[i] *= spread_decay
+            state.spread_mean_sq[i] *= spread_decay
+            if window_expected <= 0 or entry.anomalous:
                 continue
             capped = min(window_sum, _learning_cap(window_expected, dispersion))
-            state.spread_sq[i] = spread_decay * state.spread_sq[i] + (capped - window_expected) ** 2
-            state.spread_mean[i] = spread_decay * state.spread_mean[i] + window_expected
-            state.spread_mean_sq[i] = spread_decay * state.spread_mean_sq[i] + window_expected**2
-        state.spread_hours = spread_decay * state.spread_hours + hours
+            state.spread_sq[i] += (capped - window_expected) ** 2
+            state.spread_mean[i] += window_expected
+            state.spread_mean_sq[i] += window_expected**2
 
-        # As in SPOT, alarms do not enter the record of surprises, so an outage cannot raise the bar.
-        if not judgement.significant:
+        # As in SPOT, alarms (and their run-up) do not enter the record of surprises: an outage cannot
+        # raise the bar.
+        if not entry.anomalous:
             state.surprises.learn(judgement.surprise, hours)
             state.alert_surprise_ = None
 
 
 def _learning_cap(expected: float, dispersion: float) -> float:
-    """The most a bucket or window sum teaches: Huber-style, a few standard deviations above expected."""
-    if _HUBER is None:
-        return upper_quantile(_LEARN_TAIL, expected, dispersion) if expected > 0 else 1.0
-    return expected + _HUBER * math.sqrt(expected + dispersion * expected**2) if expected > 0 else 1.0
+    """The most a bucket or window sum teaches: three standard deviations above expected (Huber-style),
+    but never less than the Poisson 99.9% count, so a single post in a sparse series is learned whole."""
+    if expected <= 0:
+        return 1.0
+    huber = expected + _HUBER_SIGMAS * math.sqrt(expected + dispersion * expected**2)
+    return max(huber, upper_quantile(_LEARN_TAIL, expected, 0.0))
 
 
 def _hours(width: timedelta) -> float:

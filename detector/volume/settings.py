@@ -87,7 +87,7 @@ class VolumeSettings(BaseModel):
         "duration rule: evidence is always summed over at least that span.",
     )
     alpha: float = Field(
-        1e-5,
+        1e-4,
         gt=0,
         lt=1,
         description="Probability, under the baseline, that a bucket's smallest window p-value (Bonferroni "
@@ -100,10 +100,16 @@ class VolumeSettings(BaseModel):
         2.0, ge=1, description="An alert needs the tipping window's sum to be at least this multiple of expected."
     )
     min_duration_minutes: float = Field(
-        1.0,
+        10.0,
         ge=0,
         description="Duration rule: the volume must stay significant this long (from the start of the first "
-        "significant bucket) before an alert; a burst must outlast one short blip.",
+        "significant bucket) before an alert, unless the evidence is decisive (see decisive_factor).",
+    )
+    decisive_factor: float = Field(
+        100.0,
+        ge=1,
+        description="Evidence this many times stronger than alpha alerts at once, without waiting for the "
+        "duration rule: a burst that is already decisive in a partial bucket is news now.",
     )
     warmup_minutes: float = Field(
         60.0, ge=0, description="No alert before this much history has been seen (cold start)."
@@ -114,6 +120,12 @@ class VolumeSettings(BaseModel):
         description="After an alert, no new alert for the service until its volume has been normal this long: "
         "one incident, one alert.",
     )
+    learn_delay_minutes: float = Field(
+        30.0,
+        ge=0,
+        description="A bucket is learned only this long after it was judged, and not at all (beyond a cap) "
+        "if an alert-worthy bucket came in between: the run-up of an incident never teaches the baseline.",
+    )
     level_half_life_hours: float = Field(
         24.0, gt=0, description="Half-life of the deseasonalised level: how fast the baseline follows trends."
     )
@@ -121,7 +133,7 @@ class VolumeSettings(BaseModel):
         14.0, gt=0, description="Half-life of the time-of-day and day-of-week profile."
     )
     profile_prior_count: float = Field(
-        20.0,
+        10.0,
         gt=0,
         description="Strength, in counts, of the prior that every hour and weekday is average: a sparse series "
         "needs that many observations in a slot before its profile moves far from flat.",
@@ -130,16 +142,19 @@ class VolumeSettings(BaseModel):
         1.0, ge=0, description="Cold-start guess of the volume per hour, before any history."
     )
     prior_hours: float = Field(
-        1.0, gt=0, description="How many hours of history the cold-start guess is worth."
+        0.1, gt=0, description="How many hours of history the cold-start guess is worth."
     )
     dispersion_prior: float = Field(
-        0.25,
+        0.1,
         ge=0,
         description="Cold-start overdispersion of window sums (negative-binomial 1/r: variance = mean + "
         "dispersion * mean^2); learned online from the data afterwards.",
     )
-    dispersion_prior_hours: float = Field(
-        24.0, gt=0, description="How many hours of history the dispersion prior is worth."
+    dispersion_prior_weight: float = Field(
+        100.0,
+        gt=0,
+        description="How much evidence the dispersion prior is worth, in squared expected counts: a window "
+        "sum expected at E adds E^2, so busy series outweigh the prior within minutes, sparse ones keep it.",
     )
     dispersion_half_life_days: float = Field(
         7.0, gt=0, description="Half-life of the learned dispersion."

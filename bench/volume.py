@@ -1,0 +1,149 @@
+"""Our volume detector beside established ones on NAB realTweets, scored by our NAB scorer.
+
+    python bench/volume.py [--data ../shared/data/nab-realtweets-dev] [--config C] [--out DIR] [--only NAME]
+
+Detectors (one configuration each for all files, no per-file tuning):
+
+* ``seasonal``  - ours, the packaged defaults (or the [detection] table of --config), metric = the value.
+* ``river-gauss`` - river's GaussianScorer (running mean/variance, grace period 100), alert when its score
+  exceeds 0.9999 (about 3.9 sigma); NAB's windowedGaussian is the same idea.
+* ``river-hst`` - river's HalfSpaceTrees (25 trees, height 15, window 250, seed 42) on min-max scaled value
+  and hour of day, alert at its running 99.9% score quantile (river's QuantileFilter).
+* ``stl-esd``   - statsmodels robust STL (daily period) refitted causally every day on the last 7 days; a
+  row is flagged when its residual from that decomposition is an outlier by Rosner's generalised-ESD
+  critical value (alpha 0.05) among the fitted residuals, upward only (Twitter's S-H-ESD, made causal).
+
+The reference detectors flag every row above their threshold (the usual NAB reading); ours flags the row an
+incident opens. Prints NAB score, windows caught and detections outside windows per file and in total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from detector.volume.nab import score_results  # noqa: E402
+from detector.volume.series import detect_series, read_series  # noqa: E402
+from detector.volume.settings import VolumeSettings  # noqa: E402
+
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "nab-realtweets-dev"
+
+
+def write_alerts(path: Path, rows, alerts) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", "value", "alert"])
+        for (moment, value), alert in zip(rows, alerts):
+            writer.writerow([moment.strftime("%Y-%m-%d %H:%M:%S"), f"{value:g}", int(alert)])
+
+
+def river_gauss(rows) -> list[bool]:
+    from river import anomaly
+
+    scorer = anomaly.GaussianScorer(grace_period=100)
+    alerts = []
+    for _, value in rows:
+        alerts.append(scorer.score_one(None, value) > 0.9999)
+        scorer.learn_one(None, value)
+    return alerts
+
+
+def river_hst(rows) -> list[bool]:
+    from river import anomaly, compose, preprocessing
+
+    model = compose.Pipeline(
+        preprocessing.MinMaxScaler(), anomaly.HalfSpaceTrees(n_trees=25, height=15, window_size=250, seed=42)
+    )
+    detector = anomaly.QuantileFilter(model, q=0.999)
+    alerts = []
+    for moment, value in rows:
+        features = {"value": value, "hour": moment.hour + moment.minute / 60}
+        score = detector.score_one(features)
+        alerts.append(bool(detector.classify(score)))
+        detector.learn_one(features)
+    return alerts
+
+
+def stl_esd(rows, alpha: float = 0.05, history_days: int = 7) -> list[bool]:
+    import numpy as np
+    from scipy import stats
+    from statsmodels.tsa.seasonal import STL
+
+    values = np.array([v for _, v in rows], dtype=float)
+    step = (rows[1][0] - rows[0][0]).total_seconds() if len(rows) > 1 else 300.0
+    period = max(2, round(86400 / step))
+    history = history_days * period
+    alerts = [False] * len(values)
+    for day_start in range(history, len(values), period):
+        fit = STL(values[day_start - history:day_start], period=period, robust=True).fit()
+        residuals = fit.resid
+        center = float(np.median(residuals))
+        spread = 1.4826 * float(np.median(np.abs(residuals - center))) or 1e-9
+        n = len(residuals) + 1
+        t = stats.t.ppf(1 - alpha / (2 * n), n - 2)
+        critical = (n - 1) * t / math.sqrt((n - 2 + t * t) * n)
+        seasonal = fit.seasonal[-period:]
+        trend = fit.trend[-1]
+        for offset in range(min(period, len(values) - day_start)):
+            residual = values[day_start + offset] - (trend + seasonal[offset])
+            alerts[day_start + offset] = (residual - center) / spread > critical
+    return alerts
+
+
+REFERENCES = {"river-gauss": river_gauss, "river-hst": river_hst, "stl-esd": stl_esd}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with the CSVs and windows.json")
+    parser.add_argument("--config", type=Path, default=None, help="config whose [detection] table to use")
+    parser.add_argument("--out", type=Path, default=None, help="keep the result CSVs here (default: temporary)")
+    parser.add_argument("--only", choices=["seasonal", *REFERENCES], action="append", help="run only these")
+    args = parser.parse_args()
+    windows = args.data / "windows.json"
+    if not windows.exists():
+        print(f"skipped: NAB realTweets data not found at {args.data} (needs windows.json and the CSVs)")
+        return 0
+    settings = VolumeSettings()
+    if args.config is not None:
+        from detector.cli.volume import detection_settings
+
+        settings = detection_settings(args.config)
+    settings = settings.model_copy(update={"metric": "mentions"})  # a bare series: every count field is the value
+    files = sorted(p for p in args.data.glob("*.csv"))
+    names = args.only or ["seasonal", *REFERENCES]
+    out_root = args.out or Path(tempfile.mkdtemp(prefix="bench-volume-"))
+    reports = {}
+    for name in names:
+        folder = out_root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        for path in files:
+            if name == "seasonal":
+                detect_series(path, folder / path.name, settings, service=path.stem)
+            else:
+                rows = read_series(path)
+                write_alerts(folder / path.name, rows, REFERENCES[name](rows))
+        reports[name] = (score_results(windows, folder), time.perf_counter() - started)
+    print(f"{'detector':12} {'file':26} {'NAB':>6} {'caught':>7} {'outside':>8}")
+    for name, (report, seconds) in reports.items():
+        for f in report.files:
+            print(f"{name:12} {f.name.removeprefix('Twitter_volume_'):26} {f.normalised:6.1f} "
+                  f"{f.caught:>3}/{f.windows:<3} {f.false_positives:8d}")
+        total = report.as_dict()["total"]
+        print(f"{name:12} {'TOTAL':26} {report.normalised:6.1f} {total['caught']:>3}/{total['windows']:<3} "
+              f"{total['false_positives']:8d}   ({seconds:.0f} s)")
+    print(f"results in {out_root}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
