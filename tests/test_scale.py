@@ -416,8 +416,15 @@ lease_seconds = 3
                                  author=f"user{i}") for i in range(15)]
             reddit.items = items
             store = Store(pg_url)
-            wait_until(lambda: store.count("posts") == len(items) and store.count("alerts") == 1, 60,
-                       "every served post stored and the incident opened", every=0.2)
+
+            def stored_and_opened() -> bool:
+                posts, alerts = store.count("posts"), store.count("alerts")
+                print(f"posts {posts}/{len(items)}, incidents {alerts}, aggregated {bus.aggregated()}/{bus.published()}")
+                return posts == len(items) and alerts == 1
+
+            bus = RedisBus(BusSettings(url="redis://127.0.0.1:6379/0", namespace=namespace))
+            # (the fake Reddit allows 30 requests a minute: a spent budget can hold a poll back for most of one)
+            wait_until(stored_and_opened, 150, "every served post stored and the incident opened", every=0.5)
         finally:
             workers.stop_all()
     assert "polling reddit" in workers.log("ingest")

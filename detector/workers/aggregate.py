@@ -43,7 +43,7 @@ class AggregateWorker(Worker):
         super().__init__(conn, name=name, **kwargs)
         self.monotonic = monotonic
         self._next_claim = 0.0
-        self._stalled_at: tuple[int, float] = (0, 0.0)
+        self._stalled_at: tuple[int, float] = (-1, 0.0)  # (position, since when) of a stalled watermark
         self._next_stall_warning = 0.0
         self.lease = Lease(self.store.engine, "aggregate", self.name, self.bus_settings.lease_seconds)
         self.report = RunReport()
