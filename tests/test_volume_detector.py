@@ -210,3 +210,11 @@ def test_settings_are_validated_at_the_edge():
         build_detector(VolumeSettings.model_construct(detector="nope"), "isp")
     for name, field in VolumeSettings.model_fields.items():
         assert field.description, f"{name} has no description"
+
+
+def test_module_examples_run():
+    import doctest
+
+    from detector.volume import seasonal
+
+    assert doctest.testmod(seasonal).failed == 0

@@ -5,14 +5,18 @@ day-of-week factor x bucket width. The factors are Gamma-Poisson posterior means
 sparse series keeps a flat profile until it has the counts to support a shape, and a busy one learns its
 shape within days. The decision sums the last few buckets over each configured window (5, 15, 60 minutes by
 default) and asks how surprising that sum is under a negative binomial whose dispersion is learned from the
-window sums themselves (so bursty, autocorrelated tweet counts are judged on their own scale). An alert
-needs a Bonferroni-corrected p-value below ``alpha``, at least ``min_count`` units and ``min_ratio`` times
-the expected sum, after a warm-up; then one incident gives one alert until the volume has been normal for
-``rearm_minutes``.
+window sums themselves (weighted by information, so sparse series keep their prior). The smallest p-value is
+then calibrated against the series' own record of surprises (see ``calibration``), so bursty series earn a
+higher bar. An alert needs that calibrated p-value below ``alpha``, at least ``min_count`` units and
+``min_ratio`` times the expected sum, after a warm-up, and a run of significance of ``min_duration_minutes``
+unless the evidence is ``decisive_factor`` times stronger; then one incident gives one alert until the volume
+has been normal for ``rearm_minutes``. Open buckets are judged too (``score``), against the part of the
+bucket that has elapsed, so a decisive burst alerts on the post that tips it.
 
-Robust learning: every closed bucket is learned after its value is capped at its 99.9% band, and a bucket
-judged anomalous is learned only up to that cap, so an outage never becomes the new normal while a real
-level shift is still absorbed, slowly.
+Robust learning: a bucket is learned only ``learn_delay_minutes`` after it was judged; if an alert-worthy
+bucket came in between it counts as the run-up of an incident and only nudges the level (capped at
+``min_ratio`` x expected) and never the dispersion or the calibration. Other buckets are capped at three
+standard deviations (or their Poisson 99.9% count) before they are learned.
 
 >>> from datetime import datetime, timedelta, timezone
 >>> from detector.records import Bucket
@@ -20,11 +24,11 @@ level shift is still absorbed, slowly.
 >>> detector = SeasonalDetector(VolumeSettings(metric="mentions"), service="isp")
 >>> t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 >>> minute = timedelta(minutes=1)
->>> quiet = [detector.update(Bucket("isp", t0 + i * minute, t0 + (i + 1) * minute, mentions=i % 3 == 0))
-...          for i in range(180)]
+>>> quiet = [detector.update(Bucket("isp", t0 + i * minute, t0 + (i + 1) * minute, mentions=i % 30 == 0))
+...          for i in range(600)]
 >>> any(d.alert for d in quiet)
 False
->>> burst = Bucket("isp", t0 + 180 * minute, t0 + 181 * minute, mentions=9, as_of=t0 + 180 * minute + 40 * minute / 60)
+>>> burst = Bucket("isp", t0 + 600 * minute, t0 + 601 * minute, mentions=6, as_of=t0 + 600 * minute + 40 * minute / 60)
 >>> detector.score(burst).alert
 True
 """
@@ -113,7 +117,7 @@ class SeasonalDetector(VolumeDetector):
         return self._detection(state, bucket, judgement)
 
     def update(self, bucket: Bucket) -> Detection:
-        """Judge a closed ``bucket``, then learn from it (capped at its band, so anomalies barely move it)."""
+        """Judge a closed ``bucket``; learn the bucket judged ``learn_delay_minutes`` ago (see module doc)."""
         if not bucket.closed:
             raise ValueError(f"update() needs a closed bucket; {bucket.start} is open until {bucket.end}")
         state = self._state_for(bucket)
