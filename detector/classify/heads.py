@@ -3,19 +3,46 @@
 A ``Head`` is what ``detector train`` writes to ``model.joblib``: the fitted estimator, its label order,
 and, for a binary task, the positive label and the decision threshold chosen on out-of-fold (validation)
 predictions. Thresholds are stored rather than assumed to be 0.5 because the classes are unbalanced.
+
+Features are the sentence embedding plus hashed word unigrams and bigrams of the normalised text. The
+embedding generalises to wordings and services never seen; the n-grams catch the lexical cues it blurs
+("are you in an area outage?" is a support reply, not a complaint). On the project's labelled set the
+combination raised cross-validated complaint macro F1 from 0.79 (embedding alone) to 0.89, for about
+0.03 ms per post (see the model card).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 HEAD_FILE = "model.joblib"
 CARD_FILE = "card.json"
 BINARY_TRUE = {"1", "true", "yes", "y", "t", "1.0"}
+NGRAM_FEATURES = 2**18
+
+
+def ngram_features(texts: Sequence[str]):
+    """Hashed word unigrams and bigrams, L2-normalised rows (stateless: nothing to fit or store)."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    vectorizer = HashingVectorizer(analyzer="word", ngram_range=(1, 2), n_features=NGRAM_FEATURES,
+                                   alternate_sign=False, norm="l2")
+    return vectorizer.transform(list(texts))
+
+
+def head_features(vectors: np.ndarray, texts: Sequence[str] | None, ngrams: bool):
+    """The estimator's input: embeddings, with the n-gram block beside them when the head uses it."""
+    if not ngrams:
+        return vectors
+    if texts is None or len(texts) != len(vectors):
+        raise ValueError("this head also reads the texts: pass the normalised texts with the vectors")
+    import scipy.sparse as sp
+
+    return sp.hstack([sp.csr_matrix(vectors), ngram_features(texts)], format="csr")
 
 
 @dataclass
@@ -28,22 +55,23 @@ class Head:
     positive: str | None = None  # binary tasks: the label the threshold is about
     threshold: float | None = None
     encoder: str = "all-MiniLM-L6-v2"  # embedding model the head was trained on
+    ngrams: bool = False  # also reads hashed word n-grams of the normalised text
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def binary(self) -> bool:
         return self.positive is not None
 
-    def predict_proba(self, vectors: np.ndarray) -> np.ndarray:
-        """Probabilities, one column per entry of ``classes``."""
+    def predict_proba(self, vectors: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
+        """Probabilities, one column per entry of ``classes`` (``texts``: the normalised texts)."""
         if len(vectors) == 0:
             return np.zeros((0, len(self.classes)))
-        return self.estimator.predict_proba(vectors)
+        return self.estimator.predict_proba(head_features(vectors, texts, self.ngrams))
 
-    def positive_proba(self, vectors: np.ndarray) -> np.ndarray:
+    def positive_proba(self, vectors: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
         if not self.binary:
             raise ValueError(f"head {self.task!r} is not binary")
-        return self.predict_proba(vectors)[:, self.classes.index(self.positive)]
+        return self.predict_proba(vectors, texts)[:, self.classes.index(self.positive)]
 
     def decide(self, proba: np.ndarray) -> list[str]:
         """Labels from probabilities: the stored threshold for binary heads, the arg-max otherwise."""
@@ -53,8 +81,8 @@ class Head:
             return [self.positive if value >= self.threshold else negative for value in p]
         return [self.classes[i] for i in np.argmax(proba, axis=1)]
 
-    def predict(self, vectors: np.ndarray) -> list[str]:
-        return self.decide(self.predict_proba(vectors))
+    def predict(self, vectors: np.ndarray, texts: Sequence[str] | None = None) -> list[str]:
+        return self.decide(self.predict_proba(vectors, texts))
 
     def save(self, folder: Path) -> Path:
         import joblib

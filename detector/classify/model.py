@@ -75,6 +75,12 @@ class EmbeddingClassifier(Classifier):
             raise ValueError(
                 f"heads in {self.model_dir} were trained on {trained_on!r}; configure that embedding model"
             )
+        expected = self.heads["complaint"].extra.get("dimension")
+        if embedding_model is not None and expected and self.encoder.dimension != expected:
+            raise ValueError(
+                f"heads in {self.model_dir} expect {expected}-dimensional embeddings ({trained_on}); "
+                f"{embedding_model} gives {self.encoder.dimension}: train heads for it with `detector train`"
+            )
         if isinstance(claims, (str, Path)):
             claims = ClaimsMatcher.from_file(claims, self.encoder)
         self.claims = claims
@@ -93,11 +99,12 @@ class EmbeddingClassifier(Classifier):
                 verdicts[i] = self._empty(post, languages[i])
         if not live:
             return verdicts  # type: ignore[return-value]
-        vectors = self.encoder.encode([texts[i] for i in live])
-        complaint_p = self.heads["complaint"].positive_proba(vectors)
+        live_texts = [texts[i] for i in live]
+        vectors = self.encoder.encode(live_texts)
+        complaint_p = self.heads["complaint"].positive_proba(vectors, live_texts)
         complaint = complaint_p >= self.heads["complaint"].threshold
-        misinfo_p = self._binary("misinformation", vectors)
-        symptoms = self._symptoms(vectors)
+        misinfo_p = self._binary("misinformation", vectors, live_texts)
+        symptoms = self._symptoms(vectors, live_texts)
         matches = (
             self.claims.match(vectors, [posts[i].services for i in live]) if self.claims is not None else None
         )
@@ -131,15 +138,15 @@ class EmbeddingClassifier(Classifier):
         found = dict(zip(missing, self.languages.detect([texts[i] for i in missing]))) if missing else {}
         return [post.lang or found.get(i) for i, post in enumerate(posts)]
 
-    def _binary(self, task: str, vectors: np.ndarray) -> np.ndarray | None:
+    def _binary(self, task: str, vectors: np.ndarray, texts: list[str]) -> np.ndarray | None:
         head = self.heads.get(task)
-        return head.positive_proba(vectors) if head is not None else None
+        return head.positive_proba(vectors, texts) if head is not None else None
 
-    def _symptoms(self, vectors: np.ndarray) -> list[tuple[str, float]] | None:
+    def _symptoms(self, vectors: np.ndarray, texts: list[str]) -> list[tuple[str, float]] | None:
         head = self.heads.get("symptom")
         if head is None:
             return None
-        proba = head.predict_proba(vectors)
+        proba = head.predict_proba(vectors, texts)
         best = np.argmax(proba, axis=1)
         return [(head.classes[j], round(float(proba[row, j]), 4)) for row, j in enumerate(best)]
 

@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 
 from detector.classify.embedding import TextEncoder
-from detector.classify.heads import CARD_FILE, Head, best_threshold, make_estimator, positive_label
+from detector.classify.heads import (
+    CARD_FILE, Head, best_threshold, head_features, make_estimator, positive_label,
+)
 from detector.classify.normalise import normalise_text
 
 READERS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
@@ -109,6 +111,7 @@ def train_head(
     C: float = 2.0,
     progress: Progress | None = None,
     vectors: np.ndarray | None = None,
+    ngrams: bool = True,
 ) -> tuple[Head, dict[str, Any]]:
     """Fit a head; return it and its card (cross-validated metrics, threshold, data hash, versions)."""
     from sklearn.model_selection import StratifiedKFold
@@ -125,22 +128,24 @@ def train_head(
     if vectors is None:
         vectors = embed(encoder, texts, progress)
     y = np.array(labels)
+    features = head_features(vectors, [normalise_text(text) for text in texts], ngrams)
     classes = tuple(sorted(counts.index))
     n_splits = int(min(folds, counts.min()))
     out_of_fold = np.zeros((len(y), len(classes)))
     for train_idx, valid_idx in StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(vectors, y):
         estimator = make_estimator(seed, len(classes), len(train_idx), C)
-        estimator.fit(vectors[train_idx], y[train_idx])
-        proba = estimator.predict_proba(vectors[valid_idx])
+        estimator.fit(features[train_idx], y[train_idx])
+        proba = estimator.predict_proba(features[valid_idx])
         order = [list(estimator.classes_).index(label) for label in classes if label in estimator.classes_]
         out_of_fold[np.ix_(valid_idx, range(len(order)))] = proba[:, order]
     threshold = None
     if pos is not None:
         threshold = best_threshold(y == pos, out_of_fold[:, classes.index(pos)])
     estimator = make_estimator(seed, len(classes), len(y), C)
-    estimator.fit(vectors, y)
+    estimator.fit(features, y)
     head = Head(task=task, estimator=estimator, classes=tuple(estimator.classes_), positive=pos,
-                threshold=threshold, encoder=encoder.name, extra={"dimension": int(vectors.shape[1])})
+                threshold=threshold, encoder=encoder.name, ngrams=ngrams,
+                extra={"dimension": int(vectors.shape[1])})
     cv_metrics = metrics_from(y.tolist(), head.decide(out_of_fold), classes)
     card = {
         "task": task,
@@ -153,6 +158,7 @@ def train_head(
         "threshold": threshold,
         "threshold_rule": "max macro F1 on out-of-fold probabilities" if pos else "arg-max",
         "estimator": "LogisticRegression(class_weight=balanced) + sigmoid calibration",
+        "features": "sentence embedding" + (" + hashed word 1-2-grams" if ngrams else ""),
         "C": C,
         "seed": seed,
         "cross_validation": {"folds": n_splits, **cv_metrics},
@@ -166,7 +172,7 @@ def evaluate_head(head: Head, texts: Sequence[str], labels: Sequence[str], encod
                   progress: Progress | None = None) -> dict[str, Any]:
     """Metrics of a head on labelled texts (labels the head never saw count as errors)."""
     labels = [label_text(label) for label in labels]
-    predicted = head.predict(embed(encoder, texts, progress))
+    predicted = head.predict(embed(encoder, texts, progress), [normalise_text(text) for text in texts])
     return metrics_from(labels, predicted, tuple(head.classes))
 
 

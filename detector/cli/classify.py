@@ -52,13 +52,15 @@ def _fail(error: Exception) -> click.ClickException:
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(2, 20),
               help="Cross-validation folds used for the metrics and the threshold.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed (folds, estimator).")
+@click.option("--ngrams/--no-ngrams", default=True, show_default=True,
+              help="Add hashed word 1-2-grams of the text to the embedding features.")
 @click.option("--embedding-model", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="A local sentence-transformers folder (default: all-MiniLM-L6-v2 from its package).")
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(1, 10_000),
               help="Texts encoded per batch.")
 @_cache_option
-def train_cmd(task, data, text_column, label_column, out, positive, folds, seed, embedding_model, batch_size,
-              cache):
+def train_cmd(task, data, text_column, label_column, out, positive, folds, seed, ngrams, embedding_model,
+              batch_size, cache):
     """Train a classifier head on a labelled file and write it to --out.
 
     Cross-validates, chooses the decision threshold on out-of-fold predictions (binary tasks), and writes
@@ -74,7 +76,7 @@ def train_cmd(task, data, text_column, label_column, out, positive, folds, seed,
         encoder = _encoder(embedding_model, batch_size, cache)
         with _progress("encoding", len(texts)) as bar:
             head, card = train_head(task, texts, labels, encoder, seed=seed, folds=folds, positive=positive,
-                                    progress=bar.update)
+                                    progress=bar.update, ngrams=ngrams)
         card["data_file"] = data.name
         save_head(head, card, out)
     except (LabelledDataError, ValueError, FileNotFoundError) as error:
@@ -180,12 +182,13 @@ def classify_cmd(model_dir, data, out, text_column, claims, embedding_model, bat
 
 def _classify_with_head(folder: Path, texts: list[str], embedding_model, batch_size) -> dict[str, list]:
     from detector.classify.heads import Head
+    from detector.classify.normalise import normalise_text
     from detector.classify.training import embed
 
     head = Head.load(folder)
     encoder = _encoder(embedding_model, batch_size)
     with _progress("classifying", len(texts)) as bar:
-        proba = head.predict_proba(embed(encoder, texts, bar.update))
+        proba = head.predict_proba(embed(encoder, texts, bar.update), [normalise_text(t) for t in texts])
     columns: dict[str, list] = {"prediction": head.decide(proba)}
     for j, label in enumerate(head.classes):
         columns[f"p_{label}"] = [round(float(value), 4) for value in proba[:, j]]
