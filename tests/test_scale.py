@@ -384,6 +384,7 @@ reddit_url = "{reddit.url}"
 interval_seconds = 0.3
 backoff_seconds = 0.2
 backfill_minutes = 5
+max_requests_per_minute = 600
 
 [classifier]
 kind = "keywords"
@@ -423,7 +424,6 @@ lease_seconds = 3
                 return posts == len(items) and alerts == 1
 
             bus = RedisBus(BusSettings(url="redis://127.0.0.1:6379/0", namespace=namespace))
-            # (the fake Reddit allows 30 requests a minute: a spent budget can hold a poll back for most of one)
             wait_until(stored_and_opened, 150, "every served post stored and the incident opened", every=0.5)
         finally:
             workers.stop_all()
