@@ -247,3 +247,14 @@ def test_an_unreadable_message_is_quarantined_and_skipped_not_fatal(pg_url, bus_
     assert row["source"] == "bus" and "undecodable" in row["reason"]
     assert bus.status()["posts"]["pending"] == 0
     worker.conn.close()
+
+
+@redis_only
+def test_consumers_that_hold_nothing_and_went_quiet_are_forgotten(bus):
+    bus.publish_posts([_post(i) for i in range(2)])
+    bus.read(POSTS, "holds-one", count=1, block_ms=None)
+    bus.read(POSTS, "done", count=1, block_ms=None)
+    (done,) = [m for m in bus.read(POSTS, "done", count=5, block_ms=None, own_pending=True)]
+    bus.ack(POSTS, [done.id])
+    assert bus.forget_idle_consumers(POSTS, idle_ms=0) == ["done"]
+    assert [c["name"] for c in bus.status()["posts"]["consumers"]] == ["holds-one"]

@@ -176,6 +176,15 @@ class RedisBus:
     def advance_aggregated(self, seq: int) -> None:
         self._advance(keys=[self.key("aggregated")], args=[seq])
 
+    def forget_idle_consumers(self, stream: str, idle_ms: int) -> list[str]:
+        """Remove consumers that hold nothing and were idle this long (stopped or restarted workers: a
+        default name includes the pid, so every restart would otherwise leave one behind)."""
+        gone = [c["name"] for c in self.redis.xinfo_consumers(self.key(stream), GROUPS[stream])
+                if c["pending"] == 0 and c["idle"] >= idle_ms]
+        for name in gone:
+            self.forget_consumer(stream, name)
+        return gone
+
     def forget_consumer(self, stream: str, consumer: str) -> None:
         """Remove a consumer that holds nothing (a stopped worker) so the group listing stays readable."""
         self.redis.xgroup_delconsumer(self.key(stream), GROUPS[stream], consumer)

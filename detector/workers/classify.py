@@ -68,8 +68,9 @@ class ClassifyWorker(Worker):
             self.claimed += len(messages)
             log.warning("classify %s: claimed %d messages a silent worker held for over %.0fs",
                         self.name, len(messages), self.bus_settings.claim_idle_seconds)
-        if self._claim_from == "0-0":  # went round the whole pending list: wait before scanning again
+        if self._claim_from == "0-0":  # went round the whole pending list: tidy up, wait before scanning again
             self._next_claim = self.monotonic() + self.bus_settings.claim_idle_seconds / 2
+            self.bus.forget_idle_consumers(POSTS, idle_ms * 20)
         return messages
 
     def handle(self, messages: list[Message]) -> None:
