@@ -66,32 +66,16 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from detector.cli import alerts, config_cmd, export, replay
+    """Every command, listed once; each lives in the module of its stage."""
+    from detector.cli import alerts, classify, config_cmd, dashboard, export, replay, run, volume, worker
 
-    cli.add_command(replay.replay_cmd)
-    cli.add_command(replay.demo_cmd)
-    cli.add_command(alerts.alerts_group)
-    cli.add_command(export.export_cmd)
-    cli.add_command(config_cmd.config_group)
-    optional = (
-        ("detector.cli.volume", ("detect_series_cmd", "nab_score_cmd")),
-        ("detector.cli.classify", ("train_cmd", "evaluate_cmd", "classify_cmd")),
-        ("detector.cli.dashboard", ("dashboard_cmd", "report_cmd")),
-        ("detector.cli.run", ("run_cmd", "leadtime_cmd")),
-        ("detector.cli.worker", ("worker_cmd",)),
-    )
-    import importlib
-
-    for module_name, names in optional:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name == module_name:
-                continue  # that stage is not part of this build
-            raise
-        for name in names:
-            if hasattr(module, name):
-                cli.add_command(getattr(module, name))
+    for command in (
+        replay.replay_cmd, replay.demo_cmd, run.run_cmd, alerts.alerts_group, export.export_cmd,
+        config_cmd.config_group, classify.train_cmd, classify.evaluate_cmd, classify.classify_cmd,
+        volume.detect_series_cmd, volume.nab_score_cmd, dashboard.dashboard_cmd, dashboard.report_cmd,
+        run.leadtime_cmd, worker.worker_cmd,
+    ):
+        cli.add_command(command)
 
 
 _register()
