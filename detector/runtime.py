@@ -44,10 +44,16 @@ def build_classifier(settings: ClassifierSettings) -> Classifier:
             f"the model classifier cannot be imported ({error}); install the project with its ML "
             "dependencies (make install) or set [classifier] kind = \"keywords\""
         ) from None
-    return load_default_classifier(
-        model_dir=settings.model_dir, claims_path=settings.claims, embedding_model=settings.embedding_model,
-        batch_size=settings.batch_size,
-    )
+    try:
+        return load_default_classifier(
+            model_dir=settings.model_dir, claims_path=settings.claims, embedding_model=settings.embedding_model,
+            batch_size=settings.batch_size,
+        )
+    except (FileNotFoundError, ValueError) as error:
+        raise ClassifierUnavailable(
+            f"the model classifier cannot be loaded ({error}); run `make models` or set [classifier] "
+            "kind = \"keywords\" (or --classifier keywords)"
+        ) from None
 
 
 def quick_channels(urls: Sequence[str]) -> list[ChannelSettings]:

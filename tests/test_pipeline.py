@@ -157,3 +157,15 @@ def test_errors_are_one_line_without_traceback(tmp_path):
     assert result.output.strip().splitlines() == [
         "error: column 'created_at' is not in posts.csv (columns: when, body); set --time-column"
     ]
+
+
+def test_a_missing_model_is_a_one_line_error_that_says_what_to_do(tmp_path):
+    path = tmp_path / "posts.csv"
+    path.write_text("ts,text\n2024-03-04T00:00:00Z,xfinity down\n")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[[services]]\nname = "X"\n[classifier]\nkind = "model"\nmodel_dir = "{tmp_path / "nothing"}"\n')
+    result = CliRunner().invoke(cli, ["replay", str(path), "-c", str(config), "--service", "X", "--time-column", "ts",
+                                      "--db", str(tmp_path / "x.db")])
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("error: the model classifier cannot be loaded") and "make models" in line

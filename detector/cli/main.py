@@ -31,8 +31,10 @@ class _Group(click.Group):
             debug = ctx.params.get("debug") or os.environ.get("DETECTOR_DEBUG") == "1"
             if debug:
                 raise
-            known = (ConfigError, StoreError, ReplayError, SecretError, ChannelError, FileNotFoundError,
-                     PermissionError)
+            from detector.runtime import ClassifierUnavailable
+
+            known = (ConfigError, StoreError, ReplayError, SecretError, ChannelError, ClassifierUnavailable,
+                     FileNotFoundError, PermissionError)
             message = str(error) if isinstance(error, known) else f"{type(error).__name__}: {error}"
             click.echo(f"error: {message.splitlines()[0] if message else type(error).__name__}", err=True)
             if not isinstance(error, known):
