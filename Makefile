@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/classify.py
 	$(BIN)/python bench/volume.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache demo.db demo.db-* demo-alerts.jsonl
