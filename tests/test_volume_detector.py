@@ -218,3 +218,29 @@ def test_module_examples_run():
     from detector.volume import seasonal
 
     assert doctest.testmod(seasonal).failed == 0
+
+
+@pytest.mark.parametrize("mean,dispersion", [(0.02, 0.1), (0.8, 0.0), (12.0, 0.05), (400.0, 0.3), (3000.0, 0.0)])
+def test_upper_quantile_is_the_smallest_whole_count_whatever_the_guess(mean, dispersion):
+    from detector.volume.tails import upper_quantile, upper_tail
+
+    for tail in (0.1, 1e-4, 1e-9):
+        expected = next(k for k in range(1, 100000) if upper_tail(k, mean, dispersion) <= tail)
+        for guess in (None, 0.0, 1.0, expected - 7, expected, expected + 1, 10 * expected + 3):
+            assert upper_quantile(tail, mean, dispersion, guess) == expected
+
+
+def test_the_calibrated_bar_is_where_the_tail_crosses_alpha():
+    """surprise_for inverts tail(): just above it the tail is at most alpha, just below it is above."""
+    from detector.volume.calibration import SurpriseTail
+
+    rng = np.random.default_rng(3)
+    surprises = SurpriseTail(24 * 14, 24)
+    previous = None
+    for i, surprise in enumerate(np.where(rng.random(5000) < 0.8, 0.0, rng.exponential(1.5, 5000))):
+        surprises.learn(float(surprise), 1 / 60)
+        if i % 250 == 0:
+            for alpha in (1e-2, 1e-4, 1e-7):
+                bar = surprises.surprise_for(alpha, 3, previous)
+                assert surprises.tail(bar + 1e-9, 3) <= alpha < surprises.tail(bar - 1e-9, 3)
+            previous = bar

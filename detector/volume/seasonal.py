@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from functools import lru_cache
 from datetime import datetime, timedelta
 
 from detector.records import Bucket, Detection
@@ -74,6 +74,42 @@ class SeasonalState:
     pending: deque = field(default_factory=deque)  # judged buckets not learned yet
     run_start: datetime | None = None  # first bucket of the current run of significant closed buckets
     alert_surprise_: float | None = None  # cache of the bar, cleared whenever the surprise tail learns
+    # Derived from the above, kept so a bucket costs microseconds (rebuilt when an older pickle is loaded):
+    last_bar_: float | None = None  # the previous bar: where the next search for it starts
+    hod_factors_: list[float] = field(default_factory=list)  # _normalised(hod_seen, hod_expected)
+    dow_factors_: list[float] = field(default_factory=list)
+    windows_: list["_RecentWindow"] = field(default_factory=list)  # per window, its earlier buckets in sum
+    band_guess_: float | None = None  # the shortest window's band a bucket ago: where its search starts
+    dispersions_: list[float] = field(default_factory=list)  # dispersions(), refreshed whenever they learn
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if "windows_" not in state:  # pickled before the derived fields existed: rebuilt on the next bucket
+            self.last_bar_ = self.band_guess_ = None
+            self.hod_factors_, self.dow_factors_, self.windows_, self.dispersions_ = [], [], [], []
+
+
+@dataclass
+class _RecentWindow:
+    """The earlier buckets of one sliding window (its last ``earlier`` closed buckets), summed as they come
+    and go: their values, how many are not whole (those are summed afresh, for the same rounding), and how
+    many fall in each (hour, weekday) slot, so their expectation is one product per slot."""
+
+    earlier: int
+    value_sum: float = 0.0
+    fractional: int = 0
+    slots: dict = field(default_factory=dict)
+
+    def add(self, start: datetime, value: float, sign: int) -> None:
+        self.value_sum += sign * value
+        if not float(value).is_integer():
+            self.fractional += sign
+        key = (start.hour, start.weekday())
+        left = self.slots.get(key, 0) + sign
+        if left:
+            self.slots[key] = left
+        else:
+            del self.slots[key]
 
 
 @dataclass
@@ -88,7 +124,7 @@ class _Pending:
     suppressed: bool
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: never changed after it is made, and a frozen dataclass is slow to make
 class _Judgement:
     value: float
     expected: float
@@ -107,6 +143,35 @@ class SeasonalDetector(VolumeDetector):
         self.settings = settings
         self.service = service
         self.state_: SeasonalState | None = None  # built lazily, on the first bucket
+        self._derive()
+
+    def _derive(self) -> None:
+        s = self.settings
+        self._rearm = timedelta(minutes=s.rearm_minutes)
+        self._learn_delay = timedelta(minutes=s.learn_delay_minutes)
+        self._min_duration = timedelta(minutes=s.min_duration_minutes)
+        self._decay_cache: dict[float, tuple[float, float, float]] = {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._derive()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_decay_cache"]  # derived from the settings; score() may fill it
+        return state
+
+    def _decays(self, hours: float) -> tuple[float, float, float]:
+        """How much the level, the profile and the dispersion decay over ``hours``."""
+        decays = self._decay_cache.get(hours)
+        if decays is None:
+            s = self.settings
+            decays = self._decay_cache[hours] = (
+                0.5 ** (hours / s.level_half_life_hours),
+                0.5 ** (hours / (24 * s.profile_half_life_days)),
+                0.5 ** (hours / (24 * s.dispersion_half_life_days)),
+            )
+        return decays
 
     # -- the contract ---------------------------------------------------------------------------------
 
@@ -123,7 +188,8 @@ class SeasonalDetector(VolumeDetector):
         state = self._state_for(bucket)
         if state.last_end is not None and bucket.start != state.last_end:
             state.recent.clear()  # a gap (or a replay from elsewhere): earlier buckets are not adjacent
-        judgement = self._judge(state, bucket)
+            state.windows_ = []
+        judgement = self._judge(state, bucket, remember=True)
         detection = self._detection(state, bucket, judgement)
         if judgement.significant:
             state.last_anomalous_end = bucket.end
@@ -134,16 +200,16 @@ class SeasonalDetector(VolumeDetector):
         else:
             state.run_start = None
             quiet_since = state.last_anomalous_end
-            if quiet_since is not None and bucket.end - quiet_since >= timedelta(minutes=self.settings.rearm_minutes):
+            if quiet_since is not None and bucket.end - quiet_since >= self._rearm:
                 state.alerted_at = None  # the incident is over: the next anomaly is a new one
-        state.recent.append((bucket.start, judgement.value))
+        self._remember(state, bucket.start, judgement.value, bucket.width)
         if judgement.significant:  # the run-up to an incident is part of it: do not learn it as normal
             for entry in state.pending:
                 entry.anomalous = True
         warming = state.seen_hours * 60 < self.settings.warmup_minutes
         state.pending.append(_Pending(bucket.start, bucket.width, judgement, judgement.significant, warming,
                                       detection.suppressed))
-        horizon = bucket.end - timedelta(minutes=self.settings.learn_delay_minutes)
+        horizon = bucket.end - self._learn_delay
         while state.pending and state.pending[0].start + state.pending[0].width <= horizon:
             entry = state.pending.popleft()
             if not entry.suppressed:  # maintenance volume is not what normal looks like
@@ -157,9 +223,7 @@ class SeasonalDetector(VolumeDetector):
 
     def _window_lengths(self, width: timedelta) -> list[int]:
         """Each window in whole buckets (at least one), without duplicates, shortest first."""
-        seconds = width.total_seconds()
-        lengths = {max(1, round(minutes * 60 / seconds)) for minutes in self.settings.windows_minutes}
-        return sorted(lengths)
+        return _lengths_in_buckets(tuple(self.settings.windows_minutes), width.total_seconds())
 
     def _state_for(self, bucket: Bucket) -> SeasonalState:
         if self.state_ is None:
@@ -174,7 +238,43 @@ class SeasonalDetector(VolumeDetector):
                 recent=deque(maxlen=max(lengths) - 1 or 1),
                 surprises=SurpriseTail(24 * s.calibration_half_life_days, s.calibration_prior_hours),
             )
-        return self.state_
+        state = self.state_
+        if not state.hod_factors_:
+            self._refresh_factors(state)
+            state.dispersions_ = self.dispersions(state)
+        if not state.windows_ and state.recent:
+            self._rebuild_windows(state, bucket.width)
+        return state
+
+    def _refresh_factors(self, state: SeasonalState) -> None:
+        prior = self.settings.profile_prior_count
+        state.hod_factors_ = _normalised(state.hod_seen, state.hod_expected, prior)
+        state.dow_factors_ = _normalised(state.dow_seen, state.dow_expected, prior)
+
+    def _rebuild_windows(self, state: SeasonalState, width: timedelta) -> None:
+        """Sum each window's earlier buckets afresh from ``recent``."""
+        state.windows_ = [_RecentWindow(length - 1) for length in self._window_lengths(width)]
+        recent = list(state.recent)
+        for window in state.windows_:
+            for start, value in recent[len(recent) - min(window.earlier, len(recent)):] if window.earlier else []:
+                window.add(start, value, 1)
+
+    def _remember(self, state: SeasonalState, start: datetime, value: float, width: timedelta) -> None:
+        """Append a closed bucket to ``recent`` and to each window's sums (dropping what slides out)."""
+        if not state.windows_:
+            self._rebuild_windows(state, width)
+        recent = state.recent
+        key, fractional = (start.hour, start.weekday()), not float(value).is_integer()
+        for window in state.windows_:
+            if not window.earlier:
+                continue
+            if len(recent) >= window.earlier:
+                old_start, old_value = recent[-window.earlier]
+                window.add(old_start, old_value, -1)
+            window.value_sum += value
+            window.fractional += fractional
+            window.slots[key] = window.slots.get(key, 0) + 1
+        recent.append((start, value))
 
     def expected_for(self, bucket: Bucket) -> float:
         """Expected value of a whole ``bucket`` under the baseline learned so far."""
@@ -182,22 +282,11 @@ class SeasonalDetector(VolumeDetector):
         hod, dow = self._factors(state, bucket.start)
         return self._rate(state) * hod * dow * _hours(bucket.width)
 
-    def _expected_by_start(self, state: SeasonalState, width: timedelta) -> Callable[[datetime], float]:
-        """Expected value of a whole bucket starting at a given time, under the current baseline."""
-        prior = self.settings.profile_prior_count
-        hod = _normalised(state.hod_seen, state.hod_expected, prior)
-        dow = _normalised(state.dow_seen, state.dow_expected, prior)
-        scale = self._rate(state) * _hours(width)
-        return lambda start: scale * hod[start.hour] * dow[start.weekday()]
-
     def _rate(self, state: SeasonalState) -> float:
         return state.level_sum / state.level_hours
 
     def _factors(self, state: SeasonalState, start: datetime) -> tuple[float, float]:
-        prior = self.settings.profile_prior_count
-        hod = _normalised(state.hod_seen, state.hod_expected, prior)
-        dow = _normalised(state.dow_seen, state.dow_expected, prior)
-        return hod[start.hour], dow[start.weekday()]
+        return state.hod_factors_[start.hour], state.dow_factors_[start.weekday()]
 
     def dispersions(self, state: SeasonalState) -> list[float]:
         """Learned dispersion of each window's sum: a moment estimate shrunk toward the prior by information.
@@ -212,31 +301,50 @@ class SeasonalDetector(VolumeDetector):
             result.append(max(0.0, (sq - mean + prior * s.dispersion_prior) / (mean_sq + prior)))
         return result
 
-    def _judge(self, state: SeasonalState, bucket: Bucket) -> _Judgement:
+    def _judge(self, state: SeasonalState, bucket: Bucket, remember: bool = False) -> _Judgement:
         s = self.settings
         fraction = 1.0 if bucket.closed else max(0.0, (bucket.as_of - bucket.start) / bucket.width)
         value = metric_value(bucket, s.metric)
-        expected_at = self._expected_by_start(state, bucket.width)
-        expected = expected_at(bucket.start) * fraction
+        hod, dow = state.hod_factors_, state.dow_factors_
+        scale = self._rate(state) * _hours(bucket.width)
+        expected = scale * hod[bucket.start.hour] * dow[bucket.start.weekday()] * fraction
         lengths = self._window_lengths(bucket.width)
-        dispersions = self.dispersions(state)
+        dispersions = state.dispersions_
         needed_p = 10.0 ** -self._alert_surprise(state, len(lengths))
-        recent = list(state.recent)
+        adjacent = state.last_end is None or bucket.start == state.last_end
+        windows = state.windows_ if adjacent and len(state.windows_) == len(lengths) else None
+        recent = None if windows is not None else list(state.recent)
         lowest_p, best = 1.0, None
         sums, upper = [], math.inf
         for index, (length, dispersion) in enumerate(zip(lengths, dispersions)):
-            earlier = recent[len(recent) - min(length - 1, len(recent)):] if length > 1 else []
             # Earlier buckets are judged against today's baseline too: one consistent expectation per window.
-            window_sum = value + sum(v for _, v in earlier)
-            window_expected = expected + sum(expected_at(start) for start, _ in earlier)
+            if windows is not None and not windows[index].fractional:
+                window = windows[index]
+                window_sum = value + window.value_sum
+                window_expected = expected
+                for (hour, weekday), count in window.slots.items():
+                    window_expected += count * (scale * hod[hour] * dow[weekday])
+            else:
+                if recent is None:
+                    recent = list(state.recent)
+                earlier = recent[len(recent) - min(length - 1, len(recent)):] if length > 1 else []
+                window_sum = value + sum(v for _, v in earlier)
+                window_expected = expected + sum(scale * hod[start.hour] * dow[start.weekday()]
+                                                 for start, _ in earlier)
             sums.append((window_sum, window_expected))
             p_value = upper_tail(window_sum, window_expected, dispersion)
             lowest_p = min(lowest_p, p_value)
-            needed = max(
-                upper_quantile(needed_p, window_expected, dispersion), s.min_count, s.min_ratio * window_expected
-            )
+            floor = max(s.min_count, s.min_ratio * window_expected)
             if index == 0:
+                band = upper_quantile(needed_p, window_expected, dispersion, state.band_guess_)
+                if remember:
+                    state.band_guess_ = band
+                needed = max(band, floor)
                 upper = max(0.0, needed - (window_sum - value))
+            elif window_sum >= floor:  # below the floor no band can be met: skip finding it
+                needed = max(upper_quantile(needed_p, window_expected, dispersion), floor)
+            else:
+                continue
             if window_sum >= needed and (best is None or p_value < best[0]):
                 best = (p_value, length, window_sum, window_expected)
         surprise = -math.log10(lowest_p)
@@ -252,14 +360,8 @@ class SeasonalDetector(VolumeDetector):
     def _alert_surprise(self, state: SeasonalState, windows: int) -> float:
         """The surprise (-log10 p) whose calibrated tail probability is ``alpha``: the bar a window must clear."""
         if state.alert_surprise_ is None:
-            low, high = 0.0, 300.0
-            for _ in range(50):
-                mid = (low + high) / 2
-                if state.surprises.tail(mid, windows) > self.settings.alpha:
-                    low = mid
-                else:
-                    high = mid
-            state.alert_surprise_ = high
+            state.alert_surprise_ = state.surprises.surprise_for(self.settings.alpha, windows, state.last_bar_)
+            state.last_bar_ = state.alert_surprise_
         return state.alert_surprise_
 
     def _detection(self, state: SeasonalState, bucket: Bucket, judgement: _Judgement) -> Detection:
@@ -269,12 +371,12 @@ class SeasonalDetector(VolumeDetector):
         ongoing = (
             state.alerted_at is not None
             and state.last_anomalous_end is not None
-            and bucket.start < state.last_anomalous_end + timedelta(minutes=s.rearm_minutes)
+            and bucket.start < state.last_anomalous_end + self._rearm
         )
         adjacent_run = state.run_start is not None and state.last_end == bucket.start
         run_start = state.run_start if adjacent_run else bucket.start
         lasting = (
-            bucket.as_of - run_start >= timedelta(minutes=s.min_duration_minutes)
+            bucket.as_of - run_start >= self._min_duration
             or judgement.p_value <= s.alpha / s.decisive_factor
         )
         alert = judgement.significant and warm and not ongoing and lasting
@@ -285,7 +387,8 @@ class SeasonalDetector(VolumeDetector):
             reason = f"not yet {s.min_duration_minutes:g} min: {reason}"
         elif judgement.significant and ongoing:
             reason = f"ongoing since {state.alerted_at.isoformat()}: {reason}"
-        suppressed_by = suppression_reason(s.maintenance, self.service, bucket.start, bucket.end)
+        suppressed_by = (suppression_reason(s.maintenance, self.service, bucket.start, bucket.end)
+                         if s.maintenance else None)
         if suppressed_by is not None and reason:
             reason = f"suppressed ({suppressed_by}): {reason}"
         score = min(1.0, -math.log10(judgement.p_value) / (-2 * math.log10(s.alpha)))
@@ -309,44 +412,44 @@ class SeasonalDetector(VolumeDetector):
         s = self.settings
         judgement = entry.judgement
         hours = _hours(entry.width)
-        dispersions = self.dispersions(state)
+        dispersions = state.dispersions_
         if entry.warming:
             cap = math.inf  # warming up: the level must find the series' scale, whatever it is
         elif entry.anomalous:  # an anomaly may nudge the level (a real shift is absorbed), never drag it
             cap = s.min_ratio * judgement.expected
         else:
-            cap = _learning_cap(judgement.expected, dispersions[0])
+            cap = _learning_cap(judgement.expected, dispersions[0], judgement.value)
         value = min(judgement.value, cap)
         hod, dow = self._factors(state, entry.start)
         rate = self._rate(state)
 
-        level_decay = 0.5 ** (hours / s.level_half_life_hours)
+        level_decay, profile_decay, spread_decay = self._decays(hours)
         state.level_sum = level_decay * state.level_sum + value / (hod * dow)
         state.level_hours = level_decay * state.level_hours + hours
         if entry.warming:
             return  # the level is still climbing from its prior: residuals now would teach a false profile
 
-        profile_decay = 0.5 ** (hours / (24 * s.profile_half_life_days))
         for slots in (state.hod_seen, state.hod_expected, state.dow_seen, state.dow_expected):
-            for i in range(len(slots)):
-                slots[i] *= profile_decay
+            slots[:] = [slot * profile_decay for slot in slots]
         state.hod_seen[entry.start.hour] += value
         state.hod_expected[entry.start.hour] += rate * dow * hours
         if state.seen_hours >= 24 * 7:  # a weekday is only comparable once the level has seen a whole week
             state.dow_seen[entry.start.weekday()] += value
             state.dow_expected[entry.start.weekday()] += rate * hod * hours
+        self._refresh_factors(state)
 
-        spread_decay = 0.5 ** (hours / (24 * s.dispersion_half_life_days))
         for i, ((window_sum, window_expected), dispersion) in enumerate(zip(judgement.window_sums, dispersions)):
             state.spread_sq[i] *= spread_decay
             state.spread_mean[i] *= spread_decay
             state.spread_mean_sq[i] *= spread_decay
             if window_expected <= 0 or entry.anomalous:
                 continue
-            capped = min(window_sum, _learning_cap(window_expected, dispersion))
+            capped = window_sum if window_sum <= window_expected else min(
+                window_sum, _learning_cap(window_expected, dispersion, window_sum))
             state.spread_sq[i] += (capped - window_expected) ** 2
             state.spread_mean[i] += window_expected
             state.spread_mean_sq[i] += window_expected**2
+        state.dispersions_ = self.dispersions(state)
 
         # As in SPOT, alarms (and their run-up) do not enter the record of surprises: an outage cannot
         # raise the bar.
@@ -355,13 +458,21 @@ class SeasonalDetector(VolumeDetector):
             state.alert_surprise_ = None
 
 
-def _learning_cap(expected: float, dispersion: float) -> float:
+def _learning_cap(expected: float, dispersion: float, value: float = math.inf) -> float:
     """The most a bucket or window sum teaches: three standard deviations above expected (Huber-style),
-    but never less than the Poisson 99.9% count, so a single post in a sparse series is learned whole."""
+    but never less than the Poisson 99.9% count, so a single post in a sparse series is learned whole.
+    A ``value`` within the Huber bound is not capped either way, so the count is not worked out."""
     if expected <= 0:
         return 1.0
     huber = expected + _HUBER_SIGMAS * math.sqrt(expected + dispersion * expected**2)
+    if value <= huber:
+        return huber
     return max(huber, upper_quantile(_LEARN_TAIL, expected, 0.0))
+
+
+@lru_cache(maxsize=64)
+def _lengths_in_buckets(windows_minutes: tuple[float, ...], seconds: float) -> list[int]:
+    return sorted({max(1, round(minutes * 60 / seconds)) for minutes in windows_minutes})
 
 
 def _hours(width: timedelta) -> float:
