@@ -133,6 +133,10 @@ class Detection:
     alert: bool
     reason: str = ""
     suppressed: bool = False  # inside a maintenance window: recorded, not notified
+    # The evidence behind the decision when it spans several buckets (a sliding window): its sum and the
+    # sum expected over it. A per-minute value can be 0 while the last hour is clearly anomalous.
+    window_value: float | None = None
+    window_expected: float | None = None
 
     @property
     def ratio(self) -> float:

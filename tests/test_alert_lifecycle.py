@@ -119,3 +119,17 @@ def test_services_are_independent():
                             *(detection(1 + m, 0) for m in range(11))])
     assert kinds(changes) == ["opened", "opened", "resolved"]
     assert [a.service for a in manager.open_alerts()] == ["Other"]
+
+
+def test_severity_ratio_follows_the_deciding_window_not_an_empty_last_minute():
+    from datetime import datetime, timezone
+
+    from detector.alerting.manager import ratio_of
+    from detector.records import Detection
+
+    t = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    minute_only = Detection("S", t, t, value=0.0, expected=0.02, upper=3.0, score=1.0, alert=True)
+    windowed = Detection("S", t, t, value=0.0, expected=0.02, upper=3.0, score=1.0, alert=True,
+                         window_value=10.0, window_expected=1.25)
+    assert ratio_of(minute_only) == 0.0
+    assert ratio_of(windowed) == 8.0

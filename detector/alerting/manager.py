@@ -65,9 +65,13 @@ def _worse(a: str, b: str) -> str:
 
 
 def ratio_of(detection: Detection) -> float:
-    """Observed over expected, with expected floored at one per bucket: three reports where a hundredth was
-    expected is notable, not a 300-fold catastrophe."""
-    return detection.value / max(detection.expected, 1.0)
+    """Observed over expected, with expected floored at one: three reports where a hundredth was expected
+    is notable, not a 300-fold catastrophe. Judged on the detector's deciding window when it gives one, so an
+    incident decided on the last hour is not rated by its (possibly empty) last minute."""
+    ratio = detection.value / max(detection.expected, 1.0)
+    if detection.window_value is not None and detection.window_expected is not None:
+        ratio = max(ratio, detection.window_value / max(detection.window_expected, 1.0))
+    return ratio
 
 
 class AlertManager:
