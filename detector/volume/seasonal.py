@@ -134,6 +134,7 @@ class _Judgement:
     significant: bool
     reason: str
     window_sums: tuple[tuple[float, float], ...]
+    deciding: tuple[float, float] | None = None  # (sum, expected sum) of the window that decided
 
 
 class SeasonalDetector(VolumeDetector):
@@ -355,7 +356,9 @@ class SeasonalDetector(VolumeDetector):
             minutes = length * bucket.width.total_seconds() / 60
             reason = (f"{window_sum:g} {s.metric} in the last {minutes:g} min vs {window_expected:.2f} "
                       f"expected (p={state.surprises.tail(-math.log10(p_value), len(lengths)):.1e})")
-        return _Judgement(value, expected, upper, calibrated, surprise, best is not None, reason, tuple(sums))
+        deciding = None if best is None else (best[2], best[3])
+        return _Judgement(value, expected, upper, calibrated, surprise, best is not None, reason, tuple(sums),
+                          deciding)
 
     def _alert_surprise(self, state: SeasonalState, windows: int) -> float:
         """The surprise (-log10 p) whose calibrated tail probability is ``alpha``: the bar a window must clear."""
@@ -403,6 +406,8 @@ class SeasonalDetector(VolumeDetector):
             alert=alert,
             reason=reason,
             suppressed=suppressed_by is not None,
+            window_value=None if judgement.deciding is None else judgement.deciding[0],
+            window_expected=None if judgement.deciding is None else judgement.deciding[1],
         )
 
     # -- learning -------------------------------------------------------------------------------------
