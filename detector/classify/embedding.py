@@ -76,6 +76,12 @@ class EmbeddingCache:
         if self.path is not None and items:
             self._write_disk(items)
 
+    def clear(self) -> None:
+        """Forget every vector held in memory (benchmarks start cold; the disk file, if any, is kept)."""
+        with self._lock:
+            self._memory.clear()
+        self.hits = self.misses = 0
+
     def __len__(self) -> int:
         return len(self._memory)
 
