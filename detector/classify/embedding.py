@@ -31,7 +31,9 @@ def default_model_path() -> Path:
 def load_sentence_model(path: Path | str | None = None):
     """Load a local sentence-transformers folder on the CPU, refusing to touch the network."""
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # a weights-loading bar in every CLI run says nothing useful
     folder = Path(path) if path is not None else default_model_path()
     if not (folder / "modules.json").exists() and not (folder / "config.json").exists():
         raise FileNotFoundError(f"{folder} is not a sentence-transformers model folder (no modules.json)")
