@@ -5,33 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from detector.pseudonym import Pseudonymiser
 from detector.records import Post, Rejected
-from detector.secrets import Secrets
 from detector.sources.live_settings import BlueskySettings
-from detector.sources.polite import MalformedResponse, PoliteClient, Watermark
-from detector.sources.polling import Entry, PollingSource
+from detector.sources.polite import MalformedResponse, Watermark
+from detector.sources.polling import Entry, HttpPollingSource
 from detector.timeparse import parse_time
 
 
-class BlueskySource(PollingSource):
+class BlueskySource(HttpPollingSource):
     """Posts matching each configured query."""
 
-    def __init__(self, settings: BlueskySettings, pseudonymiser: Pseudonymiser, secrets: Secrets | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(settings, pseudonymiser, secrets, **kwargs)
-        self.settings: BlueskySettings = settings
-        self.client = PoliteClient(settings.name, timeout=settings.timeout_seconds, budget=self.budget,
-                                   contact=settings.contact)
+    settings: BlueskySettings
 
     def streams(self) -> list[str]:
         return list(self.settings.queries or ())
-
-    def requests_made(self) -> int:
-        return self.client.requests
-
-    def close(self) -> None:
-        self.client.close()
 
     def read_stream(self, stream: str, since: Watermark) -> list[Entry]:
         url = f"{self.settings.base_url.rstrip('/')}/xrpc/app.bsky.feed.searchPosts"

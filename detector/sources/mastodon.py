@@ -15,20 +15,18 @@ from detector.records import Post, Rejected
 from detector.secrets import Secrets
 from detector.sources.html_text import html_to_text
 from detector.sources.live_settings import MastodonSettings
-from detector.sources.polite import MalformedResponse, PoliteClient, Watermark
-from detector.sources.polling import Entry, PollingSource
+from detector.sources.polite import MalformedResponse, Watermark
+from detector.sources.polling import Entry, HttpPollingSource
 from detector.timeparse import parse_time
 
 
-class MastodonSource(PollingSource):
+class MastodonSource(HttpPollingSource):
     """Statuses under the configured hashtags (and searches) of the configured instances."""
 
     def __init__(self, settings: MastodonSettings, pseudonymiser: Pseudonymiser, secrets: Secrets | None = None,
                  **kwargs: Any) -> None:
         super().__init__(settings, pseudonymiser, secrets, **kwargs)
         self.settings: MastodonSettings = settings
-        self.client = PoliteClient(settings.name, timeout=settings.timeout_seconds, budget=self.budget,
-                                   contact=settings.contact)
         self._token = self.secrets.expand(settings.token) if settings.token else None
 
     def streams(self) -> list[str]:
@@ -39,12 +37,6 @@ class MastodonSource(PollingSource):
             if self._token:
                 out += [f"search {base} {query}" for query in self.settings.search]
         return out
-
-    def requests_made(self) -> int:
-        return self.client.requests
-
-    def close(self) -> None:
-        self.client.close()
 
     def read_stream(self, stream: str, since: Watermark) -> list[Entry]:
         kind, base, term = stream.split(" ", 2)

@@ -24,6 +24,7 @@ from detector.secrets import Secrets
 from detector.sources.base import Source, SourceBatch
 from detector.sources.live_settings import LiveSourceSettings
 from detector.sources.polite import (
+    PoliteClient,
     Backoff,
     MalformedResponse,
     RequestBudget,
@@ -178,3 +179,23 @@ class PollingSource(Source):
         return PollResult(new=new, wait=wait, error=None if failure is None else str(failure),
                           kind=None if failure is None else failure.kind, requests=requests, newest=newest,
                           gaps=self._gaps)
+
+
+class HttpPollingSource(PollingSource):
+    """A polling source that speaks HTTP through one polite client, whose requests spend the source's budget."""
+
+    accept: str | None = None  # the Accept header this API wants, if any
+
+    def __init__(self, settings: LiveSourceSettings, pseudonymiser: Pseudonymiser, secrets: Secrets | None = None,
+                 **kwargs) -> None:
+        super().__init__(settings, pseudonymiser, secrets, **kwargs)
+        self.client = PoliteClient(
+            settings.name, timeout=settings.timeout_seconds, budget=self.budget, contact=settings.contact,
+            headers={"Accept": self.accept} if self.accept else None,
+        )
+
+    def requests_made(self) -> int:
+        return self.client.requests
+
+    def close(self) -> None:
+        self.client.close()

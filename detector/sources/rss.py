@@ -14,35 +14,21 @@ from typing import Any
 
 import feedparser
 
-from detector.pseudonym import Pseudonymiser
 from detector.records import Post, Rejected
-from detector.secrets import Secrets
 from detector.sources.html_text import html_to_text
 from detector.sources.live_settings import RssSettings
-from detector.sources.polite import MalformedResponse, PoliteClient, Watermark
-from detector.sources.polling import Entry, PollingSource
+from detector.sources.polite import MalformedResponse, Watermark
+from detector.sources.polling import Entry, HttpPollingSource
 
 
-class RssSource(PollingSource):
+class RssSource(HttpPollingSource):
     """Entries of the configured feeds."""
 
-    def __init__(self, settings: RssSettings, pseudonymiser: Pseudonymiser, secrets: Secrets | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(settings, pseudonymiser, secrets, **kwargs)
-        self.settings: RssSettings = settings
-        self.client = PoliteClient(
-            settings.name, timeout=settings.timeout_seconds, budget=self.budget, contact=settings.contact,
-            headers={"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"},
-        )
+    settings: RssSettings
+    accept = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
 
     def streams(self) -> list[str]:
         return list(self.settings.feeds)
-
-    def requests_made(self) -> int:
-        return self.client.requests
-
-    def close(self) -> None:
-        self.client.close()
 
     def read_stream(self, stream: str, since: Watermark) -> list[Entry]:
         response = self.client.get(stream)
