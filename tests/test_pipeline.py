@@ -6,7 +6,6 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
-import pytest
 from click.testing import CliRunner
 
 import detector
