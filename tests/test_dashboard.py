@@ -195,3 +195,16 @@ def test_alerts_page_links_an_incident_to_the_service_page(shared_db, monkeypatc
     assert at.header[0].value == "Service"
     assert at.radio(key="range").value == "incident"
     assert at.selectbox(key="incident_view").value == shared_db.open_incident
+
+
+def test_a_resolved_incident_can_be_acknowledged_for_the_record(own_db, monkeypatch):
+    at = open_page(own_db, monkeypatch, "alerts")
+    at.selectbox(key="incident").select(own_db.resolved_incident).run()
+    button = at.button(key=f"ack-{own_db.resolved_incident}")
+    assert not button.disabled
+    button.click().run()
+    no_exceptions(at)
+    with Store(own_db.path) as store, store.engine.connect() as conn:
+        row = conn.execute(sa.select(schema.alerts).where(schema.alerts.c.id == own_db.resolved_incident)).one()
+    assert row.status == "resolved" and row.acknowledged_at is not None
+    assert at.button(key=f"ack-{own_db.resolved_incident}").disabled
