@@ -19,7 +19,7 @@ from detector.bus.settings import BusSettings
 from detector.classify.settings import ClassifierSettings
 from detector.matching import ServiceRule
 from detector.run_settings import RunSettings
-from detector.sources.registry import SourceSettings
+from detector.sources.registry import SOURCE_TYPES, SourceSettings
 from detector.volume.settings import VolumeSettings
 
 
@@ -195,7 +195,7 @@ def explain(error: ValidationError, text: str) -> list[Problem]:
     """Turn pydantic's errors into located problems with a fix each."""
     problems = []
     for item in error.errors(include_url=False):
-        loc = [part for part in item["loc"] if not _is_tag(part)]
+        loc = _without_tags(item["loc"])
         place = _place(loc) or "config"
         message = item["msg"].removeprefix("Value error, ")
         fix = _FIXES.get(item["type"], "see `detector config check --schema` for the expected form")
@@ -206,9 +206,15 @@ def explain(error: ValidationError, text: str) -> list[Problem]:
     return problems
 
 
-def _is_tag(part: Any) -> bool:
-    # Discriminated unions add the chosen tag ("replay") to the location; it is not a key in the file.
-    return isinstance(part, str) and part in {"replay", "reddit", "bluesky", "mastodon", "hackernews", "rss", "statuspage"}
+def _without_tags(loc: tuple[Any, ...]) -> list[Any]:
+    """The location without the source type pydantic inserts after ``sources[i]`` (the union's tag, e.g.
+    "replay"), which is not a key in the file."""
+    out: list[Any] = []
+    for i, part in enumerate(loc):
+        if i >= 2 and loc[i - 2] == "sources" and isinstance(loc[i - 1], int) and part in SOURCE_TYPES:
+            continue
+        out.append(part)
+    return out
 
 
 def _place(loc: list[Any]) -> str:

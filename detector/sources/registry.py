@@ -17,11 +17,10 @@ from detector.sources.live_settings import (
 )
 from detector.sources.replay_settings import ReplaySettings
 
-SourceSettings = Annotated[
-    Union[ReplaySettings, RedditSettings, BlueskySettings, MastodonSettings, HackerNewsSettings, RssSettings,
-          StatusPageSettings],
-    Field(discriminator="type"),
-]
+_SETTINGS = (ReplaySettings, RedditSettings, BlueskySettings, MastodonSettings, HackerNewsSettings, RssSettings,
+             StatusPageSettings)
+SourceSettings = Annotated[Union[_SETTINGS], Field(discriminator="type")]
+SOURCE_TYPES: tuple[str, ...] = tuple(cls.model_fields["type"].default for cls in _SETTINGS)
 
 # type -> "module:class" of the live post sources (imported when used, so praw loads only for Reddit)
 LIVE_SOURCES: dict[str, str] = {
