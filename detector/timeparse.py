@@ -51,3 +51,22 @@ def _parse_text(text: str) -> datetime:
         return parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         raise ValueError(f"unparseable time {text[:40]!r}") from None
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from an HTTP Retry-After header (delta-seconds or an HTTP date); None when absent or
+    unreadable. Shared by the sources (a 429 from an API) and the alert channels (a 429 from Slack)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())

@@ -35,14 +35,14 @@ def require_service(name: str, host: str, port: int) -> None:
     message = f"{name} is not reachable on {host}:{port}"
     if IN_CI:
         pytest.fail(message + " (CI must run this test)")
-    pytest.skip(message)
+    pytest.skip(reason=message)
 
 
 def shared_data(*parts: str) -> Path:
     """A path in ../shared/data; skip the test with a reason when that folder is absent."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"development data {path} is not present")
+        pytest.skip(reason=f"development data {path} is not present (see ../shared/data/README.md)")
     return path
 
 

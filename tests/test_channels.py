@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from detector.alerting.channels.base import Channel, Delivery
-from detector.alerting.channels.http import delivery_from_response, retry_after_seconds
+from detector.alerting.channels.http import delivery_from_response
+from detector.timeparse import retry_after_seconds
 from detector.alerting.channels.pagerduty import PagerDutyChannel
 from detector.alerting.channels.registry import FACTORIES, ChannelError, channel_from_url
 from detector.alerting.channels.slack import SlackChannel

@@ -9,7 +9,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from detector.sources.polite import Backoff, RequestBudget, SeenSet, SourceUnavailable, Watermark, retry_after, user_agent
+from detector.sources.polite import Backoff, RequestBudget, SeenSet, SourceUnavailable, Watermark, user_agent
+from detector.timeparse import retry_after_seconds as retry_after
 
 
 def test_backoff_doubles_with_jitter_up_to_the_cap_and_resets_on_new_items() -> None:

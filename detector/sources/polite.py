@@ -14,10 +14,11 @@ import random
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 import httpx
+
+from detector.timeparse import retry_after_seconds
 
 PROJECT_URL = "https://github.com/outage-detector/outage-detector"
 
@@ -120,24 +121,6 @@ class RequestBudget:
         self._times.append(now)
 
 
-def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds from a Retry-After header (a number of seconds or an HTTP date); None when absent or odd."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    now = now or datetime.now(timezone.utc)
-    return max(0.0, (when - now).total_seconds())
-
-
 class PoliteClient:
     """An httpx client bound to one source's budget, timeout and user agent; errors become
     ``SourceUnavailable`` (retry later) or ``MalformedResponse`` (quarantine the body)."""
@@ -177,12 +160,12 @@ class PoliteClient:
             raise SourceUnavailable(f"{_where(url)} unreachable ({type(error).__name__})", kind="error") from None
         if response.status_code == 429:
             raise SourceUnavailable(
-                f"{_where(url)} rate-limited us (429)", wait=retry_after(response.headers.get("retry-after")),
+                f"{_where(url)} rate-limited us (429)", wait=retry_after_seconds(response.headers.get("retry-after")),
                 kind="rate_limited",
             )
         if response.status_code >= 500:
             raise SourceUnavailable(
-                f"{_where(url)} failed ({response.status_code})", wait=retry_after(response.headers.get("retry-after")),
+                f"{_where(url)} failed ({response.status_code})", wait=retry_after_seconds(response.headers.get("retry-after")),
                 kind="server_error",
             )
         if response.status_code in (401, 403):

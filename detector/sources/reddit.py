@@ -21,7 +21,8 @@ from detector.pseudonym import Pseudonymiser
 from detector.records import Post, Rejected
 from detector.secrets import Secrets
 from detector.sources.live_settings import RedditSettings
-from detector.sources.polite import MalformedResponse, SourceUnavailable, Watermark, retry_after, user_agent
+from detector.sources.polite import MalformedResponse, SourceUnavailable, Watermark, user_agent
+from detector.timeparse import retry_after_seconds
 from detector.sources.polling import Entry, PollingSource
 
 log = logging.getLogger("detector.sources.reddit")
@@ -174,10 +175,10 @@ def _unavailable(response: Any) -> SourceUnavailable:
     where = _path(response.url)
     if status == 429:
         return SourceUnavailable(f"reddit rate-limited us (429) at {where}",
-                                 wait=retry_after(response.headers.get("retry-after")), kind="rate_limited")
+                                 wait=retry_after_seconds(response.headers.get("retry-after")), kind="rate_limited")
     if status >= 500:
         return SourceUnavailable(f"reddit failed ({status}) at {where}",
-                                 wait=retry_after(response.headers.get("retry-after")), kind="server_error")
+                                 wait=retry_after_seconds(response.headers.get("retry-after")), kind="server_error")
     if status in (401, 403):
         return SourceUnavailable(f"reddit refused our credentials ({status})", kind="auth")
     return SourceUnavailable(f"reddit answered {status} for {where}", kind="error")

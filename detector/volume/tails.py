@@ -56,20 +56,14 @@ def upper_quantile(tail: float, mean: float, dispersion: float, guess: float | N
             high, step = low, 2 * step
         else:
             return _as_count(1)
-        while high - low > 1:
-            mid = (low + high) // 2
-            if fits(mid):
-                high = mid
-            else:
-                low = mid
-        return _as_count(high)
-    low, step = k, 1  # k does not fit: find one that does, then bisect
-    while True:
-        high = low + step
-        if fits(high):
-            break
-        low, step = high, 2 * step
-    while high - low > 1:
+    else:
+        low, step = k, 1  # k does not fit: find one that does, then bisect
+        while True:
+            high = low + step
+            if fits(high):
+                break
+            low, step = high, 2 * step
+    while high - low > 1:  # low does not fit, high does
         mid = (low + high) // 2
         if fits(mid):
             high = mid

@@ -14,13 +14,13 @@ import json
 import logging
 import threading
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 import httpx
 
 from detector.alerting.channels.base import Channel, Delivery
+from detector.timeparse import retry_after_seconds
 
 USER_AGENT = "outage-detector/0.1 (+alerting)"
 RETRYABLE_4XX = {408, 425, 429}
@@ -71,24 +71,6 @@ def mask_url(url: str) -> str:
     rest = "/***" if parts.path.strip("/") or parts.query else ""
     user = "***@" if parts.username or parts.password else ""
     return f"{parts.scheme}://{user}{host}{port}{rest}"
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), None if absent/unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
 def delivery_from_response(response: httpx.Response, secrets: Iterable[str] = ()) -> Delivery:
