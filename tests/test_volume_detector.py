@@ -93,18 +93,45 @@ def test_sparse_counts_a_real_outage_alerts_within_minutes(detector):
 
 
 def test_a_strong_daily_pattern_raises_no_alert():
-    """Five days of complaints swinging 20x between night and evening: the profile, not an alert, explains it."""
+    """Nine days of complaints swinging 20x between night and evening: the profile, not an alert, explains
+    it, and from the fourth day on so does the usual volume for this time of day."""
     detector = build_detector(VolumeSettings(), "isp")
 
     def rate(i: int) -> float:
         hour = (i / 60) % 24
         return 1 + 19 * max(0.0, math.sin(math.pi * (hour - 8) / 14)) ** 2  # 1/h at night, 20/h at 15:00
 
-    detections = feed(detector, poisson_minutes(rate, 5 * 24 * 60, seed=5))
+    detections = feed(detector, poisson_minutes(rate, 9 * 24 * 60, seed=5))
     assert [d.bucket_start for d in detections if d.alert] == []
     evening = [d.expected for d in detections[-24 * 60:] if d.bucket_start.hour == 15]
     night = [d.expected for d in detections[-24 * 60:] if d.bucket_start.hour == 3]
     assert sum(evening) > 3 * sum(night)  # the daily profile was learned
+
+
+def test_a_rise_that_builds_over_hours_alerts_against_the_usual_for_this_time_of_day():
+    """A week at 12 people an hour, then six hours climbing to 36 an hour: the adaptive level follows the
+    climb and never finds it surprising, the usual volume for this time of day cannot."""
+    week = poisson_minutes(12, 7 * 24 * 60, seed=20)
+    climb = poisson_minutes(lambda i: 12 + 24 * min(1.0, i / 360), 10 * 60, seed=40)
+    found = {}
+    for minutes in (180.0, 0.0):
+        detector = build_detector(VolumeSettings(reference_window_minutes=minutes), "isp")
+        assert not any(d.alert for d in feed(detector, week))
+        found[minutes] = [d for d in feed(detector, climb, offset=7 * 24 * 60) if d.alert]
+    assert found[0.0] == []  # without the reference the climb is absorbed
+    assert len(found[180.0]) == 1
+    alert = found[180.0][0]
+    assert "in the last 180 min" in alert.reason and "usual at this time of day over 7 days" in alert.reason
+    assert alert.window_value >= 2 * alert.window_expected
+    assert alert.bucket_start < T0 + 7 * 24 * 60 * MINUTE + 8 * 60 * MINUTE  # within eight hours of the start
+
+
+def test_the_usual_for_this_time_of_day_needs_three_earlier_days():
+    detector = build_detector(VolumeSettings(), "isp")
+    feed(detector, poisson_minutes(12, 2 * 24 * 60, seed=21))
+    climb = feed(detector, poisson_minutes(lambda i: 12 + 24 * min(1.0, i / 360), 10 * 60, seed=40),
+                 offset=2 * 24 * 60)
+    assert not any("usual at this time of day" in d.reason for d in climb)
 
 
 def test_partial_bucket_alerts_at_the_post_that_tips_it(detector):
@@ -184,6 +211,26 @@ def test_detector_state_pickles_and_resumes_identically():
     feed(resumed, counts[:200])
     resumed = pickle.loads(pickle.dumps(resumed))
     assert feed(resumed, counts[200:], offset=200) == expected[200:]
+
+
+def test_state_pickled_before_the_daily_reference_resumes():
+    """A state saved by the previous release (no daily reference, shorter memory of recent buckets) loads,
+    keeps judging, and starts its reference from then on."""
+    detector = build_detector(VolumeSettings(), "isp")
+    feed(detector, poisson_minutes(20, 300, seed=13))
+    state = detector.state_
+    old = dict(state.__dict__)
+    del old["reference"]
+    from collections import deque
+
+    old["recent"] = deque(list(state.recent)[-59:], maxlen=59)
+    state.__dict__.clear()
+    state.__setstate__(old)
+    resumed = pickle.loads(pickle.dumps(detector))
+    later = feed(resumed, poisson_minutes(20, 120, seed=14), offset=300)
+    assert not any(d.alert for d in later)
+    assert resumed.state_.reference is not None and resumed.state_.recent.maxlen == 179
+    assert any(d.alert for d in feed(resumed, [40] * 5, offset=420))
 
 
 def test_any_bucket_width_and_metric():

@@ -13,6 +13,13 @@ unless the evidence is ``decisive_factor`` times stronger; then one incident giv
 has been normal for ``rearm_minutes``. Open buckets are judged too (``score``), against the part of the
 bucket that has elapsed, so a decisive burst alerts on the post that tips it.
 
+The level follows the series within a day, which keeps trends quiet but also absorbs a rise that builds
+over hours. So one more window (``reference_window_minutes``, three hours) is tested against the usual
+volume for this time of day: its sums at the same time on each of the last ``reference_days`` days (see
+``reference``), which nothing within the day can move. Its p-value joins the windows' Bonferroni family
+(so adding it does not raise the false-alarm rate) and is not calibrated: its dispersion is already the
+series' own day-to-day spread.
+
 Robust learning: a bucket is learned only ``learn_delay_minutes`` after it was judged; if an alert-worthy
 bucket came in between it counts as the run-up of an incident and only nudges the level (capped at
 ``min_ratio`` x expected) and never the dispersion or the calibration. Other buckets are capped at three
@@ -45,11 +52,13 @@ from detector.records import Bucket, Detection
 from detector.volume.base import VolumeDetector
 from detector.volume.calibration import SurpriseTail
 from detector.volume.maintenance import suppression_reason
+from detector.volume.reference import DailyReference, usual_mean_and_dispersion
 from detector.volume.settings import VolumeSettings, metric_value
 from detector.volume.tails import upper_quantile, upper_tail
 
 _HUBER_SIGMAS = 3.0  # a value is learned at most this many standard deviations above expected
 _LEARN_TAIL = 1e-3  # ... or its Poisson band at this tail, whichever is larger
+_REFERENCE_MIN_DAYS = 3  # the usual volume for this time of day needs at least this many earlier days
 
 
 @dataclass
@@ -81,12 +90,14 @@ class SeasonalState:
     windows_: list["_RecentWindow"] = field(default_factory=list)  # per window, its earlier buckets in sum
     band_guess_: float | None = None  # the shortest window's band a bucket ago: where its search starts
     dispersions_: list[float] = field(default_factory=list)  # dispersions(), refreshed whenever they learn
+    reference: DailyReference | None = None  # the reference window's sums at each time of day, last days
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         if "windows_" not in state:  # pickled before the derived fields existed: rebuilt on the next bucket
             self.last_bar_ = self.band_guess_ = None
             self.hod_factors_, self.dow_factors_, self.windows_, self.dispersions_ = [], [], [], []
+        self.__dict__.setdefault("reference", None)  # pickled before the daily reference existed
 
 
 @dataclass
@@ -135,6 +146,7 @@ class _Judgement:
     reason: str
     window_sums: tuple[tuple[float, float], ...]
     deciding: tuple[float, float] | None = None  # (sum, expected sum) of the window that decided
+    reference_sum: float | None = None  # the reference window's sum, recorded for this time of day
 
 
 class SeasonalDetector(VolumeDetector):
@@ -204,6 +216,8 @@ class SeasonalDetector(VolumeDetector):
             if quiet_since is not None and bucket.end - quiet_since >= self._rearm:
                 state.alerted_at = None  # the incident is over: the next anomaly is a new one
         self._remember(state, bucket.start, judgement.value, bucket.width)
+        if state.reference is not None and judgement.reference_sum is not None:
+            state.reference.record(bucket.start, judgement.reference_sum)
         if judgement.significant:  # the run-up to an incident is part of it: do not learn it as normal
             for entry in state.pending:
                 entry.anomalous = True
@@ -217,14 +231,24 @@ class SeasonalDetector(VolumeDetector):
                 self._learn(state, entry)
         state.seen_hours += _hours(bucket.width)
         state.last_end = bucket.end
-        self._alert_surprise(state, len(self._window_lengths(bucket.width)))  # fill the cache: score() only reads
+        self._alert_surprise(state, len(self._tracked_lengths(bucket.width)))  # fill the cache: score() only reads
         return detection
 
     # -- judging --------------------------------------------------------------------------------------
 
     def _window_lengths(self, width: timedelta) -> list[int]:
-        """Each window in whole buckets (at least one), without duplicates, shortest first."""
+        """Each tested window in whole buckets (at least one), without duplicates, shortest first."""
         return _lengths_in_buckets(tuple(self.settings.windows_minutes), width.total_seconds())
+
+    def _reference_length(self, width: timedelta) -> int:
+        """The reference window in whole buckets; 0 when the reference test is off."""
+        minutes = self.settings.reference_window_minutes
+        return max(1, round(minutes * 60 / width.total_seconds())) if minutes > 0 else 0
+
+    def _tracked_lengths(self, width: timedelta) -> list[int]:
+        """The windows whose earlier buckets are kept summed: the tested ones, then the reference window."""
+        reference = self._reference_length(width)
+        return self._window_lengths(width) + ([reference] if reference else [])
 
     def _state_for(self, bucket: Bucket) -> SeasonalState:
         if self.state_ is None:
@@ -236,10 +260,15 @@ class SeasonalDetector(VolumeDetector):
                 spread_sq=[0.0] * len(lengths),
                 spread_mean=[0.0] * len(lengths),
                 spread_mean_sq=[0.0] * len(lengths),
-                recent=deque(maxlen=max(lengths) - 1 or 1),
                 surprises=SurpriseTail(24 * s.calibration_half_life_days, s.calibration_prior_hours),
             )
         state = self.state_
+        keep = max(self._tracked_lengths(bucket.width)) - 1 or 1
+        if state.recent.maxlen != keep:  # new, or pickled with other windows: keep what still fits
+            state.recent = deque(state.recent, maxlen=keep)
+            state.windows_ = []
+        if state.reference is None and self._reference_length(bucket.width):
+            state.reference = DailyReference(bucket.width.total_seconds(), self.settings.reference_days)
         if not state.hod_factors_:
             self._refresh_factors(state)
             state.dispersions_ = self.dispersions(state)
@@ -254,7 +283,7 @@ class SeasonalDetector(VolumeDetector):
 
     def _rebuild_windows(self, state: SeasonalState, width: timedelta) -> None:
         """Sum each window's earlier buckets afresh from ``recent``."""
-        state.windows_ = [_RecentWindow(length - 1) for length in self._window_lengths(width)]
+        state.windows_ = [_RecentWindow(length - 1) for length in self._tracked_lengths(width)]
         recent = list(state.recent)
         for window in state.windows_:
             for start, value in recent[len(recent) - min(window.earlier, len(recent)):] if window.earlier else []:
@@ -310,28 +339,33 @@ class SeasonalDetector(VolumeDetector):
         scale = self._rate(state) * _hours(bucket.width)
         expected = scale * hod[bucket.start.hour] * dow[bucket.start.weekday()] * fraction
         lengths = self._window_lengths(bucket.width)
+        tracked = self._tracked_lengths(bucket.width)
         dispersions = state.dispersions_
-        needed_p = 10.0 ** -self._alert_surprise(state, len(lengths))
+        tests = len(tracked)  # Bonferroni over every window tested, the reference window included
+        needed_p = 10.0 ** -self._alert_surprise(state, tests)
         adjacent = state.last_end is None or bucket.start == state.last_end
-        windows = state.windows_ if adjacent and len(state.windows_) == len(lengths) else None
+        windows = state.windows_ if adjacent and len(state.windows_) == len(tracked) else None
         recent = None if windows is not None else list(state.recent)
-        lowest_p, best = 1.0, None
-        sums, upper = [], math.inf
-        for index, (length, dispersion) in enumerate(zip(lengths, dispersions)):
-            # Earlier buckets are judged against today's baseline too: one consistent expectation per window.
+
+        def window_totals(index: int, length: int) -> tuple[float, float]:
+            """The window's sum and expected sum; earlier buckets are judged against today's baseline too."""
+            nonlocal recent
             if windows is not None and not windows[index].fractional:
                 window = windows[index]
-                window_sum = value + window.value_sum
                 window_expected = expected
                 for (hour, weekday), count in window.slots.items():
                     window_expected += count * (scale * hod[hour] * dow[weekday])
-            else:
-                if recent is None:
-                    recent = list(state.recent)
-                earlier = recent[len(recent) - min(length - 1, len(recent)):] if length > 1 else []
-                window_sum = value + sum(v for _, v in earlier)
-                window_expected = expected + sum(scale * hod[start.hour] * dow[start.weekday()]
-                                                 for start, _ in earlier)
+                return value + window.value_sum, window_expected
+            if recent is None:
+                recent = list(state.recent)
+            earlier = recent[len(recent) - min(length - 1, len(recent)):] if length > 1 else []
+            return (value + sum(v for _, v in earlier),
+                    expected + sum(scale * hod[start.hour] * dow[start.weekday()] for start, _ in earlier))
+
+        lowest_p, best = 1.0, None
+        sums, upper = [], math.inf
+        for index, (length, dispersion) in enumerate(zip(lengths, dispersions)):
+            window_sum, window_expected = window_totals(index, length)
             sums.append((window_sum, window_expected))
             p_value = upper_tail(window_sum, window_expected, dispersion)
             lowest_p = min(lowest_p, p_value)
@@ -349,16 +383,33 @@ class SeasonalDetector(VolumeDetector):
             if window_sum >= needed and (best is None or p_value < best[0]):
                 best = (p_value, length, window_sum, window_expected)
         surprise = -math.log10(lowest_p)
-        calibrated = state.surprises.tail(surprise, len(lengths))
+        calibrated = state.surprises.tail(surprise, tests)
         reason = ""
         if best is not None:
             p_value, length, window_sum, window_expected = best
             minutes = length * bucket.width.total_seconds() / 60
             reason = (f"{window_sum:g} {s.metric} in the last {minutes:g} min vs {window_expected:.2f} "
-                      f"expected (p={state.surprises.tail(-math.log10(p_value), len(lengths)):.1e})")
+                      f"expected (p={state.surprises.tail(-math.log10(p_value), tests):.1e})")
         deciding = None if best is None else (best[2], best[3])
-        return _Judgement(value, expected, upper, calibrated, surprise, best is not None, reason, tuple(sums),
-                          deciding)
+        reference_sum = None
+        if len(tracked) > len(lengths):
+            reference_sum, reference_expected = window_totals(len(lengths), tracked[-1])
+            # below min_count no usual volume can make the sum alert-worthy: skip looking it up
+            usual = (state.reference.usual(bucket.start)
+                     if state.reference is not None and reference_sum >= s.min_count else [])
+            if len(usual) >= _REFERENCE_MIN_DAYS:
+                mean, dispersion = usual_mean_and_dispersion(usual, reference_expected, dispersions[-1])
+                if reference_sum >= max(s.min_count, s.min_ratio * mean):
+                    p_value = min(1.0, tests * upper_tail(reference_sum, mean, dispersion))
+                    if p_value <= s.alpha and p_value < calibrated:
+                        calibrated = p_value
+                        if best is None:
+                            minutes = tracked[-1] * bucket.width.total_seconds() / 60
+                            reason = (f"{reference_sum:g} {s.metric} in the last {minutes:g} min vs {mean:.2f} "
+                                      f"usual at this time of day over {len(usual)} days (p={p_value:.1e})")
+                            deciding = (reference_sum, mean)
+        return _Judgement(value, expected, upper, calibrated, surprise, deciding is not None, reason, tuple(sums),
+                          deciding, reference_sum)
 
     def _alert_surprise(self, state: SeasonalState, windows: int) -> float:
         """The surprise (-log10 p) whose calibrated tail probability is ``alpha``: the bar a window must clear."""

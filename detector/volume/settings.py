@@ -91,7 +91,8 @@ class VolumeSettings(BaseModel):
         gt=0,
         lt=1,
         description="Probability, under the baseline, that a bucket's smallest window p-value (Bonferroni "
-        "over the windows) falls below it: the false-alarm rate per bucket before the other rules.",
+        "over the windows, the reference window included) falls below it: the false-alarm rate per bucket "
+        "before the other rules.",
     )
     min_count: float = Field(
         3, ge=0, description="An alert needs at least this many units (e.g. people) in the tipping window."
@@ -125,6 +126,16 @@ class VolumeSettings(BaseModel):
         ge=0,
         description="A bucket is learned only this long after it was judged, and not at all (beyond a cap) "
         "if an alert-worthy bucket came in between: the run-up of an incident never teaches the baseline.",
+    )
+    reference_window_minutes: float = Field(
+        180.0,
+        ge=0,
+        description="Length of the window also tested against the usual volume for this time of day: its sum "
+        "at the same time on each of the last reference_days days (at least 3 of them), which a rise that "
+        "builds over hours cannot move. 0 turns this test off.",
+    )
+    reference_days: int = Field(
+        7, ge=3, description="How many earlier days make up the usual volume for this time of day."
     )
     level_half_life_hours: float = Field(
         24.0, gt=0, description="Half-life of the deseasonalised level: how fast the baseline follows trends."
