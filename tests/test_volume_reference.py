@@ -64,16 +64,19 @@ def test_the_ring_pickles_small():
 
 def test_a_silent_history_still_expects_something():
     """Seven days of nothing at this hour: the seasonal model's expectation is one more day, so the mean is
-    small but not zero, and a handful of posts is surprising but not infinitely so."""
-    mean, dispersion = usual_mean_and_dispersion([0.0] * 7, model_expected=0.4, model_dispersion=0.1)
+    small but not zero, and the model's dispersion stands (a week of zeros says nothing about it)."""
+    mean, dispersion = usual_mean_and_dispersion([0.0] * 7, 0.4, model_dispersion=0.1, prior_weight=100)
     assert mean == pytest.approx(0.05)
-    assert 0.0 <= dispersion <= 0.1
+    assert dispersion == pytest.approx(0.1, rel=0.05)
 
 
-def test_day_to_day_spread_raises_the_dispersion():
-    steady, _ = usual_mean_and_dispersion([40.0] * 7, 40.0, 0.02)
-    assert steady == pytest.approx(40.0)
-    _, calm = usual_mean_and_dispersion([38.0, 41.0, 40.0, 39.0, 42.0, 40.0, 40.0], 40.0, 0.02)
-    _, wild = usual_mean_and_dispersion([10.0, 80.0, 35.0, 60.0, 20.0, 45.0, 30.0], 40.0, 0.02)
-    assert calm <= 0.02 < wild
-    assert math.isfinite(wild)
+def test_a_busy_week_speaks_for_itself_and_a_sparse_one_keeps_the_model():
+    calm_days = [938.0, 1041.0, 1000.0, 969.0, 1062.0, 990.0, 1000.0]  # about Poisson around 1000
+    wild_days = [300.0, 1800.0, 700.0, 1400.0, 500.0, 1100.0, 1200.0]
+    mean, calm = usual_mean_and_dispersion(calm_days, 1000.0, model_dispersion=0.3, prior_weight=100)
+    assert mean == pytest.approx(1000.0, rel=0.01)
+    assert calm < 0.01  # the model's 0.3 is outweighed by seven days of a thousand
+    _, wild = usual_mean_and_dispersion(wild_days, 1000.0, model_dispersion=0.01, prior_weight=100)
+    assert wild > 0.15 and math.isfinite(wild)
+    _, sparse = usual_mean_and_dispersion([0.0, 2.0, 0.0, 0.0, 1.0, 0.0, 3.0], 0.8, 0.1, prior_weight=100)
+    assert 0.1 <= sparse <= 0.2  # some spread beyond Poisson, mostly the model

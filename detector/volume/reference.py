@@ -70,14 +70,18 @@ class DailyReference:
         return found
 
 
-def usual_mean_and_dispersion(sums: list[float], model_expected: float, model_dispersion: float) -> tuple[float, float]:
+def usual_mean_and_dispersion(
+    sums: list[float], model_expected: float, model_dispersion: float, prior_weight: float
+) -> tuple[float, float]:
     """Mean and negative-binomial dispersion of the window sum expected at this time of day.
 
     The mean is a Gamma-Poisson posterior: the seasonal model's expectation counts as one more day, so a
     sparse series whose usual is nothing at all still expects something and three posts are not infinitely
-    surprising. The dispersion is the day-to-day spread of the sums beyond Poisson noise (its variance
-    inflated by 1 + 1/n for the uncertainty of a mean from n days), averaged with equal weight with what
-    the seasonal model has learned of its own window sums: a week of days is too few to trust alone.
+    surprising. The dispersion is the day-to-day spread of the sums beyond Poisson noise (inflated by
+    1 + 1/n for the uncertainty of a mean from n days), shrunk toward what the seasonal model learned of
+    its own window sums the way the model shrinks its own: n days at mean m carry n m^2 of evidence against
+    the model's ``prior_weight``. A busy series' week of days speaks for itself; a sparse series' days are
+    mostly Poisson noise, and the model's dispersion stands.
     """
     n = len(sums)
     mean = (sum(sums) + model_expected) / (n + 1)
@@ -85,5 +89,6 @@ def usual_mean_and_dispersion(sums: list[float], model_expected: float, model_di
         return mean, model_dispersion
     centre = sum(sums) / n
     variance = sum((value - centre) ** 2 for value in sums) / (n - 1) * (1 + 1 / n)
-    observed = (variance - mean) / (mean * mean)
-    return mean, max(0.0, (observed + model_dispersion) / 2)
+    evidence = n * mean * mean
+    dispersion = (n * (variance - mean) + prior_weight * model_dispersion) / (evidence + prior_weight)
+    return mean, max(0.0, dispersion)

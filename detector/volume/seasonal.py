@@ -398,7 +398,8 @@ class SeasonalDetector(VolumeDetector):
             usual = (state.reference.usual(bucket.start)
                      if state.reference is not None and reference_sum >= s.min_count else [])
             if len(usual) >= _REFERENCE_MIN_DAYS:
-                mean, dispersion = usual_mean_and_dispersion(usual, reference_expected, dispersions[-1])
+                mean, dispersion = usual_mean_and_dispersion(
+                    usual, reference_expected, dispersions[-1], s.dispersion_prior_weight)
                 if reference_sum >= max(s.min_count, s.min_ratio * mean):
                     p_value = min(1.0, tests * upper_tail(reference_sum, mean, dispersion))
                     if p_value <= s.alpha and p_value < calibrated:
