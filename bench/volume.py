@@ -1,6 +1,7 @@
 """Our volume detector beside established ones on NAB realTweets, scored by our NAB scorer.
 
     python bench/volume.py [--data ../shared/data/nab-realtweets-dev] [--config C] [--out DIR] [--only NAME]
+                           [--xfinity] [--speed]
 
 Detectors (one configuration each for all files, no per-file tuning):
 
@@ -153,6 +154,32 @@ def xfinity_live(settings: VolumeSettings, path: Path = XFINITY) -> dict:
     return {"alerts": alerts, "delays": delays, "others": others, "months": months}
 
 
+def detector_speed(settings: VolumeSettings, minutes: int = 200_000) -> None:
+    """Time ``update()`` per one-minute bucket on a sparse series (two people an hour), with the usual-volume
+    reference test on and, as the baseline in the same process, off."""
+    from datetime import datetime, timedelta, timezone
+
+    import numpy as np
+
+    from detector.records import Bucket
+    from detector.volume.registry import build_detector
+
+    counts = np.random.default_rng(1).poisson(2 / 60, minutes)
+    t0, width = datetime(2024, 1, 1, tzinfo=timezone.utc), timedelta(minutes=1)
+    buckets = [Bucket("s", t0 + i * width, t0 + (i + 1) * width, mentions=int(c), complaints=int(c),
+                      people=int(c), complaint_people=int(c)) for i, c in enumerate(counts)]
+    timings = {}
+    for label, update in (("reference off (baseline)", {"reference_window_minutes": 0.0}), ("default", {})):
+        detector = build_detector(settings.model_copy(update=update), "s")
+        started = time.perf_counter()
+        for bucket in buckets:
+            detector.update(bucket)
+        timings[label] = (time.perf_counter() - started) / len(buckets) * 1e6
+        state = len(__import__("pickle").dumps(detector))
+        print(f"detector speed, {label:26}: {timings[label]:6.1f} us per bucket, state {state / 1024:.0f} KiB")
+    print(f"detector speed ratio default / baseline: {timings['default'] / timings['reference off (baseline)']:.2f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with the CSVs and windows.json")
@@ -161,7 +188,11 @@ def main() -> int:
     parser.add_argument("--only", choices=["seasonal", *REFERENCES], action="append", help="run only these")
     parser.add_argument("--xfinity", action="store_true",
                         help="also replay the Xfinity 2020 tweets live (per-minute people) and report alert delays")
+    parser.add_argument("--speed", action="store_true",
+                        help="also time the detector per one-minute bucket, with and without the reference test")
     args = parser.parse_args()
+    if args.speed:
+        detector_speed(VolumeSettings())
     if args.xfinity:
         if not XFINITY.exists():
             print(f"skipped Xfinity: {XFINITY} not found")
