@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 
 from detector.cli.common import db_option, open_store
-from detector.report import UnknownIncident, build_report
 from detector.secrets import Secrets
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,6 +78,8 @@ def dashboard_cmd(db: str | None, port: int, config: Path | None, address: str |
 def report_cmd(incident_id: str, db: str | None, fmt: str, out: Path | None) -> None:
     """Write the one-page report of INCIDENT_ID for a public update: duration, peak against expected, the
     timeline and our lead, symptoms, sources and languages, rumours, representative posts."""
+    from detector.report import UnknownIncident, build_report  # pandas: only this command needs it
+
     store = open_store(db)
     try:
         text = build_report(store, incident_id).render(fmt)

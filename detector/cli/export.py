@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from detector.analysis import load_posts
 from detector.cli.common import db_option, open_store
 from detector.timeparse import parse_time
 
@@ -26,6 +25,8 @@ def export_cmd(db: str | None, fmt: str, out: Path, service: str | None, since: 
     hi = parse_time(until) if until else None
     store = open_store(db)
     try:
+        from detector.analysis import load_posts  # pandas: imported by the one command that needs it
+
         frame = load_posts(store, service=service, since=lo, until=hi)
     finally:
         store.close()
