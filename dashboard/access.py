@@ -7,13 +7,24 @@ secrets file). With OIDC configured (an ``[auth]`` section in Streamlit's secret
 addresses listed in the secrets ``dashboard_oncall`` / ``dashboard_analysts`` get those roles. With
 neither configured the dashboard is a local tool: ``detector dashboard`` then listens on 127.0.0.1 only
 and the person at the keyboard is on-call.
+
+Password guesses are limited by ``dashboard.throttle`` (5 failures in 15 minutes lock a client out for 5
+minutes, doubling to at most an hour; 50 failures a minute server-wide pause password log-in for a
+minute). While refused, the form says so and the password is not checked at all, so a lucky guess during
+a lockout gets nobody in. A client is ``st.context.ip_address``: the TCP peer, or the address a reverse
+proxy put in X-Forwarded-For only when that peer is one uvicorn trusts (loopback by default; set
+``FORWARDED_ALLOW_IPS`` to the proxy's address when it runs on another host). The X-Forwarded-For header
+is never read here, since without a trusted proxy anyone can write it and pick a fresh key per guess.
 """
 
 from __future__ import annotations
 
 import hmac
+import math
 from dataclasses import dataclass
 from typing import Mapping
+
+from dashboard.throttle import LoginThrottle, Refusal, client_key
 
 ROLES = ("viewer", "analyst", "oncall")
 ROLE_ACTIONS: Mapping[str, frozenset[str]] = {
@@ -70,8 +81,29 @@ def oidc_configured(st) -> bool:
         return False
 
 
-def gate(st, secrets) -> Viewer:
-    """The current viewer; shows the log-in form and stops the script until there is one."""
+def wait_text(seconds: float) -> str:
+    """A wait as people read it: '45 s', '5 min', '4 min 30 s' (rounded up, never '0 s')."""
+    whole = max(1, math.ceil(seconds))
+    minutes, rest = divmod(whole, 60)
+    if not minutes:
+        return f"{rest} s"
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+
+
+def refusal_text(refusal: Refusal) -> str:
+    """The one line the log-in form shows while attempts are refused."""
+    if refusal.scope == "server":
+        return (f"Too many failed log-ins on this dashboard: password log-in is paused. "
+                f"Try again in {wait_text(refusal.seconds)}.")
+    return f"Too many failed log-ins from your address. Try again in {wait_text(refusal.seconds)}."
+
+
+def gate(st, secrets, throttle: LoginThrottle) -> Viewer:
+    """The current viewer; shows the log-in form and stops the script until there is one.
+
+    ``throttle`` must be shared by every session of the server (``data.login_throttle()``), or a new
+    tab would start with a clean slate.
+    """
     if oidc_configured(st):
         if not st.user.get("is_logged_in", False):
             st.title("Outage detector")
@@ -90,13 +122,19 @@ def gate(st, secrets) -> Viewer:
         who = st.text_input("Your name (recorded with your actions)", key="login_name")
         given = st.text_input("Password", type="password", key="login_password")
         submitted = st.form_submit_button("Log in", type="primary")
-    if submitted:
+    client = client_key(st.context.ip_address)
+    refused = throttle.attempt(client) if submitted else throttle.refusal(client)
+    if submitted and refused is None:
         role = role_for_password(passwords, given)
-        if role is None:
-            st.error("Wrong password.")
-        else:
+        if role is not None:
+            throttle.succeeded(client)
             st.session_state["_role"], st.session_state["_who"] = role, (who.strip() or role)[:128]
             st.session_state.pop("login_password", None)
             st.rerun()
+        refused = throttle.refusal(client)  # this failure may have started a lockout: say so at once
+        if refused is None:
+            st.error("Wrong password.")
+    if refused is not None:
+        st.error(refusal_text(refused))
     st.stop()
     raise AssertionError("unreachable")  # st.stop() ends the run

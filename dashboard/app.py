@@ -23,7 +23,7 @@ RENDER = {"overview": overview.render, "service": service.render, "alerts": aler
 def main() -> None:
     st.set_page_config(page_title="Outage detector", page_icon="📡", layout="wide")
     cfg = data.app_config()
-    viewer = access.gate(st, data.secrets(cfg.secrets_file))
+    viewer = access.gate(st, data.secrets(cfg.secrets_file), data.login_throttle())
     if "://" not in cfg.db and not Path(cfg.db).exists():
         st.error(f"Database {cfg.db} does not exist. Create it with `detector replay` or `detector run`.")
         st.stop()

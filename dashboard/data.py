@@ -8,6 +8,7 @@ arguments, so many viewers and the live refresh cost one query per page per few 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.throttle import LoginThrottle
 from detector import dashboard_explore, dashboard_queries as q
 from detector.secrets import Secrets
 from detector.store.store import Store
@@ -58,6 +60,17 @@ def secrets(secrets_file: Path | None) -> Secrets:
 @st.cache_resource(show_spinner=False)
 def store(db: str) -> Store:
     return Store(db, upgrade=False)
+
+
+@functools.cache
+def login_throttle() -> LoginThrottle:
+    """The server process's one password limiter: every session shares it, so a new tab does not reset it.
+
+    Not ``st.cache_resource``: any client can send Streamlit's "clear cache" message, which empties
+    ``cache_resource`` for the whole server (no check that the sender is a developer), and would hand an
+    attacker a fresh count whenever they liked. Tests start over with ``login_throttle.cache_clear()``.
+    """
+    return LoginThrottle()
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False, max_entries=512)

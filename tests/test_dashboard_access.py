@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from dashboard import access, actions, sample  # noqa: E402
+from dashboard import access, actions, data, sample  # noqa: E402
 from detector.secrets import Secrets  # noqa: E402
 from detector.store import schema  # noqa: E402
 from detector.store.store import Store  # noqa: E402
@@ -29,6 +29,7 @@ def db(tmp_path, monkeypatch) -> sample.Sample:
     monkeypatch.setenv("DETECTOR_DASHBOARD_ONCALL_PASSWORD", "on-call-pw")
     monkeypatch.delenv("DETECTOR_DASHBOARD_ANALYST_PASSWORD", raising=False)
     st.cache_data.clear()
+    data.login_throttle.cache_clear()  # the password limiter is shared by every session of the process
     return built
 
 
