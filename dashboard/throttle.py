@@ -9,9 +9,10 @@ The policy (``ThrottlePolicy`` defaults):
 - **Server-wide.** 50 failures within one minute, from any mix of clients, pause password log-in for
   everyone for one minute, so many addresses guessing in parallel get at most about 50 guesses a minute.
   Legitimate users wait too; that is the price of a ceiling (OIDC log-in is not affected).
-- **A success** clears that client's failures and its doubling. It does not clear the failures already
-  counted toward the server-wide ceiling, so someone who knows one password cannot use it to reset the
-  count while guessing another faster than the ceiling allows.
+- **A success** un-counts only that attempt. Earlier failures and lockouts stand, per client and
+  server-wide: someone who knows the viewer password must not be able to log in with it after every
+  fourth guess and so guess the on-call password without limit. A user who mistyped four times and then
+  got in has one typo left for the rest of the 15 minutes.
 
 Every attempt is counted as a failure the moment it is admitted, and un-counted when the caller reports
 a success. Parallel attempts from many sessions therefore cannot all pass the check before the first
@@ -84,6 +85,7 @@ class ClientRecord:
     locked_until: float = 0.0
     lockouts: int = 0
     last_lockout: float = 0.0
+    before_lockout: deque[float] = field(default_factory=deque)  # the failures the last lockout cleared
 
 
 class LoginThrottle:
@@ -129,14 +131,24 @@ class LoginThrottle:
             return None
 
     def succeeded(self, client: str) -> None:
-        """The last admitted attempt of ``client`` was right: forget its failures and its lockouts."""
+        """The last admitted attempt of ``client`` was right: un-count it (and the lockout it started, if it
+        was the one that reached the limit); earlier failures and lockouts stand."""
         with self._lock:
-            record = self._clients.pop(client, None)
-            if record is not None:
-                try:  # un-count this attempt from the ceiling; earlier failures stay counted there
-                    self._server_failures.remove(record.last_attempt)
-                except ValueError:
-                    pass
+            record = self._clients.get(client)
+            if record is None:
+                return
+            attempt = record.last_attempt
+            if record.lockouts and record.last_lockout == attempt and record.locked_until > attempt:
+                record.locked_until, record.lockouts = 0.0, record.lockouts - 1
+                record.failures = deque(record.before_lockout)
+            try:
+                record.failures.remove(attempt)
+            except ValueError:
+                pass
+            try:
+                self._server_failures.remove(attempt)
+            except ValueError:
+                pass
 
     def _refusal(self, client: str, now: float) -> Refusal | None:
         if now < self._server_paused_until:
@@ -158,7 +170,8 @@ class LoginThrottle:
             lockout = policy.lockout_for(record.lockouts)
             record.locked_until, record.last_lockout = now + lockout, now
             record.lockouts += 1
-            record.failures.clear()
+            record.before_lockout = record.failures
+            record.failures = deque()
             log.warning("dashboard log-in: %s locked out for %.0f s after %d failed passwords",
                         client, lockout, policy.max_failures)
         _drop_older(self._server_failures, now - policy.server_window)
