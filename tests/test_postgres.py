@@ -19,15 +19,18 @@ import detector
 from detector.cli.main import cli
 from detector.records import Post, Verdict
 from detector.store import schema
-from detector.store.database import _VERSION_TABLES, create_engine, current_version, migrate
+from detector.store.database import _VERSION_TABLES, StoreError, create_engine, current_version, migrate
 from detector.store.store import Store
+from detector.workers.coordination import Lease, load_checkpoint
 
 try:
     from tests.conftest import require_service
     from tests.test_pipeline import write_posts
+    from tests.test_store import a_version_3_database, schema_versions
 except ImportError:  # tests/ run as a plain folder of modules
     from conftest import require_service
     from test_pipeline import write_posts
+    from test_store import a_version_3_database, schema_versions
 
 pytestmark = pytest.mark.postgres
 
@@ -91,6 +94,67 @@ def test_an_old_postgresql_database_is_upgraded_in_place(pg_url):
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(schema.posts.c.text)).scalar() == "kept"
     store.close()
+
+
+def test_workers_starting_together_on_a_new_database_create_the_schema_once(pg_url):
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            start.wait()
+            Store(pg_url).close()
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    engine = create_engine(pg_url)
+    assert schema_versions(engine) == [1, 2, 3, 4]
+    inspector = sa.inspect(engine)
+    assert inspector.has_table("worker_leases") and inspector.has_table("worker_checkpoints")
+    engine.dispose()
+
+
+def test_a_version_3_postgresql_database_without_the_workers_tables_gains_them(pg_url):
+    engine = create_engine(pg_url)
+    migrate(engine, target=3)
+    assert not sa.inspect(engine).has_table("worker_checkpoints")
+    engine.dispose()
+    store = Store(pg_url)
+    inspector = sa.inspect(store.engine)
+    assert inspector.has_table("worker_leases") and inspector.has_table("worker_checkpoints")
+    assert schema_versions(store.engine) == [1, 2, 3, 4]
+    store.close()
+
+
+def test_postgresql_workers_tables_made_on_first_use_are_adopted_with_their_rows(pg_url):
+    a_version_3_database(pg_url).dispose()
+    store = Store(pg_url)
+    assert schema_versions(store.engine) == [1, 2, 3, 4]
+    assert load_checkpoint(store.engine, "aggregate") == (42, b"\x00state")
+    successor = Lease(store.engine, "aggregate", "w2", 10, clock=lambda: T0 + timedelta(minutes=1))
+    assert successor.try_acquire() and successor.token == 8
+    store.close()
+
+
+@pytest.mark.parametrize("leases, difference", [
+    ({"token": sa.Column("token", sa.Integer, nullable=False)}, "token is INTEGER, expected BIGINT"),
+    ({"expires_at": sa.Column("expires_at", sa.DateTime, nullable=False)},
+     "expires_at is TIMESTAMP WITHOUT TIME ZONE, expected TIMESTAMP WITH TIME ZONE"),
+], ids=["integer", "naive-time"])
+def test_a_mismatched_postgresql_workers_table_stops_the_upgrade(pg_url, leases, difference):
+    engine = a_version_3_database(pg_url, **leases)
+    with pytest.raises(StoreError) as error:
+        Store(pg_url)
+    assert str(error.value) == ("cannot upgrade the database to schema version 4: table worker_leases already exists "
+                                f"and differs from the schema ({difference}); it was left as it is")
+    assert current_version(engine) == 3
+    engine.dispose()
 
 
 def test_posts_are_unique_times_aware_and_buckets_recomputed(pg_url):

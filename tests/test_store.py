@@ -2,13 +2,18 @@ import subprocess
 import sys
 import textwrap
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 
+from detector.cli.main import cli
 from detector.records import Post, Verdict
 from detector.store import schema
-from detector.store.database import _VERSION_TABLES, current_version, create_engine, migrate
+from detector.store.database import _VERSION_TABLES, StoreError, current_version, create_engine, migrate
 from detector.store.store import Store
+from detector.workers.coordination import Lease, load_checkpoint
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -73,6 +78,116 @@ def test_an_old_database_is_upgraded_in_place(tmp_path):
             assert inspector.has_table(table), table
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(schema.posts.c.text)).scalar() == "kept"
+
+
+def worker_tables_made_on_first_use(metadata: sa.MetaData, **leases: sa.Column | None) -> sa.MetaData:
+    """worker_leases and worker_checkpoints as releases before schema version 4 declared them (in
+    detector/workers/coordination.py) and created on a worker's first start. ``leases`` replaces columns of
+    worker_leases, adds them, or (None) drops them, to make a table the upgrade must refuse."""
+    lease_columns = {
+        "role": sa.Column("role", sa.String(64), primary_key=True),
+        "holder": sa.Column("holder", sa.String(200), nullable=False),
+        "token": sa.Column("token", sa.BigInteger, nullable=False),
+        "expires_at": sa.Column("expires_at", schema.UTCDateTime, nullable=False),
+        "acquired_at": sa.Column("acquired_at", schema.UTCDateTime, nullable=False),
+    }
+    for name, column in leases.items():  # copied: a Column belongs to one table, and a parameter can run again
+        lease_columns[name] = None if column is None else sa.Column(
+            column.name, column.type, nullable=column.nullable, primary_key=column.primary_key)
+    sa.Table("worker_leases", metadata, *(c for c in lease_columns.values() if c is not None))
+    sa.Table(
+        "worker_checkpoints",
+        metadata,
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("position", sa.BigInteger, nullable=False),
+        sa.Column("state", sa.LargeBinary, nullable=False),
+        sa.Column("token", sa.BigInteger, nullable=False),
+        sa.Column("updated_at", schema.UTCDateTime, nullable=False),
+    )
+    return metadata
+
+
+def a_version_3_database(db: str | Path, **leases: sa.Column | None) -> sa.Engine:
+    """A database at schema version 3 whose workers already made their tables the old way, on first use,
+    and wrote a lease and a checkpoint."""
+    engine = create_engine(db)
+    migrate(engine, target=3)
+    old = worker_tables_made_on_first_use(sa.MetaData(), **leases)
+    with engine.begin() as conn:
+        old.create_all(conn)
+        if not leases:
+            conn.execute(old.tables["worker_leases"].insert().values(
+                role="aggregate", holder="w1", token=7, expires_at=T0, acquired_at=T0))
+            conn.execute(old.tables["worker_checkpoints"].insert().values(
+                name="aggregate", position=42, state=b"\x00state", token=7, updated_at=T0))
+    assert current_version(engine) == 3
+    return engine
+
+
+def schema_versions(engine: sa.Engine) -> list[int]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(schema.schema_info.c.version).order_by(schema.schema_info.c.version))
+                    .scalars())
+
+
+def test_a_new_database_has_the_workers_tables_at_version_4(tmp_path):
+    store = Store(tmp_path / "new.db")
+    assert store.version == schema.SCHEMA_VERSION == 4
+    inspector = sa.inspect(store.engine)
+    assert inspector.has_table("worker_leases") and inspector.has_table("worker_checkpoints")
+    assert Lease(store.engine, "alert", "w1", 10).try_acquire()  # no worker set-up step needed
+    assert load_checkpoint(store.engine, "aggregate") == (0, None)
+
+
+def test_a_version_3_database_without_the_workers_tables_gains_them(tmp_path):
+    engine = create_engine(tmp_path / "v3.db")
+    migrate(engine, target=3)
+    assert not sa.inspect(engine).has_table("worker_leases")
+    engine.dispose()
+    store = Store(tmp_path / "v3.db")
+    inspector = sa.inspect(store.engine)
+    assert inspector.has_table("worker_leases") and inspector.has_table("worker_checkpoints")
+    assert schema_versions(store.engine) == [1, 2, 3, 4]
+
+
+def test_workers_tables_made_on_first_use_are_adopted_with_their_rows(tmp_path):
+    a_version_3_database(tmp_path / "v3.db").dispose()
+    store = Store(tmp_path / "v3.db")
+    assert schema_versions(store.engine) == [1, 2, 3, 4]
+    assert load_checkpoint(store.engine, "aggregate") == (42, b"\x00state")
+    successor = Lease(store.engine, "aggregate", "w2", 10, clock=lambda: T0 + timedelta(minutes=1))
+    assert successor.try_acquire() and successor.token == 8  # the old lease expired: its token is fenced off
+
+
+@pytest.mark.parametrize("leases, difference", [
+    ({"token": sa.Column("token", sa.Integer, nullable=False)}, "token is INTEGER, expected BIGINT"),
+    ({"holder": sa.Column("holder", sa.String(100), nullable=False)}, "holder is VARCHAR(100), expected VARCHAR(200)"),
+    ({"holder": sa.Column("holder", sa.String(200))}, "holder is nullable, expected NOT NULL"),
+    ({"acquired_at": None}, "no column acquired_at"),
+    ({"note": sa.Column("note", sa.Text)}, "extra column note"),
+    ({"role": sa.Column("role", sa.String(64), nullable=False)}, "primary key is (), expected (role)"),
+], ids=["type", "length", "nullable", "missing", "extra", "primary-key"])
+def test_a_mismatched_workers_table_stops_the_upgrade_with_a_one_line_error(tmp_path, leases, difference):
+    engine = a_version_3_database(tmp_path / "v3.db", **leases)
+    columns = sa.inspect(engine).get_columns("worker_leases")
+    with pytest.raises(StoreError) as error:
+        Store(tmp_path / "v3.db")
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith("cannot upgrade the database to schema version 4: table worker_leases already exists")
+    assert difference in message
+    assert current_version(engine) == 3  # left as it was, for a person to decide
+    assert repr(sa.inspect(engine).get_columns("worker_leases")) == repr(columns)
+    engine.dispose()
+
+
+def test_the_cli_names_the_mismatched_table_in_one_line(tmp_path):
+    a_version_3_database(tmp_path / "v3.db", token=sa.Column("token", sa.Integer, nullable=False)).dispose()
+    result = CliRunner().invoke(cli, ["alerts", "--db", str(tmp_path / "v3.db")])
+    assert result.exit_code == 1
+    assert result.stderr == ("error: cannot upgrade the database to schema version 4: table worker_leases already "
+                             "exists and differs from the schema (token is INTEGER, expected BIGINT); it was left "
+                             "as it is\n")
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path):

@@ -16,7 +16,8 @@ from detector.store import schema
 
 
 class StoreError(Exception):
-    """The database cannot be used as asked (wrong URL, newer schema than this program knows)."""
+    """The database cannot be used as asked (wrong URL, newer schema than this program knows, a table that
+    differs from the schema)."""
 
 
 def database_url(db: str | Path) -> str:
@@ -64,6 +65,7 @@ _VERSION_TABLES: dict[int, tuple[str, ...]] = {
     ),
     2: ("labels",),
     3: ("silences", "official_incidents"),
+    4: ("worker_leases", "worker_checkpoints"),
 }
 
 
@@ -75,6 +77,67 @@ def current_version(engine: Engine | Connection) -> int | None:
     if not sa.inspect(engine).has_table("schema_info"):
         return None
     return engine.execute(sa.select(sa.func.max(schema.schema_info.c.version))).scalar()
+
+
+def _type_name(type_: sa.types.TypeEngine, dialect: sa.engine.Dialect) -> str:
+    """The type as this backend spells it in DDL, so a declared and a reflected type compare equal."""
+    try:
+        return type_.compile(dialect=dialect)
+    except sa.exc.CompileError:  # a type reflection did not recognise
+        return repr(type_)
+
+
+def _nullability(nullable: bool) -> str:
+    return "nullable" if nullable else "NOT NULL"
+
+
+def _differences(conn: Connection, table: sa.Table) -> list[str]:
+    """How the existing ``table`` in the database differs from its declaration in the schema (empty when
+    the columns, their types and nullability, and the primary key are the same)."""
+    inspector = sa.inspect(conn)
+    found = {column["name"]: column for column in inspector.get_columns(table.name)}
+    differences = []
+    missing = [name for name in table.c.keys() if name not in found]
+    if missing:
+        differences.append("no column " + ", ".join(missing))
+    extra = [name for name in found if name not in table.c]
+    if extra:
+        differences.append("extra column " + ", ".join(extra))
+    for column in table.columns:
+        if column.name not in found:
+            continue
+        have = _type_name(found[column.name]["type"], conn.dialect)
+        want = _type_name(column.type, conn.dialect)
+        if have != want:
+            differences.append(f"{column.name} is {have}, expected {want}")
+        if found[column.name]["nullable"] != column.nullable:
+            differences.append(f"{column.name} is {_nullability(found[column.name]['nullable'])}, "
+                               f"expected {_nullability(column.nullable)}")
+    key = inspector.get_pk_constraint(table.name)["constrained_columns"]
+    if set(key) != set(table.primary_key.columns.keys()):
+        expected = ", ".join(table.primary_key.columns.keys())
+        differences.append(f"primary key is ({', '.join(key)}), expected ({expected})")
+    return differences
+
+
+def _adopt_existing(conn: Connection, tables: list[sa.Table], step: int) -> None:
+    """Accept the tables of ``step`` that already exist when they match the schema; raise StoreError naming
+    the first that does not, rather than guess how to convert it.
+
+    Tables can predate their version: releases before version 4 created the workers' tables on a worker's
+    first start, and on SQLite a failed upgrade keeps the tables it created (the driver does not roll
+    back DDL run before the transaction's first write).
+    """
+    inspector = sa.inspect(conn)
+    for table in tables:
+        if not inspector.has_table(table.name):
+            continue
+        differences = _differences(conn, table)
+        if differences:
+            raise StoreError(
+                f"cannot upgrade the database to schema version {step}: table {table.name} already exists "
+                f"and differs from the schema ({'; '.join(differences)}); it was left as it is"
+            )
 
 
 # Any constant every detector process shares: PostgreSQL advisory lock key for schema changes.
@@ -99,6 +162,7 @@ def migrate(engine: Engine, target: int = schema.SCHEMA_VERSION) -> int:
             return start
         for step in range(start + 1, target + 1):
             tables = [schema.metadata.tables[name] for name in _VERSION_TABLES[step]]
+            _adopt_existing(conn, tables, step)
             schema.metadata.create_all(conn, tables=tables, checkfirst=True)
             conn.execute(
                 schema.schema_info.insert().values(

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class UTCDateTime(TypeDecorator):
@@ -226,3 +226,26 @@ official_incidents = sa.Table(
     sa.UniqueConstraint("source", "external_id", name="uq_official_source_id"),
 )
 sa.Index("ix_official_service_time", official_incidents.c.service, official_incidents.c.started_at)
+
+# Version 4: the scale-out workers' leases (with fencing tokens) and the aggregate's checkpoint. Releases before
+# version 4 created these two on a worker's first start, outside the versioned schema; the upgrade adopts
+# such tables when their columns are these, so the columns must not change without a new version.
+worker_leases = sa.Table(
+    "worker_leases",
+    metadata,
+    sa.Column("role", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("token", sa.BigInteger, nullable=False),  # grows at every change of holder
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("acquired_at", UTCDateTime, nullable=False),
+)
+
+worker_checkpoints = sa.Table(
+    "worker_checkpoints",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),  # the last bus sequence number applied
+    sa.Column("state", sa.LargeBinary, nullable=False),
+    sa.Column("token", sa.BigInteger, nullable=False),  # the lease token that wrote it
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
