@@ -27,7 +27,7 @@ from detector.store.alerts import save_changes
 from detector.store.store import Store
 from detector.workers.alert import AlertWorker
 from detector.workers.base import connect
-from detector.workers.coordination import Lease, LeaseLost, ensure_tables
+from detector.workers.coordination import Lease, LeaseLost
 
 try:
     from tests.conftest import require_service
@@ -137,7 +137,6 @@ def test_ingest_waits_while_too_many_posts_are_in_flight(bus):
 @pytest.mark.postgres
 def test_a_lease_has_one_holder_and_fences_a_replaced_one(pg_url):
     store = Store(pg_url)
-    ensure_tables(store.engine)
     now = [T0]
     clock = lambda: now[0]  # noqa: E731
     first = Lease(store.engine, "alert", "first", 10, clock=clock)

@@ -25,7 +25,6 @@ from detector.bus.streams import RedisBus
 from detector.config import Settings
 from detector.secrets import Secrets
 from detector.store.store import Store
-from detector.workers.coordination import ensure_tables
 
 log = logging.getLogger("detector.workers")
 
@@ -59,13 +58,13 @@ class Connections:
 
 
 def connect(settings: Settings, bus_settings: BusSettings | None) -> Connections:
-    """Open the store (creating or upgrading its schema and the workers' tables) and the bus."""
+    """Open the store (creating or upgrading its schema, the workers' leases and checkpoints included) and
+    the bus."""
     if bus_settings is None:
         raise WorkerError("no bus configured: add a [bus] table with url = \"redis://...\" or pass --bus")
     secrets = Secrets(settings.secrets_file)
     bus_settings = bus_settings.model_copy(update={"url": secrets.expand(bus_settings.url)})
     store = Store(settings.db)
-    ensure_tables(store.engine)
     bus = RedisBus(bus_settings)
     return Connections(settings, bus_settings, store, bus, secrets)
 

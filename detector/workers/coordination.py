@@ -6,9 +6,8 @@ worker acquires it when it is free or expired, and renews it *inside* each trans
 effects (``fence``): the renewal matches only its own token, so a worker that stalled past its expiry and
 was replaced cannot commit anything afterwards, even if it does not know yet that it was replaced.
 
-These tables belong to the workers, not to the store's versioned schema: a single-process deployment
-never creates them. They are created on first use, under a PostgreSQL advisory lock so workers starting
-together do not race.
+The two tables are part of the store's versioned schema (``detector.store.schema``, version 4), so they
+exist as soon as the database is opened, created under the schema's advisory lock like every other table.
 """
 
 from __future__ import annotations
@@ -22,43 +21,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from detector.store.schema import UTCDateTime
-
-metadata = sa.MetaData()
-
-worker_leases = sa.Table(
-    "worker_leases",
-    metadata,
-    sa.Column("role", sa.String(64), primary_key=True),
-    sa.Column("holder", sa.String(200), nullable=False),
-    sa.Column("token", sa.BigInteger, nullable=False),
-    sa.Column("expires_at", UTCDateTime, nullable=False),
-    sa.Column("acquired_at", UTCDateTime, nullable=False),
-)
-
-worker_checkpoints = sa.Table(
-    "worker_checkpoints",
-    metadata,
-    sa.Column("name", sa.String(64), primary_key=True),
-    sa.Column("position", sa.BigInteger, nullable=False),  # the last bus sequence number applied
-    sa.Column("state", sa.LargeBinary, nullable=False),
-    sa.Column("token", sa.BigInteger, nullable=False),  # the lease token that wrote it
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-)
-
-_CREATE_LOCK = 0x6465_7465_6374  # any constant shared by every worker: "detect"
+from detector.store.schema import worker_checkpoints, worker_leases
 
 
 class LeaseLost(Exception):
     """Another worker holds the role now; this worker's pending effects were not committed."""
-
-
-def ensure_tables(engine: Engine) -> None:
-    """Create the lease and checkpoint tables if missing (safe when several workers start at once)."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})
-        metadata.create_all(conn, checkfirst=True)
 
 
 def _utcnow() -> datetime:
