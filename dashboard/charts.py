@@ -48,6 +48,10 @@ def service_chart(series: pd.DataFrame, incidents: pd.DataFrame, official: pd.Da
         tooltip=[alt.Tooltip("start:T"), alt.Tooltip("expected:Q", format=".2f"), alt.Tooltip("upper:Q", format=".2f")]))
     layers.append(base.mark_line(color="#6b7785", strokeDash=[4, 3], strokeWidth=1, clip=True).encode(
         y=alt.Y("expected:Q", scale=y_scale)))
+    if "usual" in data and data["usual"].notna().any():  # what the detector's time-of-day test compares with
+        layers.append(base.mark_line(color="#2f855a", strokeDash=[1, 2], strokeWidth=1.5, clip=True).encode(
+            y=alt.Y("usual:Q", scale=y_scale),
+            tooltip=[alt.Tooltip("start:T"), alt.Tooltip("usual:Q", format=".2f", title="usual at this time")]))
     long = data.melt(id_vars=["start"], value_vars=["metric", "mentions"], var_name="series", value_name="value") \
         if not data.empty else pd.DataFrame(columns=["start", "series", "value"])
     long["series"] = long["series"].map({"metric": title, "mentions": "mentions / min"})

@@ -34,6 +34,8 @@ class AppConfig:
     metric: str
     refresh_seconds: float
     secrets_file: Path | None
+    usual_window_minutes: float = 180.0  # the detector's reference window and days (the config's [detection])
+    usual_days: int = 7
 
 
 def app_config(argv: list[str] | None = None) -> AppConfig:
@@ -42,14 +44,17 @@ def app_config(argv: list[str] | None = None) -> AppConfig:
     parser.add_argument("--config", default=os.environ.get("DETECTOR_CONFIG"))
     parser.add_argument("--refresh", type=float, default=float(os.environ.get("DETECTOR_DASHBOARD_REFRESH", 10)))
     args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    metric, secrets_file, db = "complaint_people", None, args.db
+    from detector.volume.settings import VolumeSettings
+
+    detection, secrets_file, db = VolumeSettings(), None, args.db
     config = Path(args.config) if args.config else None
     if config is not None:
         from detector.config import load_settings
 
         settings = load_settings(config)
-        metric, secrets_file, db = settings.detection.metric, settings.secrets_file, db or settings.db
-    return AppConfig(db or "detector.db", config, metric, max(args.refresh, 1.0), secrets_file)
+        detection, secrets_file, db = settings.detection, settings.secrets_file, db or settings.db
+    return AppConfig(db or "detector.db", config, detection.metric, max(args.refresh, 1.0), secrets_file,
+                     detection.reference_window_minutes, detection.reference_days)
 
 
 def secrets(secrets_file: Path | None) -> Secrets:

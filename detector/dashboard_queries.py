@@ -84,15 +84,45 @@ def buckets(store: Store, service: str, since: datetime, until: datetime) -> pd.
     return frame
 
 
-def per_minute(frame: pd.DataFrame, since: datetime, until: datetime, metric: str) -> pd.DataFrame:
+def usual(store: Store, service: str, since: datetime, until: datetime, metric: str,
+          window_minutes: float = 180.0, days: int = 7, min_days: int = 3) -> pd.Series:
+    """Per minute in [since, until): the usual volume for this time of day, as a rate per minute.
+
+    What the detector's second test compares with: the metric summed over the ``window_minutes`` ending at
+    that minute, on each of the last ``days`` days, averaged (NaN with fewer than ``min_days`` days of
+    history), divided by the window's minutes so it sits on the chart's per-minute scale. Without it an
+    alert the reference test raised can fire while the line sits inside the adaptive band, and a reader
+    cannot see why. Empty for the complaint share (a ratio has no sum to compare).
+    """
+    index = pd.date_range(pd.Timestamp(since).floor("min"), pd.Timestamp(until), freq="min", inclusive="left")
+    if metric == "complaint_share" or window_minutes <= 0 or index.empty:
+        return pd.Series(float("nan"), index=index, name="usual")
+    window = int(round(window_minutes))
+    start = index[0] - pd.Timedelta(days=days) - pd.Timedelta(minutes=window)
+    raw = buckets(store, service, start.to_pydatetime(), until)
+    history = pd.date_range(start, pd.Timestamp(until), freq="min", inclusive="left")
+    values = pd.Series(float("nan"), index=history)
+    if not raw.empty:
+        stored = metric_column(raw, metric).set_axis(raw["start"]).groupby(level=0).sum()
+        values.loc[values.index >= stored.index.min()] = 0.0  # before a service's first post: no history
+        values.loc[stored.index] = stored.to_numpy()
+    sums = values.rolling(window, min_periods=window).sum()
+    shifted = pd.concat([sums.shift(day * 1440) for day in range(1, days + 1)], axis=1).reindex(index)
+    enough = shifted.notna().sum(axis=1) >= min_days
+    return (shifted.mean(axis=1) / window).where(enough).rename("usual")
+
+
+def per_minute(frame: pd.DataFrame, since: datetime, until: datetime, metric: str,
+               usual_rate: pd.Series | None = None) -> pd.DataFrame:
     """Buckets as a chartable series: long ranges averaged into wider steps, in counts per minute.
 
     Empty minutes are not stored, so a step's average divides by the minutes it spans, not by the rows.
+    ``usual_rate`` (see ``usual``) becomes a ``usual`` column, averaged over each step like the band.
     """
     span = until - since
     step = timedelta(minutes=1) if span <= timedelta(hours=6) else (
         timedelta(minutes=5) if span <= timedelta(hours=36) else timedelta(minutes=30))
-    columns = ["start", "mentions", "complaints", "metric", "expected", "upper"]
+    columns = ["start", "mentions", "complaints", "metric", "expected", "upper", "usual"]
     if frame.empty:
         return pd.DataFrame(columns=columns)
     data = frame.assign(metric=metric_column(frame, metric)).set_index("start")
@@ -101,11 +131,14 @@ def per_minute(frame: pd.DataFrame, since: datetime, until: datetime, metric: st
         full = pd.date_range(pd.Timestamp(since).floor("min"), pd.Timestamp(until), freq="min", inclusive="left")
         out = data[["mentions", "complaints", "metric", "expected", "upper"]].astype(float).reindex(full)
         out[["mentions", "complaints", "metric"]] = out[["mentions", "complaints", "metric"]].fillna(0.0)
+        out["usual"] = usual_rate.reindex(full) if usual_rate is not None else float("nan")
         out.index.name = "start"
     else:
         grouped = data.resample(step, origin="epoch")
         out = grouped[["mentions", "complaints", "metric"]].sum() / minutes
         out[["expected", "upper"]] = grouped[["expected", "upper"]].mean()
+        out["usual"] = (usual_rate.resample(step, origin="epoch").mean().reindex(out.index)
+                        if usual_rate is not None else float("nan"))
         out = out.dropna(how="all", subset=["mentions", "expected"])
     return out.reset_index()[columns]
 

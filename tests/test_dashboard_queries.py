@@ -141,3 +141,39 @@ def test_per_minute_fills_empty_minutes_with_zero():
     series = q.per_minute(frame, start, start + timedelta(minutes=5), "mentions")
     assert series["metric"].tolist() == [2.0, 0.0, 0.0, 4.0, 0.0]
     assert series["start"].iloc[1] == pd.Timestamp(start + timedelta(minutes=1))
+
+
+def _store_with_minutes(path: Path, counts: dict[datetime, int]) -> Store:
+    """A store whose only buckets are ``counts`` (one-minute buckets of one service)."""
+    from detector.store import schema
+
+    store = Store(path)
+    rows = [dict(service="isp", start=start, width_s=60, mentions=n, complaints=n, misinformation=0, people=n,
+                 complaint_people=n, expected=None, upper=None, score=None) for start, n in counts.items()]
+    with store.engine.begin() as conn:
+        conn.execute(schema.buckets.insert(), rows)
+    return store
+
+
+def test_usual_is_the_same_hours_on_the_earlier_days_as_a_rate_per_minute(tmp_path):
+    """One post every 10 minutes for 8 days, except 14:00-15:00 on day 6, which had one a minute: the
+    usual at 15:00 on day 8 is the 3-hour sums of days 1-7 at 15:00 (18 posts, or 18 + 54 extra on day
+    6), averaged and divided by 180 minutes."""
+    day0 = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    counts = {day0 + timedelta(minutes=m): 1 for m in range(0, 8 * 1440, 10)}
+    busy = day0 + timedelta(days=5, hours=14)
+    counts.update({busy + timedelta(minutes=m): 1 for m in range(60)})
+    with _store_with_minutes(tmp_path / "u.db", counts) as store:
+        since = day0 + timedelta(days=7)
+        rate = q.usual(store, "isp", since, since + timedelta(days=1), "complaint_people")
+        at = day0 + timedelta(days=7, hours=15)  # the window ending at 15:00 is 12:01-15:00
+        assert rate[at] == pytest.approx((7 * 18 + 54) / 7 / 180)
+        assert rate[day0 + timedelta(days=7, hours=9)] == pytest.approx(18 / 180)
+        early = q.usual(store, "isp", day0 + timedelta(days=2), day0 + timedelta(days=3), "complaint_people")
+        assert early.isna().all()  # two earlier days are not enough to call anything usual
+        assert q.usual(store, "isp", since, since + timedelta(hours=1), "complaint_share").isna().all()
+
+        series = q.per_minute(q.buckets(store, "isp", since, since + timedelta(days=1)), since,
+                              since + timedelta(days=1), "complaint_people", rate)
+        assert series["usual"].notna().all()
+        assert series["usual"].mean() == pytest.approx(rate.mean(), rel=0.01)  # 5-minute steps, same level
