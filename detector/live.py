@@ -1,10 +1,13 @@
 """`detector run`: every configured source polled on its own schedule, through one pipeline, until stopped.
 
-One thread does all the work (SQLite has one writer, and a poll's batches must reach the store in order);
-it polls whichever source is due, feeds its batches to the pipeline, closes quiet minutes with the wall
-clock (less the allowed lateness, so posts an API indexes a little late still count live), delivers due
-notifications, and sleeps until the next source is due. A stop request (SIGTERM) is honoured between
-polls: the poll in hand is processed to its last batch, so nothing fetched is lost, and each source
+Fetching and writing are split. A source that is due is fetched in a small pool of threads (``[run]
+fetch_threads``), so a slow or hanging API, which may take its whole timeout, does not hold up the others.
+Everything else happens on the loop's own thread, because SQLite has one writer and a poll's batches
+must reach the store in order: it reads a source's cursor before the fetch, feeds the fetched batches to
+the pipeline, closes quiet minutes with the wall clock (less the allowed lateness, so posts an API
+indexes a little late still count live), delivers due notifications, and sleeps until the next source is
+due or a fetch comes back. A source is never fetched twice at once. A stop request (SIGTERM) lets the
+fetches in hand finish and processes them to their last batch, so nothing fetched is lost; each source
 resumes from its stored cursor next time, so a crash loses nothing either.
 """
 
@@ -13,6 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_any
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
@@ -33,6 +38,8 @@ from detector.store import schema
 from detector.store.store import floor_time
 
 log = logging.getLogger("detector.live")
+
+_FETCH_POLL_SECONDS = 0.25  # while fetches are out, how often the loop looks at the stop request
 
 
 class TimedClassifier(Classifier):
@@ -97,19 +104,35 @@ class LiveRunner:
 
     # -- the loop -----------------------------------------------------------------------------------
     def run(self) -> RunReport:
-        """Run until ``stop`` is set; then finish the current poll, flush, deliver and return."""
+        """Run until ``stop`` is set; then finish the fetches in hand, process them, flush, deliver, return."""
         log.info("running %d source(s): %s", len(self.jobs), ", ".join(j.name for j in self.jobs))
-        while not self.stop.is_set():
-            live = [j for j in self.jobs if not j.done]
-            now = self.clock()
-            job = min(live, key=lambda j: j.due, default=None)
-            if job is not None and job.due <= now:
-                self.poll(job)
+        threads = max(1, min(self.settings.fetch_threads, len(self.jobs)))
+        fetching: dict[Future, Job] = {}
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fetch") as pool:
+            while not self.stop.is_set():
+                now = self.clock()
+                busy = set(map(id, fetching.values()))
+                for job in self.jobs:
+                    if not job.done and job.due <= now and id(job) not in busy:
+                        fetching[pool.submit(self._fetch, job, self._cursor(job))] = job
+                finished = [future for future in fetching if future.done()]
+                for future in finished:
+                    self.poll(fetching.pop(future), future)
                 self.tick()
-                continue
-            self.tick()
-            pause = self.settings.tick_seconds if job is None else min(job.due - now, self.settings.tick_seconds)
-            self.wait(max(pause, 0.0))
+                if finished:
+                    continue  # what it brought may have made others due, or the clock moved on
+                busy = set(map(id, fetching.values()))
+                idle = [j for j in self.jobs if not j.done and id(j) not in busy]
+                next_due = min((j.due for j in idle), default=None)
+                pause = self.settings.tick_seconds if next_due is None else min(next_due - now,
+                                                                                self.settings.tick_seconds)
+                if fetching:  # wake when a fetch comes back; look at the stop request a few times a second
+                    wait_for_any(list(fetching), timeout=min(max(pause, 0.0), _FETCH_POLL_SECONDS),
+                                 return_when=FIRST_COMPLETED)
+                else:
+                    self.wait(max(pause, 0.0))
+            for future, job in list(fetching.items()):  # drain: what was fetched is processed, not dropped
+                self.poll(job, future)
         self.tick()
         log.info("stopped: %s", self.report.summary())
         return self.report
@@ -137,17 +160,30 @@ class LiveRunner:
         self.metrics.beat()
 
     # -- one poll -----------------------------------------------------------------------------------
-    def poll(self, job: Job) -> None:
-        if isinstance(job.source, StatusSource):
-            self._poll_status(job)
-        else:
-            self._poll_posts(job)
+    def _cursor(self, job: Job) -> str | None:
+        return None if isinstance(job.source, StatusSource) else self.system.store.cursor(job.name)
 
-    def _poll_posts(self, job: Job) -> None:
+    @staticmethod
+    def _fetch(job: Job, cursor: str | None) -> list:
+        """On a fetch thread: the whole poll, the source's batches (from ``cursor``) or its incidents.
+        Touches only the source, never the store."""
+        if isinstance(job.source, StatusSource):
+            return job.source.incidents()
+        return list(job.source.batches(cursor))
+
+    def poll(self, job: Job, fetched: Future | None = None) -> None:
+        """Process one poll of ``job``: what a fetch thread brought back (``fetched``), or fetch it here."""
+        if isinstance(job.source, StatusSource):
+            self._poll_status(job, fetched)
+        else:
+            self._poll_posts(job, fetched)
+
+    def _poll_posts(self, job: Job, fetched: Future | None = None) -> None:
         source, name = job.source, job.name
         before = RunReport()
         try:
-            for batch in source.batches(self.system.store.cursor(name)):
+            batches = fetched.result() if fetched is not None else source.batches(self.system.store.cursor(name))
+            for batch in batches:
                 self.system.pipeline.process(batch, source=name, assigned=job.assigned, report=before)
         except Exception as error:  # a source bug must not stop the others; it is retried with backoff
             log.error("source %s failed: %s", name, self.system.secrets.mask(f"{type(error).__name__}: {error}"))
@@ -175,12 +211,12 @@ class LiveRunner:
             job.due = self.clock() + self.settings.tick_seconds
             self._count(name, before, ok=True)
 
-    def _poll_status(self, job: Job) -> None:
+    def _poll_status(self, job: Job, fetched: Future | None = None) -> None:
         from detector.sources.polite import MalformedResponse, SourceUnavailable
 
         source: StatusSource = job.source  # type: ignore[assignment]
         try:
-            incidents = source.incidents()
+            incidents = fetched.result() if fetched is not None else source.incidents()
         except (SourceUnavailable, MalformedResponse) as error:
             wait = getattr(error, "wait", None)
             job.due = self.clock() + max(wait or 0.0, source.backoff.failed())

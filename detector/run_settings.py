@@ -17,6 +17,11 @@ class RunSettings(BaseModel):
         description="Minutes are closed this long after they end, so posts an API indexes late still count live.",
     )
     tick_seconds: float = Field(5.0, gt=0, description="Longest sleep of the scheduler between checks.")
+    fetch_threads: int = Field(
+        4, ge=1,
+        description="Sources fetched at once, each on its own thread, so a slow or hanging API does not hold "
+        "up the others; the store is still written by one thread, in order.",
+    )
     error_wait_seconds: float = Field(60.0, gt=0, description="Wait after a source failed unexpectedly.")
     stale_after_seconds: float = Field(300.0, gt=0, description="/healthz fails when the loop has not run this long.")
     status_pages: bool = Field(

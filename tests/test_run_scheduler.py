@@ -4,6 +4,7 @@ sources ask, closing minutes with the wall clock, surviving a broken source, and
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -200,3 +201,64 @@ def test_searches_left_empty_take_the_services_terms() -> None:
     assert with_service_terms(RedditSettings(search=[]), services).search == []
     assert with_service_terms(HackerNewsSettings(), services).queries == ["chatgpt", "chat gpt", "openai api"]
     assert with_service_terms(HackerNewsSettings(queries=["outage"]), services).queries == ["outage"]
+
+
+class Hanging(Source):
+    """An API that takes its time: the fetch blocks until the test lets it go, then yields one batch."""
+
+    name = "slow"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started = threading.Event()
+
+    def batches(self, cursor: str | None) -> Iterator[SourceBatch]:
+        if cursor is not None:
+            return
+        self.started.set()
+        assert self.release.wait(30), "the test never released the slow source"
+        recent = datetime.now(timezone.utc) - timedelta(minutes=5)  # the loop closes minutes with the real clock
+        yield SourceBatch(tuple(_post(100 + k, recent + timedelta(seconds=k)) for k in range(5)), cursor="1", read=5)
+
+
+class Quick(Source):
+    name = "quick"
+
+    def batches(self, cursor: str | None) -> Iterator[SourceBatch]:
+        if cursor is None:
+            recent = datetime.now(timezone.utc) - timedelta(minutes=5)
+            yield SourceBatch(tuple(_post(k, recent + timedelta(seconds=k)) for k in range(10)), cursor="1", read=10)
+
+
+def _until(condition, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)  # watching another thread's progress: there is nothing to fake here
+    return False
+
+
+def test_a_hanging_source_does_not_hold_up_the_others_and_is_drained_on_stop(tmp_path: Path) -> None:
+    system = _system(tmp_path)
+    slow = Hanging()
+    runner = LiveRunner(system, [Job(slow), Job(Quick())], RunSettings(tick_seconds=0.05))
+    loop = threading.Thread(target=runner.run)
+    loop.start()
+    try:
+        assert slow.started.wait(20)
+        # the slow fetch is still out, and the quick source's posts are already stored
+        assert _until(lambda: runner.metrics.get("detector_posts_stored_total", source="quick") == 10)
+        assert not slow.release.is_set()
+        runner.stop.set()  # a SIGTERM while the slow fetch is out: it must finish and be stored, not dropped
+        time.sleep(0.3)
+        assert loop.is_alive()
+        slow.release.set()
+        loop.join(20)
+        assert not loop.is_alive()
+    finally:
+        slow.release.set()
+        runner.stop.set()
+        loop.join(20)
+    assert system.store.count("posts") == 15 and system.store.cursor("slow") == "1"
+    system.close()
