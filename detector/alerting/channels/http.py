@@ -60,6 +60,19 @@ for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "ht
     logging.getLogger(_name).addFilter(_FILTER)
 
 
+def webhook_url(url: str, service: str, default_prefix: str) -> str:
+    """The https URL a ``service://`` webhook URL stands for: ``service+http(s)://host/path`` points at a
+    self-hosted relay or a test server, a plain http(s) URL is kept, and ``service://rest`` becomes
+    ``default_prefix + rest`` (without the slashes around ``rest``)."""
+    scheme, rest = url.split("://", 1)
+    scheme = scheme.lower()
+    if scheme in (f"{service}+http", f"{service}+https"):
+        return f"{scheme.split('+')[1]}://{rest}"
+    if scheme in ("http", "https"):
+        return url
+    return default_prefix + rest.strip("/")
+
+
 def mask_url(url: str) -> str:
     """Scheme, host and port of ``url``; path, query and credentials become *** (they carry the secrets)."""
     try:

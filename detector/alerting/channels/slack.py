@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from detector.alerting.channels.http import HttpChannel
+from detector.alerting.channels.http import HttpChannel, webhook_url
 from detector.alerting.render import escape_slack, post_line, render
 
 SLACK_HOOKS = "https://hooks.slack.com/services/"
@@ -62,10 +62,4 @@ def _token(url: str) -> str | None:
 def slack_url(url: str) -> str:
     """The https webhook URL for slack://T.../B.../token (also accepts https://hooks.slack.com/... and
     slack+http(s)://host/path for a self-hosted relay or a test server)."""
-    scheme, rest = url.split("://", 1)
-    scheme = scheme.lower()
-    if scheme in ("slack+http", "slack+https"):
-        return f"{scheme.split('+')[1]}://{rest}"
-    if scheme in ("http", "https"):
-        return url
-    return SLACK_HOOKS + rest.strip("/")
+    return webhook_url(url, "slack", SLACK_HOOKS)

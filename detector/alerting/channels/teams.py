@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from detector.alerting.channels.http import HttpChannel
+from detector.alerting.channels.http import HttpChannel, webhook_url
 from detector.alerting.render import escape_markdown, post_line, render
 
 
@@ -54,10 +54,4 @@ class TeamsChannel(HttpChannel):
 
 def teams_url(url: str) -> str:
     """https URL for teams://host/path (or teams+http(s)://host/path; a plain https URL is kept)."""
-    scheme, rest = url.split("://", 1)
-    scheme = scheme.lower()
-    if scheme in ("teams+http", "teams+https"):
-        return f"{scheme.split('+')[1]}://{rest}"
-    if scheme in ("http", "https"):
-        return url
-    return "https://" + rest
+    return webhook_url(url, "teams", "https://")
