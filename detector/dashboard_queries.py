@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from detector.records import text_fingerprint
 from detector.store import schema
 from detector.store.store import Store
+from detector.volume.reference import MIN_DAYS
 
 RANGES: dict[str, timedelta] = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
 METRICS = ("complaint_people", "complaints", "people", "mentions", "complaint_share")
@@ -85,12 +86,12 @@ def buckets(store: Store, service: str, since: datetime, until: datetime) -> pd.
 
 
 def usual(store: Store, service: str, since: datetime, until: datetime, metric: str,
-          window_minutes: float = 180.0, days: int = 7, min_days: int = 3) -> pd.Series:
+          window_minutes: float, days: int) -> pd.Series:
     """Per minute in [since, until): the usual volume for this time of day, as a rate per minute.
 
-    What the detector's second test compares with: the metric summed over the ``window_minutes`` ending at
-    that minute, on each of the last ``days`` days, averaged (NaN with fewer than ``min_days`` days of
-    history), divided by the window's minutes so it sits on the chart's per-minute scale. Without it an
+    What the detector's second test compares with (``detector.volume.reference``): the metric summed over
+    the ``window_minutes`` ending at that minute, on each of the last ``days`` days, averaged (NaN with
+    fewer earlier days than the detector needs), divided by the window's minutes so it sits on the chart's per-minute scale. Without it an
     alert the reference test raised can fire while the line sits inside the adaptive band, and a reader
     cannot see why. Empty for the complaint share (a ratio has no sum to compare).
     """
@@ -108,7 +109,7 @@ def usual(store: Store, service: str, since: datetime, until: datetime, metric: 
         values.loc[stored.index] = stored.to_numpy()
     sums = values.rolling(window, min_periods=window).sum()
     shifted = pd.concat([sums.shift(day * 1440) for day in range(1, days + 1)], axis=1).reindex(index)
-    enough = shifted.notna().sum(axis=1) >= min_days
+    enough = shifted.notna().sum(axis=1) >= MIN_DAYS
     return (shifted.mean(axis=1) / window).where(enough).rename("usual")
 
 

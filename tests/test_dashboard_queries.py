@@ -165,13 +165,14 @@ def test_usual_is_the_same_hours_on_the_earlier_days_as_a_rate_per_minute(tmp_pa
     counts.update({busy + timedelta(minutes=m): 1 for m in range(60)})
     with _store_with_minutes(tmp_path / "u.db", counts) as store:
         since = day0 + timedelta(days=7)
-        rate = q.usual(store, "isp", since, since + timedelta(days=1), "complaint_people")
+        rate = q.usual(store, "isp", since, since + timedelta(days=1), "complaint_people", 180, 7)
         at = day0 + timedelta(days=7, hours=15)  # the window ending at 15:00 is 12:01-15:00
         assert rate[at] == pytest.approx((7 * 18 + 54) / 7 / 180)
         assert rate[day0 + timedelta(days=7, hours=9)] == pytest.approx(18 / 180)
-        early = q.usual(store, "isp", day0 + timedelta(days=2), day0 + timedelta(days=3), "complaint_people")
+        early = q.usual(store, "isp", day0 + timedelta(days=2), day0 + timedelta(days=3), "complaint_people",
+                        180, 7)
         assert early.isna().all()  # two earlier days are not enough to call anything usual
-        assert q.usual(store, "isp", since, since + timedelta(hours=1), "complaint_share").isna().all()
+        assert q.usual(store, "isp", since, since + timedelta(hours=1), "complaint_share", 180, 7).isna().all()
 
         series = q.per_minute(q.buckets(store, "isp", since, since + timedelta(days=1)), since,
                               since + timedelta(days=1), "complaint_people", rate)

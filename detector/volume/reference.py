@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 _DAY_SECONDS = 86400
+MIN_DAYS = 3  # fewer earlier days than this are no "usual" to compare with
 
 
 @dataclass

@@ -52,13 +52,12 @@ from detector.records import Bucket, Detection
 from detector.volume.base import VolumeDetector
 from detector.volume.calibration import SurpriseTail
 from detector.volume.maintenance import suppression_reason
-from detector.volume.reference import DailyReference, usual_mean_and_dispersion
+from detector.volume.reference import MIN_DAYS, DailyReference, usual_mean_and_dispersion
 from detector.volume.settings import VolumeSettings, metric_value
 from detector.volume.tails import upper_quantile, upper_tail
 
 _HUBER_SIGMAS = 3.0  # a value is learned at most this many standard deviations above expected
 _LEARN_TAIL = 1e-3  # ... or its Poisson band at this tail, whichever is larger
-_REFERENCE_MIN_DAYS = 3  # the usual volume for this time of day needs at least this many earlier days
 
 
 @dataclass
@@ -397,7 +396,7 @@ class SeasonalDetector(VolumeDetector):
             # below min_count no usual volume can make the sum alert-worthy: skip looking it up
             usual = (state.reference.usual(bucket.start)
                      if state.reference is not None and reference_sum >= s.min_count else [])
-            if len(usual) >= _REFERENCE_MIN_DAYS:
+            if len(usual) >= MIN_DAYS:
                 mean, dispersion = usual_mean_and_dispersion(
                     usual, reference_expected, dispersions[-1], s.dispersion_prior_weight)
                 if reference_sum >= max(s.min_count, s.min_ratio * mean):
