@@ -24,7 +24,7 @@ def render(cfg: data.AppConfig, viewer) -> None:
 
     @st.fragment(run_every=cfg.refresh_seconds)
     def live() -> None:
-        frame = data.query(cfg.db, "incidents", limit=RECENT)
+        frame = _with_linked(cfg, data.query(cfg.db, "incidents", limit=RECENT))
         if frame.empty:
             st.success("No incidents.")
             return
@@ -32,11 +32,26 @@ def render(cfg: data.AppConfig, viewer) -> None:
         ids = frame["id"].tolist()
         chosen = st.selectbox("Incident", ids, key="incident",
                               format_func=lambda i: _label(frame[frame["id"] == i].iloc[0]))
+        st.query_params["incident"] = chosen  # the address bar links to this incident
         _incident(cfg, viewer, frame[frame["id"] == chosen].iloc[0])
 
     live()
     st.divider()
     _silences(cfg, viewer)
+
+
+def _with_linked(cfg: data.AppConfig, frame: pd.DataFrame) -> pd.DataFrame:
+    """The recent incidents, plus the one a link (``?incident=ID``) asked for when it is older; an unknown
+    id is reported and forgotten, so the page falls back to the newest incident."""
+    wanted = st.session_state.get("incident")
+    if not wanted or (not frame.empty and wanted in set(frame["id"])):
+        return frame
+    row = data.query(cfg.db, "incident", str(wanted))
+    if row is None:
+        st.warning(f"No incident {data.markdown_text(wanted)}: showing the newest instead.")
+        del st.session_state["incident"]
+        return frame
+    return pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
 
 
 def _label(row: pd.Series) -> str:
@@ -53,7 +68,8 @@ def _incident_table(frame: pd.DataFrame) -> None:
 
 def _incident(cfg: data.AppConfig, viewer, row: pd.Series) -> None:
     alert_id = str(row["id"])
-    st.subheader(f"{row['service']}: {row['status']}")
+    st.subheader(f"{data.markdown_text(row['service'])}: {row['status']}")
+    st.caption(f"Incident {data.markdown_text(alert_id)}")
     cols = st.columns(5)
     cols[0].metric("Severity", str(row["severity"]))
     cols[1].metric("Opened (UTC)", data.short_when(row["opened_at"]), help=data.when(row["opened_at"]))

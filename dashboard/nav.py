@@ -1,4 +1,8 @@
-"""Which page is showing: a sidebar choice mirrored in the URL (?page=service&service=X) for deep links."""
+"""Which page is showing: a sidebar choice mirrored in the URL (?page=service&service=X) for deep links.
+
+A notification links to ``/?incident=ID``: with no ``page`` given, that opens the Alerts page on that
+incident (the page where on-call acts on it and comms reads it).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,11 @@ PAGES = {"overview": "Overview", "service": "Service", "alerts": "Alerts", "expl
 def current_page() -> str:
     """The chosen page; the URL decides on first load, the sidebar afterwards."""
     if "nav" not in st.session_state:
-        wanted = st.query_params.get("page", "overview")
+        incident = st.query_params.get("incident")
+        wanted = st.query_params.get("page") or ("alerts" if incident else "overview")
         st.session_state["nav"] = wanted if wanted in PAGES else "overview"
+        if incident and st.session_state["nav"] == "alerts":
+            st.session_state["incident"] = incident
     page = st.sidebar.radio("Page", list(PAGES), format_func=PAGES.get, key="nav")
     if st.query_params.get("page") != page:
         st.query_params["page"] = page

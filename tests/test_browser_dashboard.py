@@ -67,9 +67,14 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> No
 
 
 @pytest.fixture
-def dashboard(tmp_path):
+def sample_db(tmp_path) -> sample.Sample:
+    return sample.build(tmp_path / "browser.db", posts=1500)
+
+
+@pytest.fixture
+def dashboard(tmp_path, sample_db):
     """`detector dashboard` on a sample database, as a subprocess on a free port."""
-    db = sample.build(tmp_path / "browser.db", posts=1500)
+    db = sample_db
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DETECTOR_DASHBOARD_")}
     log = (tmp_path / "dashboard.log").open("w")
@@ -115,3 +120,24 @@ def test_service_page_shows_chart_and_hostile_posts_as_text(chromium, dashboard,
             browser.close()
     assert dialogs == []
     assert (tmp_path / "service-page.png").stat().st_size > 10_000
+
+
+def test_a_notifications_dashboard_link_lands_on_its_incident(chromium, dashboard, sample_db):
+    """The link a notification carries (``/?incident=ID``) opens that incident, not the Overview: here the
+    older, resolved one, which the Alerts page would not pick by itself."""
+    from playwright.sync_api import sync_playwright
+
+    from detector.alerting.notification import dashboard_link
+    from detector.alerting.settings import AlertSettings
+
+    link = dashboard_link(AlertSettings(dashboard_url=dashboard + "/"), sample_db.resolved_incident)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(link, wait_until="domcontentloaded")
+            page.get_by_text(f"Incident {sample_db.resolved_incident}", exact=True).wait_for(timeout=60_000)
+            assert page.get_by_text(f"Incident {sample_db.open_incident}", exact=True).count() == 0
+            assert "incident=" + sample_db.resolved_incident in page.url
+        finally:
+            browser.close()
