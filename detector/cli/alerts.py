@@ -79,6 +79,8 @@ def alerts_group(ctx: click.Context, db: str | None, fmt: str, service: str | No
     if ctx.invoked_subcommand is None:
         store = open_store(db)
         try:
+            if service:
+                service = _known_service(store, service, None)
             print_alerts(store, fmt, service, status)
             dead = len(outbox_rows(store, "dead"))
         finally:
@@ -86,6 +88,21 @@ def alerts_group(ctx: click.Context, db: str | None, fmt: str, service: str | No
         if dead and fmt == "table":  # json / csv output stays machine-readable
             click.echo(f"note: {dead} notification(s) could not be delivered; see `detector alerts deliveries "
                        "--dead`", err=True)
+
+
+def _known_service(store: Store, name: str, config: Path | None) -> str:
+    """The stored spelling of a typed service name, or a one-line error suggesting the close ones (the
+    services known are the database's and, with a config, the config's: ``detector.service_names``)."""
+    from detector.service_names import UnknownService, resolve_service
+    from detector.store.services import stored_services
+
+    known = stored_services(store)
+    if config is not None:
+        known |= {s.name for s in load_or_default(config).services}
+    try:
+        return resolve_service(name, known)
+    except UnknownService as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _store(ctx: click.Context, db: str | None) -> Store:
@@ -177,9 +194,10 @@ def resolve_cmd(ctx: click.Context, alert_id: str, db: str | None, by: str | Non
 @click.option("--reason", default=None, help="Why (shown in the incident's events).")
 @click.option("--by", help="Who silences [default: your user name].")
 @db_option
+@config_option
 @click.pass_context
 def silence_cmd(ctx: click.Context, service: str, duration: str, start: str | None, reason: str | None,
-                by: str | None, db: str | None) -> None:
+                by: str | None, db: str | None, config: Path | None) -> None:
     """Silence SERVICE ('*' for all): incidents are still recorded, nobody is paged about them.
 
     Resolves and acknowledgements still reach the channels that already heard of an incident.
@@ -194,6 +212,8 @@ def silence_cmd(ctx: click.Context, service: str, duration: str, start: str | No
         begins = begins.replace(tzinfo=timezone.utc) if begins.tzinfo is None else begins.astimezone(timezone.utc)
     store = _store(ctx, db)
     try:
+        if service != "*":
+            service = _known_service(store, service, config)
         silence_id = add_silence(store, service, begins, begins + length, reason, _actor(by))
     finally:
         store.close()

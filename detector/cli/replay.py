@@ -41,6 +41,32 @@ def settings_for_replay(
     return settings.model_copy(update=updates)
 
 
+def known_service_for_replay(settings: Settings, service: str, *, db: str | None, new_terms: bool) -> str:
+    """The spelling of ``--service`` to use, or a one-line error (``detector.service_names`` states the rule).
+
+    Without ``--match`` a name outside the config would count every post a second time, under itself, and
+    page for it: with a config that names services it must be one of them (or of the database's). With
+    ``--match`` it may be new, but not one typo away from a known name.
+    """
+    from detector.service_names import UnknownService, resolve_service
+
+    known = {s.name for s in settings.services} | _stored_names(db or settings.db)
+    try:
+        return resolve_service(service, known, allow_new=new_terms or not settings.services, what="--service")
+    except UnknownService as error:
+        raise click.ClickException(f"{error} (a new service needs --match TERM)") from None
+
+
+def _stored_names(db: str) -> set[str]:
+    if "://" not in db and not Path(db).exists():
+        return set()
+    from detector.store.services import stored_services
+    from detector.store.store import Store
+
+    with Store(db) as store:
+        return stored_services(store)
+
+
 @click.command("replay")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-c", "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -83,6 +109,8 @@ def replay_cmd(file: Path, config: Path | None, db: str | None, service: str | N
           --time-column ts_utc --text-column text --db x.db
     """
     settings = load_or_default(config)
+    if service:
+        service = known_service_for_replay(settings, service, db=db, new_terms=bool(match))
     settings = settings_for_replay(settings, service=service, match=match, exclude=exclude, db=db,
                                    classifier=classifier)
     if not settings.services:
