@@ -67,6 +67,49 @@ def _stored_names(db: str) -> set[str]:
         return stored_services(store)
 
 
+_COLUMN_OPTIONS = (
+    click.option("--time-column", default=None, help="Column with the post time [default: created_at]."),
+    click.option("--text-column", default=None, help="Column with the post text [default: text]."),
+    click.option("--id-column", default=None, help="Column with the post id [default: row number]."),
+    click.option("--author-column", default=None, help="Column with the author (stored pseudonymised)."),
+    click.option("--url-column", default=None, help="Column with a link to the post."),
+    click.option("--timezone", "zone", default=None, help="Zone of times without an offset [default: UTC]."),
+    click.option("--source-name", default=None, help="Source name stored with the posts [default: replay]."),
+)
+
+
+def file_options(format_flag: str = "--format"):
+    """The options that say how to read a recorded file (its format and columns), shared by every command
+    that replays one; they arrive as fmt, time_column, ..., source_name. A command whose --format means
+    something else names the file's format with ``format_flag``."""
+    file_format = click.option(format_flag, "fmt", type=click.Choice(["csv", "jsonl", "parquet"]),
+                               help="Format of the posts file (default: by extension).")
+
+    def apply(command):
+        for option in reversed((file_format, *_COLUMN_OPTIONS)):
+            command = option(command)
+        return command
+
+    return apply
+
+
+classifier_option = click.option("--classifier", type=click.Choice(["model", "keywords"]), default=None,
+                                 help="Override the configured classifier.")
+
+
+def replay_file_settings(settings: Settings, file: Path, *, service: str | None, speed: float | None = None,
+                         **columns: str | None) -> ReplaySettings:
+    """The replay source for ``file``: the config's replay source (if any) with the command-line flags on top."""
+    base = next((s for s in settings.sources if isinstance(s, ReplaySettings)), None)
+    values = base.model_dump() if base is not None else {}
+    names = {"fmt": "format", "zone": "timezone", "source_name": "name"}
+    overrides = {names.get(k, k): v for k, v in columns.items()}
+    overrides.update({"path": file, "speed": speed, "service": service})
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values.setdefault("service", service)
+    return ReplaySettings.model_validate(values)
+
+
 @click.command("replay")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-c", "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -75,18 +118,10 @@ def _stored_names(db: str) -> set[str]:
 @click.option("--service", help="Service these posts are about. Without --match, every post belongs to it.")
 @click.option("--match", multiple=True, help="Term that names the service (repeatable): 'chatgpt', 'chat gpt'.")
 @click.option("--exclude", multiple=True, help="Phrase that is not the service (repeatable): 'openai gym'.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]), help="File format (default: by extension).")
-@click.option("--time-column", default=None, help="Column with the post time [default: created_at].")
-@click.option("--text-column", default=None, help="Column with the post text [default: text].")
-@click.option("--id-column", default=None, help="Column with the post id [default: row number].")
-@click.option("--author-column", default=None, help="Column with the author (stored pseudonymised).")
-@click.option("--url-column", default=None, help="Column with a link to the post.")
-@click.option("--timezone", "zone", default=None, help="Zone of times without an offset [default: UTC].")
-@click.option("--source-name", default=None, help="Source name stored with the posts [default: replay].")
+@file_options()
 @click.option("--speed", type=float, default=None,
               help="Pace the replay: 60 = an hour of posts per minute. Default: as fast as possible.")
-@click.option("--classifier", type=click.Choice(["model", "keywords"]), default=None,
-              help="Override the configured classifier.")
+@classifier_option
 @click.option("--notify", multiple=True, metavar="URL",
               help="Also send notifications here (repeatable): http(s):// signed webhook, slack://, teams://, "
               "pagerduty://, mailto:// or smtp://, cmd://, jsonl:///path, log://, or an apprise URL "
@@ -115,21 +150,15 @@ def replay_cmd(file: Path, config: Path | None, db: str | None, service: str | N
                                    classifier=classifier)
     if not settings.services:
         raise click.UsageError("no service to watch: give --service NAME (and --match TERM) or a --config")
-    base = next((s for s in settings.sources if isinstance(s, ReplaySettings)), None)
-    values = base.model_dump() if base is not None else {}
-    overrides = {
-        "path": file, "format": fmt, "time_column": time_column, "text_column": text_column,
-        "id_column": id_column, "author_column": author_column, "url_column": url_column,
-        "timezone": zone, "name": source_name, "speed": speed, "service": service,
-    }
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    values.setdefault("service", service)
-    replay_settings = ReplaySettings.model_validate(values)
+    replay_settings = replay_file_settings(
+        settings, file, service=service, fmt=fmt, time_column=time_column, text_column=text_column,
+        id_column=id_column, author_column=author_column, url_column=url_column, zone=zone,
+        source_name=source_name, speed=speed)
     _replay(settings, replay_settings, notify=notify, resume=resume, quiet=quiet)
 
 
 def _replay(settings: Settings, replay_settings: ReplaySettings, *, notify=(), resume=False, quiet=False,
-            show_alerts: bool = False) -> RunReport:
+            show_alerts: bool = False, summary_to_stderr: bool = False) -> RunReport:
     system = build_system(settings, notify=notify)
     try:
         unsigned = [c.name for c in system.channels.values() if getattr(c, "signed", True) is False]
@@ -144,7 +173,7 @@ def _replay(settings: Settings, replay_settings: ReplaySettings, *, notify=(), r
         elapsed = time.monotonic() - started
         rate = report.read / elapsed if elapsed > 0 else 0.0
         click.echo(f"replayed {replay_settings.path.name} into {settings.db}: {report.summary()} "
-                   f"({elapsed:.1f}s, {rate:,.0f} posts/s)")
+                   f"({elapsed:.1f}s, {rate:,.0f} posts/s)", err=summary_to_stderr)
         if report.late:
             click.echo(f"note: {report.late} posts arrived after their minute had been judged; they are stored "
                        "and counted but did not move the detector", err=True)

@@ -66,6 +66,7 @@ _VERSION_TABLES: dict[int, tuple[str, ...]] = {
     2: ("labels",),
     3: ("silences", "official_incidents"),
     4: ("worker_leases", "worker_checkpoints"),
+    5: ("backtests",),
 }
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class UTCDateTime(TypeDecorator):
@@ -249,3 +249,18 @@ worker_checkpoints = sa.Table(
     sa.Column("token", sa.BigInteger, nullable=False),  # the lease token that wrote it
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# Version 5: each `detector backtest`'s summary, one row per run with its per-budget rows (the dashboard's alerts
+# page shows the latest).
+backtests = sa.Table(
+    "backtests",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("ran_at", UTCDateTime, nullable=False),
+    sa.Column("posts_file", sa.Text, nullable=False),  # the file's name as the user gave it
+    sa.Column("truth_file", sa.Text, nullable=False),
+    sa.Column("services", sa.JSON, nullable=False),
+    sa.Column("rows", sa.JSON, nullable=False),  # per budget: caught, leads, false alerts per week ...
+    sa.Column("settings", sa.JSON, nullable=False),  # margin, default length, metric: how the rows were scored
+)
+sa.Index("ix_backtests_ran_at", backtests.c.ran_at)
