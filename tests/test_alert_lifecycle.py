@@ -12,7 +12,8 @@ from detector.alerting.settings import AlertSettings
 from detector.records import Detection
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
-SETTINGS = AlertSettings(resolve_after_minutes=10, cooldown_minutes=30)
+# No escalation wait here: these tests are about every rise; the wait has tests of its own.
+SETTINGS = AlertSettings(resolve_after_minutes=10, cooldown_minutes=30, escalation_min_minutes=0)
 
 
 def detection(minute: float, value: float, *, alert: bool = False, expected: float = 1.0, upper: float = 3.0,
@@ -133,3 +134,34 @@ def test_severity_ratio_follows_the_deciding_window_not_an_empty_last_minute():
                          window_value=10.0, window_expected=1.25)
     assert ratio_of(minute_only) == 0.0
     assert ratio_of(windowed) == 8.0
+
+
+WAITING = AlertSettings(resolve_after_minutes=10, cooldown_minutes=30, escalation_min_minutes=5)
+
+
+def test_escalation_waits_and_then_jumps_to_the_severity_earned_meanwhile():
+    """minor, major and critical within a minute: one 'opened (minor)', then after five minutes one
+    'escalated (critical)' that knows what it was before."""
+    manager = AlertManager(WAITING)
+    changes = run(manager, [detection(0, 4, alert=True), detection(0.3, 8), detection(0.6, 25),
+                            *(detection(1 + m, 22) for m in range(6))])
+    notified = [c for c in changes if c.notify]
+    assert [(c.kind, c.alert.severity) for c in notified] == [("opened", "minor"), ("escalated", "critical")]
+    escalated = notified[1]
+    assert escalated.at - notified[0].at >= timedelta(minutes=5)
+    assert escalated.previous.severity == "minor" and escalated.previous_at == notified[0].at
+    assert all(c.alert.severity == "minor" for c in changes if c.at < escalated.at)
+
+
+def test_a_held_escalation_is_dropped_when_the_signal_is_back_in_the_band():
+    manager = AlertManager(WAITING)
+    changes = run(manager, [detection(0, 4, alert=True), detection(0.5, 25),
+                            *(detection(1 + m, 1) for m in range(8))])
+    assert kinds(changes, notified_only=True) == ["opened"]
+    assert manager.open_alerts()[0].severity == "minor"
+
+
+def test_without_a_wait_every_rise_is_announced_at_once():
+    manager = AlertManager(AlertSettings(resolve_after_minutes=10, escalation_min_minutes=0))
+    changes = run(manager, [detection(0, 4, alert=True), detection(0.3, 8), detection(0.6, 25)])
+    assert kinds(changes, notified_only=True) == ["opened", "escalated", "escalated"]

@@ -10,6 +10,13 @@ an update (recorded, not notified). It resolves once the signal has stayed insid
 instead of paging anew, and every reopening lengthens the quiet time the next resolve needs (flap
 suppression). An incident opened inside a maintenance window is recorded but not notified; if it is still
 growing once the window is over it surfaces ("unsuppressed") and is notified from then on.
+
+Escalation waits for its evidence: severity may rise, but an escalation is notified no sooner than
+``escalation_min_minutes`` after the incident's previous notification. Until then the incident keeps the
+severity it was last announced with and the growth is recorded as an update; the first detection after the
+wait that is still above the band escalates straight to the severity earned meanwhile (minor to critical in
+one message). If the signal is back inside the band by then, the held escalation is dropped. Every change
+carries ``previous``: the incident as its last notification described it, so a message can say what changed.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ class AlertChange:
     at: datetime
     detection: Detection | None = None
     complaint_share: float | None = None
+    previous: Alert | None = None  # the incident as last notified (None: nothing notified yet, or unknown)
+    previous_at: datetime | None = None  # when that notification was made
 
     @property
     def notify(self) -> bool:
@@ -60,6 +69,10 @@ def severity_of(ratio: float, settings: AlertSettings, complaint_share: float | 
     return SEVERITIES[level]
 
 
+def _rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
 def _worse(a: str, b: str) -> str:
     return a if SEVERITIES.index(a) >= SEVERITIES.index(b) else b
 
@@ -82,6 +95,8 @@ class AlertManager:
         self._current: dict[str, Alert] = {}  # latest incident per service, open or resolved
         self._normal_since: dict[str, datetime | None] = {}
         self._reopens: dict[str, int] = {}  # per service, for the current incident: flap suppression
+        self._notified: dict[str, tuple[Alert, datetime]] = {}  # per service: the last notified state, when
+        self._held: dict[str, str] = {}  # per service: a severity earned but not yet announced (see module)
         for alert in sorted(known, key=lambda a: a.opened_at):
             self._current[alert.service] = alert
 
@@ -92,7 +107,21 @@ class AlertManager:
         self, detection: Detection, evidence: Callable[[], tuple[str, ...]], complaint_share: float | None = None
     ) -> list[AlertChange]:
         """Feed one detection (in time order per service) and the complaint share of its bucket; return
-        what changed."""
+        what changed, each change knowing the incident as it was last notified."""
+        changes = self._observe(detection, evidence, complaint_share)
+        out = []
+        for change in changes:
+            last = self._notified.get(change.alert.service)
+            if last is not None and last[0].id == change.alert.id:
+                change = replace(change, previous=last[0], previous_at=last[1])
+            if change.notify:
+                self._notified[change.alert.service] = (change.alert, change.at)
+            out.append(change)
+        return out
+
+    def _observe(
+        self, detection: Detection, evidence: Callable[[], tuple[str, ...]], complaint_share: float | None
+    ) -> list[AlertChange]:
         service, at = detection.service, detection.at
         current = self._current.get(service)
         is_open = current is not None and current.status != "resolved"
@@ -108,12 +137,14 @@ class AlertManager:
                 return [AlertChange("reopened", reopened, at, detection, complaint_share),
                         *self._grow(reopened, detection, evidence, complaint_share)]
             self._reopens[service] = 0
+            self._held.pop(service, None)
             return [self._open(detection, evidence, complaint_share)]
         if not is_open:
             return []
         if detection.value > detection.upper:
             self._normal_since[service] = None
             return self._grow(current, detection, evidence, complaint_share)
+        self._held.pop(service, None)  # back inside the band: the held escalation had no lasting evidence
         since = self._normal_since.get(service)
         if since is None:
             self._normal_since[service] = since = at
@@ -170,18 +201,32 @@ class AlertManager:
             surfaced = replace(alert, suppressed=False, updated_at=detection.at, evidence=evidence() or alert.evidence)
             self._current[alert.service] = surfaced
             return [AlertChange("unsuppressed", surfaced, detection.at, detection, complaint_share)]
-        if ratio <= alert.peak_ratio and detection.value <= alert.peak_value:
+        held = self._held.get(alert.service)
+        new_peak = ratio > alert.peak_ratio or detection.value > alert.peak_value
+        if not new_peak and (held is None or not self._may_escalate(alert, detection.at)):
             return []
-        severity = _worse(alert.severity, severity_of(max(ratio, alert.peak_ratio), self.settings, complaint_share))
+        earned = severity_of(max(ratio, alert.peak_ratio), self.settings, complaint_share) if new_peak else held
+        severity = _worse(alert.severity, _worse(earned, held or alert.severity))
+        if _rank(severity) > _rank(alert.severity) and not self._may_escalate(alert, detection.at):
+            self._held[alert.service] = severity  # earned, announced once the wait is over
+            severity = alert.severity
+        elif _rank(severity) > _rank(alert.severity):
+            self._held.pop(alert.service, None)
         grown = replace(
             alert,
             peak_ratio=max(ratio, alert.peak_ratio),
             peak_value=max(detection.value, alert.peak_value),
             severity=severity,
-            evidence=evidence() or alert.evidence,
+            evidence=(evidence() or alert.evidence) if new_peak else alert.evidence,
             updated_at=detection.at,
         )
         self._current[alert.service] = grown
-        escalated = SEVERITIES.index(severity) > SEVERITIES.index(alert.severity)
-        kind = "escalated" if escalated else "updated"
+        kind = "escalated" if _rank(severity) > _rank(alert.severity) else "updated"
         return [AlertChange(kind, grown, detection.at, detection, complaint_share)]
+
+    def _may_escalate(self, alert: Alert, at: datetime) -> bool:
+        """Whether enough time has passed since the incident's last notification to announce a new severity."""
+        last = self._notified.get(alert.service)
+        if last is None or last[0].id != alert.id:
+            return True
+        return at - last[1] >= timedelta(minutes=self.settings.escalation_min_minutes)

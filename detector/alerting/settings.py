@@ -46,6 +46,12 @@ class AlertSettings(BaseModel):
         "resolve by this multiple of resolve_after_minutes, so a flapping signal does not page resolve / "
         "reopen every few minutes.",
     )
+    escalation_min_minutes: float = Field(
+        5.0, ge=0,
+        description="Escalation waits for its evidence: a higher severity is announced no sooner than this "
+        "many minutes after the incident's previous notification (and only if the signal is still above "
+        "the band then); 0 announces every rise at once.",
+    )
     major_ratio: float = Field(5.0, gt=1, description="Observed/expected ratio at which an incident is major.")
     critical_ratio: float = Field(20.0, gt=1, description="Observed/expected ratio at which it is critical.")
     low_complaint_share: float = Field(
