@@ -7,6 +7,7 @@ whole batch (it is read again from the cursor) or none of it, and nothing is cou
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -21,7 +22,7 @@ from detector.alerting.settings import AlertSettings, ChannelSettings
 from detector.bucketing import ServiceBuckets
 from detector.classify.base import Classifier
 from detector.matching import ServiceMatcher, ServiceRule
-from detector.records import Bucket, Detection, Post, Verdict
+from detector.records import Bucket, Detection, Post, Rejected, Verdict
 from detector.sources.base import SourceBatch
 from detector.store.alerts import latest_alerts, save_changes
 from detector.store.store import Store
@@ -42,6 +43,7 @@ class RunReport:
     quarantined: int = 0
     unmatched: int = 0
     late: int = 0
+    conflicts: int = 0  # of the quarantined: a known id with a different text
     changes: list[AlertChange] = field(default_factory=list)
 
     @property
@@ -51,7 +53,9 @@ class RunReport:
     def summary(self) -> str:
         return (
             f"read {self.read}, stored {self.stored}, duplicate {self.duplicates}, "
-            f"quarantined {self.quarantined}, unmatched {self.unmatched}, "
+            f"quarantined {self.quarantined}"
+            + (f" ({self.conflicts} conflicting ids)" if self.conflicts else "")
+            + f", unmatched {self.unmatched}, "
             f"incidents opened {self.opened}"
         )
 
@@ -107,24 +111,50 @@ class PostSelector:
                 matched.insert(0, assigned)
         return tuple(matched)
 
-    def select(self, batch: SourceBatch, *, assigned: str | None, report: RunReport) -> list[Post]:
-        """The batch's matched posts that are not stored yet, with their services, in event-time order."""
+    def select(
+        self, batch: SourceBatch, *, assigned: str | None, report: RunReport
+    ) -> tuple[list[Post], list[Rejected]]:
+        """The batch's matched posts that are not stored yet, with their services, in event-time order; and
+        the conflicts: posts whose id is known with a different text, kept in quarantine rather than dropped
+        (an edited post, or two files that reuse ids), so the second version is never silently lost."""
         report.read += batch.read
         posts: list[Post] = []
-        seen: set[tuple[str, str]] = set()
+        conflicts: list[Rejected] = []
+        seen: dict[tuple[str, str], str] = {}
         for post in batch.posts:
             services = self.services_for(post, assigned)
             if not services:
                 report.unmatched += 1
                 continue
             if post.key in seen:
-                report.duplicates += 1
+                if _same_text(seen[post.key], post.text):
+                    report.duplicates += 1
+                else:
+                    conflicts.append(_conflict(post))
                 continue
-            seen.add(post.key)
+            seen[post.key] = post.text
             posts.append(replace(post, services=services))
-        known = self.store.existing_keys([p.key for p in posts])
-        report.duplicates += len(known)
-        return sorted((p for p in posts if p.key not in known), key=lambda p: p.created_at)
+        known = self.store.stored_texts([p.key for p in posts])
+        for post in posts:
+            if post.key in known:
+                if _same_text(known[post.key], post.text):
+                    report.duplicates += 1
+                else:
+                    conflicts.append(_conflict(post))
+        report.conflicts += len(conflicts)
+        new = sorted((p for p in posts if p.key not in known), key=lambda p: p.created_at)
+        return new, conflicts
+
+
+def _same_text(stored: str, text: str) -> bool:
+    return " ".join(stored.split()) == " ".join(text.split())
+
+
+def _conflict(post: Post) -> Rejected:
+    raw = json.dumps({"created_at": post.created_at.isoformat(), "text": post.text, "url": post.url,
+                      "lang": post.lang}, ensure_ascii=False)
+    return Rejected(post.source, f"{post.source}:{post.source_id}"[:256],
+                    f"conflict: id {post.source_id!r} is already stored with a different text", raw)
 
 
 def classify_posts(classifier: Classifier, posts: list[Post]) -> tuple[list[Post], list[Verdict]]:
@@ -189,12 +219,12 @@ class Pipeline:
 
     # -- the batch ---------------------------------------------------------------------------------
     def process(self, batch: SourceBatch, *, source: str, assigned: str | None = None, report: RunReport) -> None:
-        new_posts = self.selector.select(batch, assigned=assigned, report=report)
+        new_posts, conflicts = self.selector.select(batch, assigned=assigned, report=report)
         new_posts, verdicts = classify_posts(self.classifier, new_posts)
         observed = self.observe(new_posts, verdicts, report)
         with self.store.engine.begin() as conn:
             stored = self.store.add_posts(new_posts, verdicts, conn)
-            report.quarantined += self.store.quarantine(batch.rejected, conn)
+            report.quarantined += self.store.quarantine([*batch.rejected, *conflicts], conn)
             save_changes(self.store, observed.changes, observed.notifications, conn)
             if batch.cursor is not None:
                 self.store.save_cursor(source, batch.cursor, conn)

@@ -74,17 +74,18 @@ class Store:
             index_elements=list(keys), set_={name: stmt.excluded[name] for name in update}
         ), rows
 
-    def existing_keys(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Which of these (source, source_id) keys are already stored."""
-        found: set[tuple[str, str]] = set()
+    def stored_texts(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The stored text of each of these (source, source_id) keys that is already stored."""
+        found: dict[tuple[str, str], str] = {}
         p = schema.posts
         with self.engine.connect() as conn:
             for i in range(0, len(keys), 400):
                 chunk = list(keys[i : i + 400])
                 rows = conn.execute(
-                    sa.select(p.c.source, p.c.source_id).where(sa.tuple_(p.c.source, p.c.source_id).in_(chunk))
+                    sa.select(p.c.source, p.c.source_id, p.c.text)
+                    .where(sa.tuple_(p.c.source, p.c.source_id).in_(chunk))
                 )
-                found.update((r.source, r.source_id) for r in rows)
+                found.update(((r.source, r.source_id), r.text) for r in rows)
         return found
 
     def add_posts(

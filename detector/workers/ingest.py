@@ -48,18 +48,18 @@ class BusPipeline:
     def process(self, batch: SourceBatch, *, source: str, assigned: str | None = None, report: RunReport) -> None:
         """Publish the batch's new posts, then record its rejected rows and the source's cursor."""
         counted = RunReport()
-        posts = self.selector.select(batch, assigned=assigned, report=counted)
+        posts, conflicts = self.selector.select(batch, assigned=assigned, report=counted)
         published = 0
         for i in range(0, len(posts), CHUNK):
             chunk = posts[i : i + CHUNK]
             self.bus.wait_for_room(len(chunk), sleep=self.sleep)
             published += self.bus.publish_posts(chunk)
         with self.store.engine.begin() as conn:
-            counted.quarantined += self.store.quarantine(batch.rejected, conn)
+            counted.quarantined += self.store.quarantine([*batch.rejected, *conflicts], conn)
             if batch.cursor is not None:
                 self.store.save_cursor(source, batch.cursor, conn)
         counted.duplicates += len(posts) - published
-        for name in ("read", "duplicates", "quarantined", "unmatched"):
+        for name in ("read", "duplicates", "quarantined", "unmatched", "conflicts"):
             setattr(report, name, getattr(report, name) + getattr(counted, name))
         report.stored += published  # published: the classify workers store them
 
