@@ -13,6 +13,7 @@ from dashboard.nav import show_incident
 from dashboard.posts import show_posts
 from detector.dashboard_explore import PostFilter, export_posts
 from detector.report import build_report
+from detector.store.backtests import last_backtest
 
 RECENT = 30
 
@@ -38,6 +39,8 @@ def render(cfg: data.AppConfig, viewer) -> None:
     live()
     st.divider()
     _silences(cfg, viewer)
+    st.divider()
+    _last_backtest(cfg)
 
 
 def _with_linked(cfg: data.AppConfig, frame: pd.DataFrame) -> pd.DataFrame:
@@ -161,3 +164,38 @@ def _silences(cfg: data.AppConfig, viewer) -> None:
         st.cache_data.clear()
         st.toast(f"{service} silenced for {hours:g} h")
         st.rerun()
+
+
+# The stored per-budget rows of `detector backtest` (computed there, once) and how each is shown here.
+_BACKTEST_COLUMNS = {
+    "budget": "budget (alerts/week)",
+    "caught": "caught",
+    "median_lead_ack_minutes": "median lead vs ack (min)",
+    "worst_lead_ack_minutes": "worst lead vs ack (min)",
+    "median_lead_first_report_minutes": "median lead vs 1st report (min)",
+    "worst_lead_first_report_minutes": "worst lead vs 1st report (min)",
+    "false_alerts_per_week": "false alerts/week",
+    "false_alerts": "false alerts",
+}
+
+
+def _last_backtest(cfg: data.AppConfig) -> None:
+    """The latest `detector backtest` summary: what each false-alert budget would have done on that history."""
+    st.subheader("Last backtest")
+    found = last_backtest(data.store(cfg.db))
+    if found is None:
+        st.caption("No backtest yet. Run `detector backtest POSTS_FILE --truth INCIDENTS.csv --db DB` "
+                   "(see the README) to see what each false-alert budget would have done on your own history.")
+        return
+    settings = found["settings"] or {}
+    st.markdown(
+        f"{data.markdown_text(found['posts_file'])} against {data.markdown_text(found['truth_file'])} "
+        f"({data.markdown_text(', '.join(found['services']))}), run {data.markdown_text(data.when(found['ran_at']))}. "
+        f"An alert within {float(settings.get('margin_minutes', 0)):g} min before an incident's start, or before "
+        "its end, catches it; lead is the reference time minus our alert (positive: we were first).")
+    rows = pd.DataFrame(found["rows"])
+    rows["caught"] = [f"{c} of {n}" for c, n in zip(rows["caught"], rows["incidents"])]
+    table = rows[[c for c in _BACKTEST_COLUMNS if c in rows.columns]].rename(columns=_BACKTEST_COLUMNS)
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(f"Pick the budget whose misses and false alerts you can live with and set it as "
+               f"[detection] {data.markdown_text(settings.get('budget_setting', 'false_alerts_per_week'))}.")

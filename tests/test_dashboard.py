@@ -208,3 +208,36 @@ def test_a_resolved_incident_can_be_acknowledged_for_the_record(own_db, monkeypa
         row = conn.execute(sa.select(schema.alerts).where(schema.alerts.c.id == own_db.resolved_incident)).one()
     assert row.status == "resolved" and row.acknowledged_at is not None
     assert at.button(key=f"ack-{own_db.resolved_incident}").disabled
+
+
+def test_alerts_page_shows_the_last_backtest_escaped(own_db, monkeypatch):
+    from datetime import datetime, timezone
+
+    from detector.store.backtests import save_backtest
+
+    row = {"budget": 0.25, "caught": 3, "incidents": 5, "median_lead_ack_minutes": 4.5, "worst_lead_ack_minutes": -2.0,
+           "median_lead_first_report_minutes": -3.0, "worst_lead_first_report_minutes": -9.5,
+           "false_alerts": 2, "false_alerts_per_week": 0.061, "weeks_outside": 32.8}
+    with Store(own_db.path) as store:
+        save_backtest(store, posts_file="old.csv", truth_file="old.csv", services=["ChatGPT"], rows=[row],
+                      settings={}, ran_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+        save_backtest(store, posts_file="<b>posts</b>.csv", truth_file="incidents.csv", services=["ChatGPT"],
+                      rows=[row, {**row, "budget": 1.0, "caught": 4, "false_alerts": 7, "false_alerts_per_week": 0.213}],
+                      settings={"margin_minutes": 15, "budget_setting": "false_alerts_per_week"},
+                      ran_at=datetime(2026, 2, 1, tzinfo=timezone.utc))
+    at = open_page(own_db, monkeypatch, "alerts")
+    no_exceptions(at)
+    table = next(d.value for d in at.dataframe if "budget (alerts/week)" in d.value.columns)
+    assert table["budget (alerts/week)"].tolist() == [0.25, 1.0]
+    assert table["caught"].tolist() == ["3 of 5", "4 of 5"]
+    assert table["false alerts/week"].tolist() == [0.061, 0.213]
+    assert table["worst lead vs 1st report (min)"].tolist() == [-9.5, -9.5]
+    text = " ".join(m.value for m in at.markdown)
+    assert "&lt;b&gt;posts&lt;/b&gt;" in text and "<b>" not in text  # the newest, its file name escaped
+    assert "2026\\-02\\-01" in text
+
+
+def test_alerts_page_without_a_backtest_says_how_to_run_one(shared_db, monkeypatch):
+    at = open_page(shared_db, monkeypatch, "alerts")
+    no_exceptions(at)
+    assert any("No backtest yet" in c.value for c in at.caption)

@@ -54,8 +54,11 @@ def save_backtest(store: Store, *, posts_file: str, truth_file: str, services: l
 
 
 def last_backtest(store: Store) -> dict[str, Any] | None:
-    """The most recent backtest (ran_at, posts_file, truth_file, services, rows, settings), or None."""
+    """The most recent backtest (ran_at, posts_file, truth_file, services, rows, settings), or None (also for
+    a database older than the backtests table, which a read-only viewer does not upgrade)."""
     b = schema.backtests
     with store.engine.connect() as conn:
+        if not sa.inspect(conn).has_table(b.name):
+            return None
         row = conn.execute(sa.select(b).order_by(b.c.ran_at.desc(), b.c.id.desc()).limit(1)).first()
     return None if row is None else dict(row._mapping)
