@@ -233,3 +233,39 @@ def test_bad_budgets_are_refused(stream):
     folder, _, truth = stream
     result = backtest(folder, truth, "--budgets", "0.1,lots", ok=False)
     assert result.exit_code == 2 and "'lots' is not a number" in result.stderr
+
+
+def test_with_a_config_the_summary_goes_to_its_database_and_nothing_is_paged(stream, tmp_path):
+    folder, _, truth = stream
+    hook = tmp_path / "pages.jsonl"
+    config = tmp_path / "detector.toml"
+    config.write_text(f'''db = "deployed.db"
+
+[[services]]
+name = "Acme"
+match = ["acme cloud"]
+
+[classifier]
+kind = "keywords"
+
+[alerts]
+jsonl = "{hook}"
+''', encoding="utf-8")
+    args = ["backtest", str(folder / "posts.csv"), "--truth", str(truth), "-c", str(config), "--id-column", "id",
+            "--author-column", "author", "--budgets", "1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "budget 1/week, Acme:" in result.stderr  # progress on stderr, the table on stdout
+    with Store(tmp_path / "deployed.db") as store:
+        stored = last_backtest(store)
+        assert stored["rows"][0]["budget"] == 1 and store.count("posts") == 0  # the replay went elsewhere
+    assert not hook.exists()  # a backtest pages nobody
+
+
+def test_without_db_or_config_it_says_the_summary_is_not_kept(stream):
+    folder, _, truth = stream
+    result = CliRunner().invoke(cli, [
+        "backtest", str(folder / "posts.csv"), "--truth", str(truth), "--service", "Acme", "--match", "acme cloud",
+        "--id-column", "id", "--author-column", "author", "--classifier", "keywords", "--budgets", "1"])
+    assert result.exit_code == 0, result.output
+    assert "summary not stored" in result.stderr

@@ -228,3 +228,31 @@ def test_a_replay_into_postgresql_gives_what_sqlite_gives(pg_url, tmp_path, monk
     pd.testing.assert_frame_equal(pg_alerts[columns], lite_alerts[columns], check_dtype=False)
     result = CliRunner().invoke(cli, ["alerts", "--db", pg_url, "--format", "json"])
     assert result.exit_code == 0 and pg_alerts["id"][0] in result.output
+
+
+def test_a_backtest_into_postgresql_scores_and_stores_what_sqlite_does(pg_url, tmp_path, monkeypatch):
+    import json
+
+    from detector.store.backtests import last_backtest
+    try:
+        from tests.test_backtest_cli import BIG, SMALL, iso, write_posts as write_stream, write_truth
+    except ImportError:
+        from test_backtest_cli import BIG, SMALL, iso, write_posts as write_stream, write_truth
+
+    monkeypatch.setenv("DETECTOR_PSEUDONYM_KEY", "a-test-key-of-enough-length")
+    write_stream(tmp_path / "posts.csv")
+    truth = write_truth(tmp_path / "incidents.csv", [f"Acme,{iso(BIG)},,", f"Acme,{iso(SMALL)},,"])
+
+    def backtest(db: str) -> dict:
+        result = CliRunner().invoke(cli, [
+            "backtest", str(tmp_path / "posts.csv"), "--truth", str(truth), "--service", "Acme", "--match",
+            "acme cloud", "--id-column", "id", "--author-column", "author", "--classifier", "keywords", "-q",
+            "--budgets", "0.5,2", "--format", "json", "--db", db])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    on_pg, on_lite = backtest(pg_url), backtest(str(tmp_path / "x.db"))
+    assert on_pg["budgets"] == on_lite["budgets"] and on_pg["per_incident"] == on_lite["per_incident"]
+    assert any(row["caught"] for row in on_pg["per_incident"])
+    with Store(pg_url) as store:
+        assert last_backtest(store)["rows"] == on_pg["budgets"]
