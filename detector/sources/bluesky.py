@@ -32,7 +32,7 @@ class BlueskySource(HttpPollingSource):
                 raise MalformedResponse("searchPosts answer has no posts list", url, str(page)[:4000])
             reached = False
             for raw in page["posts"]:
-                entry = self._entry(raw, since.t)
+                entry = self.item_entry(self._entry, raw, since.t, undated=since.t)
                 if since.behind(entry.t, self.overlap):
                     reached = True
                     break

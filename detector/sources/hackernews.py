@@ -33,7 +33,7 @@ class HackerNewsSource(HttpPollingSource):
             page = self.client.get_json(url, params)
             if not isinstance(page, dict) or not isinstance(page.get("hits"), list):
                 raise MalformedResponse("search_by_date answer has no hits list", url, str(page)[:4000])
-            entries += [self._entry(hit, since.t) for hit in page["hits"]]
+            entries += [self.item_entry(self._entry, hit, since.t, undated=since.t) for hit in page["hits"]]
             pages = page.get("nbPages")
             params["page"] += 1
             if not page["hits"] or not isinstance(pages, int) or params["page"] >= pages:

@@ -40,6 +40,7 @@ class LiveSourceSettings(BaseModel):
     )
     max_items: int = Field(500, ge=1, description="At most this many items per stream per poll (listing depth).")
     seen_size: int = Field(5000, ge=100, description="How many recent ids are remembered in memory.")
+    max_text_bytes: int = Field(40_000, ge=1, description="Longer posts are quarantined as absurd (as in replay).")
     contact: str | None = Field(None, description="Contact (URL or e-mail) added to the user agent.")
 
 
@@ -117,7 +118,6 @@ class RssSettings(LiveSourceSettings):
     type: Literal["rss"] = "rss"
     name: str = "rss"
     feeds: list[str] = Field(min_length=1, description="Feed URLs.")
-    max_text_bytes: int = Field(40_000, ge=1, description="Longer entries are quarantined as absurd.")
 
 
 class StatusPageSettings(BaseModel):

@@ -55,7 +55,7 @@ class MastodonSource(HttpPollingSource):
             statuses = page.get("statuses") if kind == "search" and isinstance(page, dict) else page
             if not isinstance(statuses, list):
                 raise MalformedResponse("Mastodon answer is not a list of statuses", url, str(page)[:4000])
-            found = [self._entry(status, host, since.t) for status in statuses]
+            found = [self.item_entry(self._entry, status, host, since.t, undated=since.t) for status in statuses]
             fresh = [e for e in found if not since.behind(e.t, self.overlap)]
             entries += fresh
             if not statuses or len(fresh) < len(found):

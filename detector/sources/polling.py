@@ -15,8 +15,8 @@ import logging
 import random
 import time
 from abc import abstractmethod
-from dataclasses import dataclass
-from typing import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterator
 
 from detector.pseudonym import Pseudonymiser
 from detector.records import Post, Rejected
@@ -35,6 +35,10 @@ from detector.sources.polite import (
 )
 
 log = logging.getLogger("detector.sources")
+
+# How far ahead of this machine's clock a post may be dated before it is quarantined: authors set their own
+# times (Bluesky's createdAt) and a post dated two days ahead moved a cursor two days into the future.
+FUTURE_SKEW_SECONDS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +112,36 @@ class PollingSource(Source):
 
     def close(self) -> None:
         """Release connections."""
+
+    # -- the door every item passes -------------------------------------------------------------------
+    def item_entry(self, convert: Callable[..., Entry], raw: Any, *args: Any, undated: float) -> Entry:
+        """``convert(raw, *args)``, checked at the door; an item that breaks it costs only itself.
+
+        A malformed item (an ``author`` that is a string, a time no calendar has) becomes a Rejected with its
+        raw form instead of an exception that threw the whole poll away, every poll. So does a post dated
+        ahead of our clock or too large to be a post. Rejected items sit at ``undated`` (the stream's
+        watermark) so they can never move a cursor, or a detector, forward.
+        """
+        try:
+            entry = convert(raw, *args)
+        except Exception as error:  # noqa: BLE001 - any shape of bad item is the item's fault, not the poll's
+            ref = _item_ref(raw)
+            return Entry(ref, undated, Rejected(self.name, ref, f"malformed item ({type(error).__name__}: {error})"[:500],
+                                                _raw_text(raw)))
+        post = entry.item
+        if not isinstance(post, Post):
+            return entry
+        ahead = post.created_at.timestamp() - self.clock()
+        if ahead > FUTURE_SKEW_SECONDS:
+            return Entry(entry.id, undated, Rejected(self.name, post.source_id, f"dated {ahead / 3600:.1f} h ahead of "
+                                                     "this machine's clock", _raw_text(raw)))
+        size = len(post.text.encode("utf-8", "replace"))
+        if size > self.settings.max_text_bytes:
+            return Entry(entry.id, entry.t, Rejected(self.name, post.source_id, f"absurd size: text of {size} bytes",
+                                                     post.text[:500]))
+        if "\x00" in post.text:
+            return Entry(entry.id, entry.t, replace(post, text=post.text.replace("\x00", "")))
+        return entry
 
     # -- the poll ---------------------------------------------------------------------------------------
     def author(self, name: str | None) -> str | None:
@@ -199,3 +233,19 @@ class HttpPollingSource(PollingSource):
 
     def close(self) -> None:
         self.client.close()
+
+
+def _item_ref(raw: Any) -> str:
+    for key in ("uri", "id", "objectID", "fullname", "link"):
+        value = raw.get(key) if isinstance(raw, dict) else getattr(raw, key, None)
+        if isinstance(value, (str, int)) and str(value):
+            return str(value)[:256]
+    return "item"
+
+
+def _raw_text(raw: Any) -> str:
+    try:
+        text = json.dumps(raw, default=str, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(raw)
+    return text[:4000].replace("\x00", "")

@@ -82,7 +82,7 @@ class RedditSource(PollingSource):
                 created = float(getattr(item, "created_utc", 0) or 0)
                 if since.behind(created, self.overlap):
                     break  # newest first: everything after this is older still
-                entries.append(self._entry(item, created))
+                entries.append(self.item_entry(self._entry, item, created, undated=since.t))
             else:
                 if len(entries) >= self.settings.max_items:
                     self.depth_reached(stream)

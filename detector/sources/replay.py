@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,6 +43,7 @@ def _fix_csv_field_limit() -> None:
 # skipped. A record (one CSV row, which may span lines inside quotes) larger than this is a runaway field.
 MAX_LINE_BYTES = 1 << 20
 RAW_KEPT = 64 * 1024
+FUTURE_SKEW = timedelta(minutes=5)
 
 
 class _Runaway(Exception):
@@ -224,6 +226,7 @@ class ReplaySource(Source):
         except (ZoneInfoNotFoundError, ValueError):
             raise ReplayError(f"unknown timezone {settings.timezone!r}; use an IANA name such as Europe/Paris") from None
         self._check_columns(path)
+        self._now = datetime.now(timezone.utc)
 
     def _check_columns(self, path: Path) -> None:
         present = columns_of(path, self._format)
@@ -309,6 +312,9 @@ class ReplaySource(Source):
             created_at = parse_time(values.get(s.time_column), self._zone)
         except (ValueError, OverflowError, OSError) as error:
             return Rejected(self.name, row.ref, f"bad time in {s.time_column!r}: {error}", raw)
+        if created_at > self._now + FUTURE_SKEW:
+            # a recorded post cannot come from the future; one dated 2099 would hold every detector there
+            return Rejected(self.name, row.ref, f"dated {created_at.isoformat()}, after this machine's clock", raw)
         if s.id_column is None:
             source_id = _content_id(values.get(s.time_column), text, values.get(s.author_column) if s.author_column else None)
         else:

@@ -36,7 +36,8 @@ class RssSource(HttpPollingSource):
         if feed.bozo and not feed.entries:
             raise MalformedResponse(f"unreadable feed ({type(feed.get('bozo_exception')).__name__})",
                                     stream.split("?", 1)[0], response.text[:4000])
-        entries = [self._entry(raw, stream, since.t) for raw in feed.entries[: self.settings.max_items]]
+        entries = [self.item_entry(self._entry, raw, stream, since.t, undated=since.t)
+                   for raw in feed.entries[: self.settings.max_items]]
         return [e for e in entries if not since.behind(e.t, self.overlap)]
 
     def _entry(self, raw: Any, feed: str, undated: float) -> Entry:
@@ -54,9 +55,6 @@ class RssSource(HttpPollingSource):
         text = "\n\n".join([title, summary] if summary and summary != title else [title or summary])
         if not text.strip():
             return Entry(entry_id, created.timestamp(), None)
-        if len(text.encode("utf-8")) > self.settings.max_text_bytes:
-            return Entry(entry_id, created.timestamp(),
-                         Rejected(self.name, entry_id, f"absurd size: text of {len(text.encode())} bytes", text[:500]))
         return Entry(entry_id, created.timestamp(), Post(
             source=self.name, source_id=entry_id, created_at=created, text=text, author=self.author(raw.get("author")),
             url=link, metadata={"feed": feed.split("?", 1)[0]},

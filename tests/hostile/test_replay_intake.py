@@ -149,3 +149,11 @@ def test_a_nul_in_text_is_stored_on_postgresql(tmp_path, monkeypatch):
         assert sorted(r["text"] for r in rows(url, "posts")) == ["acme down again", "acme down here"]
     finally:
         drop()
+
+
+def test_a_row_dated_after_this_machines_clock_is_quarantined(tmp_path):
+    path, db = tmp_path / "years.csv", tmp_path / "x.db"
+    path.write_text("ts,text\n2024-05-01T12:00:00Z,acme down\n2099-01-01T00:00:00Z,acme down in 2099\n")
+    output = replay(path, db)
+    assert "stored 1" in output and "quarantined 1" in output, output
+    assert "after this machine's clock" in rows(db, "quarantine")[0]["reason"]
