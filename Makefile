@@ -28,7 +28,7 @@ test-fast: install
 	$(BIN)/python -m pytest -q -ra -m "not slow and not browser"
 
 models: install
-	$(BIN)/python -m detector.classify.build_models
+	$(BIN)/python scripts/build_models.py
 
 bench: install
 	$(BIN)/python bench/replay.py

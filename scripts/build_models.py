@@ -1,4 +1,4 @@
-"""Build the shipped models from ``data/labelled/posts.csv``: ``python -m detector.classify.build_models``.
+"""Build the shipped models from ``data/labelled/posts.csv``: ``python scripts/build_models.py``.
 
 Trains the complaint, misinformation and symptom heads on the train split (fixed seed), scores them and
 the keyword baseline on the fixed test split, and writes ``models/default/<head>/`` (model.joblib,
@@ -25,7 +25,7 @@ from detector.classify.normalise import normalise_text
 from detector.classify.training import data_hash, embed, metrics_from, read_table, save_head, train_head
 from detector.records import Post
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SEED = 7
 C_GRID = (1.0, 2.0, 4.0, 8.0)
 CACHE = Path.home() / ".cache" / "detector" / "embeddings.sqlite"
@@ -114,7 +114,7 @@ def build(data: Path, out: Path, fast_tier: bool = False, cache: Path | None = C
         print(f"{task}: test macro F1 {card['test']['macro_f1']:.3f} "
               f"(keywords {card['keyword_baseline_test']['macro_f1']:.3f})", flush=True)
     if fast_tier:
-        from detector.classify.fast_tier import fast_tier_experiment
+        from fast_tier import fast_tier_experiment  # scripts/ is on the path when this runs as a script
 
         report["fast_tier"] = fast_tier_experiment(train, test, report["heads"]["complaint"], seed=SEED)
     (out / "build_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
