@@ -18,7 +18,7 @@ from detector.alerting.settings import AlertSettings
 from detector.bus.settings import BusSettings
 from detector.classify.settings import ClassifierSettings
 from detector.matching import ServiceRule
-from detector.run_settings import RunSettings
+from detector.runtime.settings import RunSettings
 from detector.sources.registry import SOURCE_TYPES, SourceSettings
 from detector.volume.settings import VolumeSettings
 

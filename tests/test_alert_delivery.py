@@ -18,7 +18,7 @@ from detector.alerting.settings import AlertSettings, ChannelSettings
 from detector.classify.settings import ClassifierSettings
 from detector.config import ServiceSettings, Settings
 from detector.records import Alert, Detection
-from detector.runtime import build_system, run_source
+from detector.runtime.assembly import build_system, run_source
 from detector.sources.replay import ReplaySource
 from detector.sources.replay_settings import ReplaySettings
 from detector.store import schema

@@ -18,13 +18,13 @@ from click.testing import CliRunner
 from detector.classify.settings import ClassifierSettings
 from detector.cli.main import cli
 from detector.config import ServiceSettings, Settings
-from detector.live import Job, LiveRunner, build_jobs, with_service_terms
-from detector.live_metrics import Metrics, MetricsServer
+from detector.runtime.live import Job, LiveRunner, build_jobs, with_service_terms
+from detector.runtime.metrics import Metrics, MetricsServer
 from detector.records import Post
-from detector.run_settings import RunSettings
+from detector.runtime.settings import RunSettings
 from detector.secrets import Secrets
 from detector.sources.live_settings import HackerNewsSettings, RedditSettings
-from detector.runtime import build_system
+from detector.runtime.assembly import build_system
 from detector.sources.base import Source, SourceBatch
 from detector.status.store import load_official
 from detector.store.store import Store

@@ -19,7 +19,7 @@ from detector.classify.settings import ClassifierSettings
 from detector.config import ServiceSettings, Settings
 from detector.pseudonym import Pseudonymiser
 from detector.records import Post, Rejected
-from detector.runtime import build_system, run_source
+from detector.runtime.assembly import build_system, run_source
 from detector.secrets import Secrets
 from detector.sources import live_settings as ls
 from detector.sources.polling import PollingSource

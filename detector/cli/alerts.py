@@ -111,7 +111,7 @@ def _store(ctx: click.Context, db: str | None) -> Store:
 
 def _channels(config: Path | None, notify: tuple[str, ...]) -> tuple[object, Secrets, dict[str, Channel]]:
     """The settings, secrets and channels a run with this config and these --notify URLs had."""
-    from detector.runtime import quick_channels
+    from detector.runtime.assembly import quick_channels
 
     settings = load_or_default(config)
     secrets = Secrets(settings.secrets_file)

@@ -31,7 +31,7 @@ class _Group(click.Group):
             debug = ctx.params.get("debug") or os.environ.get("DETECTOR_DEBUG") == "1"
             if debug:
                 raise
-            from detector.runtime import ClassifierUnavailable
+            from detector.runtime.assembly import ClassifierUnavailable
 
             known = (ConfigError, StoreError, ReplayError, SecretError, ChannelError, ClassifierUnavailable,
                      FileNotFoundError, PermissionError)

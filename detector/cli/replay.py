@@ -11,7 +11,7 @@ import click
 from detector.cli.common import db_option, load_or_default, print_alerts, progress_printer
 from detector.config import ServiceSettings, Settings
 from detector.pipeline import RunReport
-from detector.runtime import build_system, run_source
+from detector.runtime.assembly import build_system, run_source
 from detector.sources.replay import ReplaySource
 from detector.sources.replay_settings import ReplaySettings
 

@@ -30,9 +30,9 @@ def run_cmd(config: Path, db: str | None, port: int | None, host: str | None, cl
     twice); quiet minutes are closed with the wall clock; notifications are delivered from the outbox.
     SIGTERM or Ctrl-C stops after the poll in hand has been stored.
     """
-    from detector.live import LiveRunner, build_jobs, close_jobs
-    from detector.live_metrics import Metrics, MetricsServer
-    from detector.runtime import build_system
+    from detector.runtime.live import LiveRunner, build_jobs, close_jobs
+    from detector.runtime.metrics import Metrics, MetricsServer
+    from detector.runtime.assembly import build_system
 
     settings = load_settings(config)
     run = settings.run.model_copy(update={k: v for k, v in {"port": port, "host": host}.items() if v is not None})

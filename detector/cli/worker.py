@@ -98,8 +98,8 @@ def ingest_cmd(config: Path | None, db: str | None, bus: str | None, name: str |
 def _poll_live(settings: Settings, conn, name: str) -> None:
     """The live runner of `detector run`, publishing to the bus instead of classifying in process."""
     from detector.classify.keywords import KeywordClassifier
-    from detector.live import LiveRunner, build_jobs, close_jobs
-    from detector.runtime import build_system
+    from detector.runtime.live import LiveRunner, build_jobs, close_jobs
+    from detector.runtime.assembly import build_system
     from detector.workers.ingest import distributed_system
 
     system = distributed_system(build_system(settings, classifier=KeywordClassifier()), conn, name=name,
@@ -134,7 +134,7 @@ def _poll_live(settings: Settings, conn, name: str) -> None:
 def classify_cmd(config: Path | None, db: str | None, bus: str | None, name: str | None,
                  classifier: str | None) -> None:
     """Classify posts from the bus into the store; forward verdicts to the aggregate."""
-    from detector.runtime import build_classifier
+    from detector.runtime.assembly import build_classifier
     from detector.workers.classify import ClassifyWorker
 
     settings, bus_settings = settings_for_worker(config, db, bus)

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from detector.alerting.channels.base import Channel, Delivery
 from detector.alerting.delivery import DeliveryReport, Sender
 from detector.classify.keywords import KeywordClassifier
-from detector.runtime import build_system
+from detector.runtime.assembly import build_system
 from detector.workers.base import Worker
 from detector.workers.coordination import Lease
 

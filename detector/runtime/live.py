@@ -25,11 +25,11 @@ from typing import Any, Callable, Sequence
 import sqlalchemy as sa
 
 from detector.classify.base import Classifier
-from detector.live_metrics import Metrics
-from detector.run_settings import RunSettings
+from detector.runtime.metrics import Metrics
+from detector.runtime.settings import RunSettings
 from detector.pipeline import RunReport
 from detector.records import Post, Verdict
-from detector.runtime import System
+from detector.runtime.assembly import System
 from detector.sources.base import Source
 from detector.sources.polling import PollingSource
 from detector.status.base import StatusSource
