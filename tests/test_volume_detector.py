@@ -291,3 +291,13 @@ def test_the_calibrated_bar_is_where_the_tail_crosses_alpha():
                 bar = surprises.surprise_for(alpha, 3, previous)
                 assert surprises.tail(bar + 1e-9, 3) <= alpha < surprises.tail(bar - 1e-9, 3)
             previous = bar
+
+
+def test_false_alert_budget_is_a_validated_setting_overridable_per_service():
+    settings = VolumeSettings(false_alerts_per_week=0.5, false_alerts_per_week_by_service={"Xfinity": 2.0})
+    assert settings.budget_for("Xfinity") == 2.0 and settings.budget_for("other") == 0.5
+    assert VolumeSettings().budget_for("any") == 0.25
+    with pytest.raises(ValidationError, match="false_alerts_per_week"):
+        VolumeSettings(false_alerts_per_week=0)
+    with pytest.raises(ValidationError, match="Xfinity"):
+        VolumeSettings(false_alerts_per_week_by_service={"Xfinity": -1})

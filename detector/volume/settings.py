@@ -73,6 +73,20 @@ class VolumeSettings(BaseModel):
     detector: Literal["seasonal"] = Field(
         "seasonal", description="Which volume detector runs per service (see detector.volume.registry)."
     )
+    false_alerts_per_week: float = Field(
+        0.25,
+        gt=0,
+        le=1000,
+        description="The false-alarm budget, in the user's unit: how many alerts a week a stream with no "
+        "outage may raise, whatever its volume, burstiness or seasonality. The decision threshold is set from "
+        "it (average run length to a false alarm = one week / budget, in the series' own time). Lower it for "
+        "fewer false alarms and later, rarer alerts; raise it to hear small incidents sooner.",
+    )
+    false_alerts_per_week_by_service: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-service overrides of false_alerts_per_week, e.g. {Xfinity = 0.5}; services not named "
+        "use false_alerts_per_week.",
+    )
     bucket_seconds: int = Field(60, gt=0, description="Width of one bucket in seconds.")
     metric: Metric = Field(
         "complaint_people",
@@ -183,6 +197,19 @@ class VolumeSettings(BaseModel):
         default_factory=list,
         description="Maintenance windows and one-off suppressions: detections inside them are marked suppressed.",
     )
+
+    @field_validator("false_alerts_per_week_by_service")
+    @classmethod
+    def _budgets_positive(cls, budgets: dict[str, float]) -> dict[str, float]:
+        for service, budget in budgets.items():
+            if not 0 < budget <= 1000:
+                raise ValueError(f"false_alerts_per_week_by_service.{service} is {budget}; use a number of alerts "
+                                 "a week above 0 (and at most 1000)")
+        return budgets
+
+    def budget_for(self, service: str) -> float:
+        """The false-alarm budget (alerts a week on an outage-free stream) that applies to ``service``."""
+        return self.false_alerts_per_week_by_service.get(service, self.false_alerts_per_week)
 
     @property
     def bucket_width(self) -> timedelta:
