@@ -12,7 +12,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from sqlalchemy.engine import Connection
 
@@ -21,6 +21,7 @@ from detector.alerting.notification import build_payload, post_view, routes_for
 from detector.alerting.settings import AlertSettings, ChannelSettings
 from detector.bucketing import ServiceBuckets
 from detector.classify.base import Classifier
+from detector.classify.claims import Claim
 from detector.matching import ServiceMatcher, ServiceRule
 from detector.records import Bucket, Detection, Post, Rejected, Verdict
 from detector.sources.base import SourceBatch
@@ -196,8 +197,10 @@ class Pipeline:
         alerts: AlertSettings,
         channels: Iterable[ChannelSettings] = (),
         on_change: Callable[[AlertChange], None] | None = None,
+        claims: Mapping[str, Claim] | None = None,
     ) -> None:
         self.store = store
+        self.claims = dict(claims or {})  # known claims by id: notifications quote their text and answer
         self.selector = PostSelector(store, rules)
         self.rules = self.selector.rules
         self.matcher = self.selector.matcher
@@ -254,7 +257,7 @@ class Pipeline:
                 observed.touched.setdefault(service, set()).add(_floor(post.created_at, self.width))
                 observed.changes += self._observe_post(service, post, verdict, observed.scored, report)
         fresh = {f"{p.source}:{p.source_id}": post_view(p, v) for p, v in zip(posts, verdicts)}
-        observed.notifications = self._notifications(observed.changes, fresh)
+        observed.notifications = self._notifications(observed.changes, fresh, observed.scored)
         return observed
 
     def observe_flush(self, until: datetime) -> Observation:
@@ -263,7 +266,7 @@ class Pipeline:
         for service, buckets in self.buckets.items():
             for bucket in buckets.advance(until):
                 observed.changes += self._judge_closed(bucket, observed.scored)
-        observed.notifications = self._notifications(observed.changes, {})
+        observed.notifications = self._notifications(observed.changes, {}, observed.scored)
         return observed
 
     def announce(self, observed: Observation, report: RunReport) -> None:
@@ -304,12 +307,17 @@ class Pipeline:
             bucket.complaint_share if bucket.mentions else None,
         )
 
-    def _notifications(self, changes: list[AlertChange], fresh: dict[str, dict[str, Any]]) -> list:
-        return [
-            (change, channel, build_payload(self.store, change, self.alert_settings, fresh))
-            for change in changes if change.notify
-            for channel in routes_for(change, self.channels)
-        ]
+    def _notifications(self, changes: list[AlertChange], fresh: dict[str, dict[str, Any]],
+                       scored: list[Detection]) -> list:
+        out = []
+        for change in changes:
+            channels = routes_for(change, self.channels) if change.notify else []
+            if not channels:
+                continue
+            payload = build_payload(self.store, change, self.alert_settings, fresh, metric=self.detection.metric,
+                                    claims=self.claims, newer=scored)
+            out += [(change, channel, payload) for channel in channels]
+        return out
 
     def _detector(self, service: str) -> VolumeDetector:
         detector = self.detectors.get(service)

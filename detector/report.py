@@ -17,6 +17,8 @@ from typing import Any
 import pandas as pd
 
 from detector import dashboard_queries as q
+from detector.classify.claims import Claim
+from detector.comms.facts import IncidentFacts, gather
 from detector.store.alerts import alert_events
 from detector.store.store import Store
 
@@ -42,6 +44,7 @@ class IncidentReport:
     sources: pd.DataFrame
     claims: pd.DataFrame
     posts: pd.DataFrame
+    facts: IncidentFacts
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -50,8 +53,15 @@ class IncidentReport:
 
     @property
     def duration(self) -> timedelta | None:
+        """How long our incident was open: opened until resolved (or the newest data), resolve wait included."""
         end = self.end or self.data_until
         return None if end is None else end - self.incident["opened_at"]
+
+    @property
+    def reported_for(self) -> timedelta | None:
+        """How long people reported it: the first complaint of the rise to the last report."""
+        first, last = self.first_complaint or self.facts.first_report, self.facts.last_report
+        return None if first is None or last is None else last - first
 
     @property
     def lead(self) -> timedelta | None:
@@ -72,8 +82,10 @@ class IncidentReport:
         return self.markdown() if fmt == "md" else self.html()
 
 
-def build_report(store: Store, incident_id: str) -> IncidentReport:
-    """Gather the facts of incident ``incident_id``; raise UnknownIncident when there is none."""
+def build_report(store: Store, incident_id: str, *, metric: str = "complaint_people",
+                 claims: dict[str, Claim] | None = None) -> IncidentReport:
+    """Gather the facts of incident ``incident_id``; raise UnknownIncident when there is none. The numbers
+    (peak, people, last report, rumours) are ``detector.comms.facts``'s, as in every notification."""
     incident = q.incident(store, incident_id)
     if incident is None:
         raise UnknownIncident(incident_id)
@@ -101,6 +113,9 @@ def build_report(store: Store, incident_id: str) -> IncidentReport:
     timeline.sort(key=lambda item: item[0])
     found = q.facets(store, service, since, until, limit=None)
     during = q.facets(store, service, opened, until, limit=None)
+    facts = gather(store, service=service, incident_id=incident_id, status=incident["status"],
+                   severity=incident["severity"], opened_at=opened, resolved_at=incident["resolved_at"],
+                   until=until, metric=metric, claims=claims)
     notes = []
     if incident["resolved_at"] is None:
         notes.append(f"The incident is still {incident['status']}; figures run to {_when(until)}.")
@@ -110,7 +125,7 @@ def build_report(store: Store, incident_id: str) -> IncidentReport:
         incident=incident, data_until=data_until, first_complaint=first, official=official_rows,
         timeline=timeline, symptoms=found.symptoms, languages=during.languages,
         sources=during.sources, claims=found.claims,
-        posts=q.representative_posts(store, service, opened, until, limit=5), notes=notes,
+        posts=q.representative_posts(store, service, opened, until, limit=5), facts=facts, notes=notes,
     )
 
 
@@ -148,18 +163,37 @@ def _person(author: object) -> str:
 
 
 def _facts(report: IncidentReport) -> list[tuple[str, str]]:
-    inc = report.incident
+    inc, facts = report.incident, report.facts
     lead = report.lead
     lead_text = "-" if lead is None else (f"{_span(lead)} before the provider" if lead >= timedelta(0)
                                           else f"{_span(-lead)} after the provider")
+    people = f"{facts.people_total}" + (f" ({facts.people_now} in the last 15 min)" if facts.live else "")
+    resolved = _when(inc["resolved_at"])
+    if facts.resolve_wait is not None:
+        resolved += f" (after {_span(facts.resolve_wait)} without unusual reports)"
     return [
         ("Service", inc["service"]), ("Status", inc["status"]), ("Severity", inc["severity"]),
-        ("Started (our alert)", _when(inc["opened_at"])), ("Ended", _when(inc["resolved_at"])),
-        ("Duration", _span(report.duration)),
-        ("Peak", f"{inc['peak_value']:.0f} per minute against {inc['expected']:.2g} expected "
-                 f"({inc['peak_ratio']:.1f}×)"),
-        ("First complaints", _when(report.first_complaint)), ("Our lead", lead_text),
+        ("First complaints", _when(report.first_complaint)),
+        ("Started (our alert)", _when(inc["opened_at"])),
+        ("Reports stopped (last report)", _when(facts.last_report) if not facts.live else "still coming in"),
+        ("Resolved", resolved),
+        ("Duration (first to last report)", _span(report.reported_for)),
+        ("Incident open", _span(report.duration)),
+        ("Peak", facts.peak.describe(facts.unit) if facts.peak else "-"),
+        ("People who reported it", people),
+        ("Our lead", lead_text),
     ]
+
+
+def _rumour_line(rumour) -> str:
+    """A rumour as the report words it: the claim, its verdict and answer, or an example post."""
+    if rumour.verdict:
+        answer = f"; answer: {rumour.reference}" if rumour.reference else ""
+        return (f'"{rumour.text}" ({rumour.verdict}): {rumour.posts} posts, first seen {_when(rumour.first_seen)}'
+                f'{answer}; e.g. "{" ".join(rumour.example.split())[:200]}"')
+    label = rumour.claim or "not in the claims file"
+    return (f'{label}: {rumour.posts} posts, first seen {_when(rumour.first_seen)}; e.g. '
+            f'"{" ".join(rumour.example.split())[:200]}"')
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#|<>~])")
@@ -187,8 +221,7 @@ def _markdown(r: IncidentReport) -> str:
     out += ["- Sources: " + (", ".join(f"{_md(s.source)} {s.posts}" for s in r.sources.itertuples()) or "-")]
     out += ["- Languages: " + (", ".join(f"{_md(s.lang)} {s.posts}" for s in r.languages.itertuples()) or "-")]
     out += ["", "## Misinformation", ""]
-    out += [f"- {_md(c.claim)}: {c.posts} posts, first seen {_when(c.first_seen)}" for c in r.claims.itertuples()] \
-        or ["- none seen"]
+    out += [f"- {_md(_rumour_line(rumour))}" for rumour in r.facts.rumours] or ["- none seen"]
     out += ["", "## Representative posts", ""]
     for post in r.posts.itertuples():
         link = getattr(post, "link", None)
@@ -216,8 +249,7 @@ def _html(r: IncidentReport) -> str:
                        for s in r.symptoms.itertuples()) or "<li>no complaints classified</li>"
     sources = ", ".join(f"{e(str(s.source))} {s.posts}" for s in r.sources.itertuples()) or "-"
     langs = ", ".join(f"{e(str(s.lang))} {s.posts}" for s in r.languages.itertuples()) or "-"
-    claims = "".join(f"<li>{e(str(c.claim))}: {c.posts} posts, first seen {e(_when(c.first_seen))}</li>"
-                     for c in r.claims.itertuples()) or "<li>none seen</li>"
+    claims = "".join(f"<li>{e(_rumour_line(rumour))}</li>" for rumour in r.facts.rumours) or "<li>none seen</li>"
     posts = []
     for p in r.posts.itertuples():
         link = getattr(p, "link", None)

@@ -319,9 +319,16 @@ def test_claims_symptoms_and_the_official_status_are_counted_over_the_incident(s
             service="Acme", source="statuspage", external_id="inc1", title="Degraded login", status="investigating",
             url="https://status.acme.example/incidents/inc1", started_at=at + timedelta(minutes=4), updated_at=at))
     alert = Alert("acme-1", "Acme", at, "open", "major", 6.0, 6.0, 1.0, "r", evidence=("replay:p1", "replay:p0"))
-    payload = build_payload(store, AlertChange("escalated", alert, at + timedelta(minutes=5)), AlertSettings())
+    from detector.classify.claims import Claim
+
+    known = {"acme-hacked": Claim("acme-hacked", "Acme was hacked", "false", "https://acme.example/answer")}
+    payload = build_payload(store, AlertChange("escalated", alert, at + timedelta(minutes=5)), AlertSettings(),
+                            claims=known)
     assert payload["symptoms"] == {"login": 3, "app": 1} and payload["top_symptoms"] == ["login", "app"]
-    assert payload["claims"] == [{"claim": "acme-hacked", "posts": 2}]
+    (claim,) = payload["claims"]  # with the claims file's text, verdict and the answer to link
+    assert claim["claim"] == "acme-hacked" and claim["posts"] == 2 and claim["text"] == "Acme was hacked"
+    assert claim["verdict"] == "false" and claim["reference"] == "https://acme.example/answer"
+    assert claim["example"] in ("post 1", "post 3")
     assert payload["official_status"]["status"] == "investigating"
     assert [p["id"] for p in payload["evidence"]] == ["p1", "p0"]
     early = build_payload(store, AlertChange("opened", alert, at), AlertSettings())

@@ -51,7 +51,7 @@ def test_starttls_login_and_escaped_evidence(smtp, caplog):
     html = next(p for p in message.walk() if p.get_content_type() == "text/html").get_payload(decode=True).decode()
     text = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
     assert "&lt;script&gt;" in html and "<script>" not in html
-    assert "hacked (2)" in text and "http://dash.example/?incident=acme-1" in text
+    assert "hacked (2 posts)" in text and "http://dash.example/?incident=acme-1" in text
     assert PASSWORD not in caplog.text
 
 

@@ -100,6 +100,10 @@ class AlertManager:
         for alert in sorted(known, key=lambda a: a.opened_at):
             self._current[alert.service] = alert
 
+    def __setstate__(self, state: dict) -> None:
+        """A checkpoint pickled before the escalation wait existed restores without its bookkeeping."""
+        self.__dict__.update({"_notified": {}, "_held": {}, **state})
+
     def open_alerts(self) -> list[Alert]:
         return [a for a in self._current.values() if a.status != "resolved"]
 

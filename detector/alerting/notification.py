@@ -16,13 +16,12 @@ import sqlalchemy as sa
 
 from detector.alerting.manager import AlertChange, ratio_of
 from detector.alerting.settings import AlertSettings, ChannelSettings
-from detector.records import SEVERITIES, Post, Verdict
+from detector.classify.claims import Claim
+from detector.comms.facts import IncidentFacts, Minute, gather
+from detector.records import SEVERITIES, Detection, Post, Verdict, text_fingerprint
 from detector.store import schema
 from detector.store.store import Store
 
-# Posts this long before the incident opened count towards its symptoms and claims: the detector's
-# longest usual window, so the posts that tipped it are included.
-LOOKBACK = timedelta(minutes=15)
 
 
 def post_view(post: Post, verdict: Verdict) -> dict[str, Any]:
@@ -32,6 +31,7 @@ def post_view(post: Post, verdict: Verdict) -> dict[str, Any]:
         "text": post.text[:500], "author": post.author, "url": post.url,
         "complaint_p": verdict.complaint_p, "symptom": verdict.symptom, "claim": verdict.claim,
         "complaint": verdict.complaint, "services": list(post.services),
+        "misinformation": verdict.misinformation, "person": post.person,
     }
 
 
@@ -39,11 +39,16 @@ def evidence_posts(
     store: Store, keys: Sequence[str], fresh: Mapping[str, dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
     """The posts behind evidence keys ("source:source_id"): from ``fresh`` (this batch, not yet committed)
-    or else from the store."""
+    or else from the store; a text already shown (a repost, a copy-paste) is shown once."""
     fresh = fresh or {}
     missing = [key for key in keys if key not in fresh]
     stored = {f"{p['source']}:{p['id']}": p for p in _stored_posts(store, missing)}
-    shown = [fresh.get(key) or stored[key] for key in keys if key in fresh or key in stored]
+    shown, texts = [], set()
+    for key in dict.fromkeys(keys):
+        post = fresh.get(key) or stored.get(key)
+        if post is not None and text_fingerprint(str(post["text"])) not in texts:
+            texts.add(text_fingerprint(str(post["text"])))
+            shown.append(post)
     return [{k: post[k] for k in ("source", "id", "created_at", "text", "author", "url", "complaint_p",
                                   "symptom", "claim")} for post in shown]
 
@@ -74,42 +79,6 @@ def _stored_posts(store: Store, keys: Sequence[str]) -> list[dict[str, Any]]:
     return out
 
 
-def incident_counts(
-    store: Store, change: AlertChange, fresh: Mapping[str, dict[str, Any]] | None = None
-) -> tuple[Counter[str], Counter[str]]:
-    """Symptoms of the complaints and matched misinformation claims about the incident's service, from
-    shortly before it opened until the change: (symptom counts, claim counts)."""
-    alert = change.alert
-    since, until = alert.opened_at - LOOKBACK, change.at
-    p, ps, v = schema.posts, schema.post_services, schema.verdicts
-    symptoms: Counter[str] = Counter()
-    claims: Counter[str] = Counter()
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(p.c.source, p.c.source_id, v.c.complaint, v.c.symptom, v.c.claim)
-            .select_from(ps.join(p, p.c.id == ps.c.post_id).join(v, v.c.post_id == ps.c.post_id))
-            .where(ps.c.service == alert.service, ps.c.created_at >= since, ps.c.created_at <= until)
-            .where(sa.or_(v.c.claim.is_not(None), v.c.complaint.is_(True)))
-        ).all()
-    seen = set()
-    for r in rows:
-        seen.add(f"{r.source}:{r.source_id}")
-        if r.complaint and r.symptom:
-            symptoms[r.symptom] += 1
-        if r.claim:
-            claims[r.claim] += 1
-    for key, post in (fresh or {}).items():
-        if key in seen or alert.service not in post.get("services", ()):
-            continue
-        if not since.isoformat() <= post["created_at"] <= until.isoformat():
-            continue
-        if post.get("complaint") and post.get("symptom"):
-            symptoms[post["symptom"]] += 1
-        if post.get("claim"):
-            claims[post["claim"]] += 1
-    return symptoms, claims
-
-
 def official_status(store: Store, change: AlertChange) -> dict[str, Any] | None:
     """The provider's own incident overlapping this one, from its status page, if one is known."""
     o = schema.official_incidents
@@ -135,14 +104,48 @@ def dashboard_link(settings: AlertSettings, alert_id: str) -> str | None:
     return f"{settings.dashboard_url.rstrip('/')}/?incident={quote(alert_id)}"
 
 
+def incident_facts(
+    store: Store, change: AlertChange, fresh: Mapping[str, dict[str, Any]] | None = None, *,
+    metric: str = "complaint_people", claims: Mapping[str, Claim] | None = None,
+    newer: Sequence[Detection] = (),
+) -> IncidentFacts:
+    """The incident's facts as of ``change`` (``detector.comms.facts`` defines each number): stored data,
+    plus the minutes judged (``newer``) and posts read (``fresh``) in the batch not committed yet."""
+    alert = change.alert
+    judged = [d for d in (*newer, *([change.detection] if change.detection else []))
+              if d.service == alert.service and d.bucket_start <= change.at]
+    return gather(
+        store, service=alert.service, incident_id=alert.id, status=alert.status, severity=alert.severity,
+        opened_at=alert.opened_at, resolved_at=alert.resolved_at, until=change.at, metric=metric, claims=claims,
+        newer=[Minute(d.bucket_start, float(d.value), d.expected, d.upper) for d in judged], fresh=fresh,
+    )
+
+
+def since_last(change: AlertChange, facts: IncidentFacts) -> dict[str, Any] | None:
+    """What changed since the incident's previous notification: severity, peak ratio, people reporting."""
+    before, at = change.previous, change.previous_at
+    if before is None or at is None:
+        return None
+    return {
+        "at": at.isoformat(), "event_minutes_ago": round((change.at - at) / timedelta(minutes=1)),
+        "severity": [before.severity, change.alert.severity],
+        "people": [facts.people_at(at), facts.people_total],
+    }
+
+
 def build_payload(
-    store: Store, change: AlertChange, settings: AlertSettings, fresh: Mapping[str, dict[str, Any]] | None = None
+    store: Store, change: AlertChange, settings: AlertSettings, fresh: Mapping[str, dict[str, Any]] | None = None,
+    *, metric: str = "complaint_people", claims: Mapping[str, Claim] | None = None, newer: Sequence[Detection] = (),
 ) -> dict[str, Any]:
-    """The notification for ``change``: JSON-ready, everything a responder or the comms team needs."""
+    """The notification for ``change``: JSON-ready, everything a responder or the comms team needs.
+
+    ``figures`` holds the numbers (peak, now, people, last report, rumours with their claim text, verdict and
+    reference), computed by ``detector.comms.facts`` as the report and the dashboard compute them."""
     alert = change.alert
     detection = change.detection
     posts = evidence_posts(store, alert.evidence, fresh)
-    symptoms, claims = incident_counts(store, change, fresh)
+    facts = incident_facts(store, change, fresh, metric=metric, claims=claims, newer=newer)
+    symptoms = Counter(facts.symptoms)
     if not symptoms:  # nothing stored yet: the evidence posts are all we know
         symptoms = Counter(post["symptom"] for post in posts if post["symptom"])
     payload: dict[str, Any] = {
@@ -163,7 +166,10 @@ def build_payload(
         "complaint_share": None if change.complaint_share is None else round(change.complaint_share, 3),
         "top_symptoms": [name for name, _ in symptoms.most_common(3)],
         "symptoms": dict(symptoms.most_common()),
-        "claims": [{"claim": name, "posts": count} for name, count in claims.most_common(5)],
+        "claims": [{"claim": r.claim, "posts": r.posts, "text": r.text, "verdict": r.verdict,
+                    "reference": r.reference, "example": r.example[:280]} for r in facts.rumours[:5]],
+        "figures": {k: v for k, v in facts.to_json().items() if k != "rumours"},  # rumours: "claims"
+        "since_last": since_last(change, facts),
         "official_status": official_status(store, change),
         "evidence": posts,
         "dashboard_url": dashboard_link(settings, alert.id),

@@ -64,28 +64,120 @@ def _number(value: float | None, digits: int = 1) -> str:
     return f"{value:.{digits}f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
 
 
+LIVE_EVENTS = ("opened", "escalated", "reopened", "unsuppressed", "updated")
+RESOLVED_MARK = "✅"
+
+
+def _clock(iso: str | None) -> str:
+    """'14:50 UTC' from an ISO time ('?' without one)."""
+    return "?" if not iso else f"{str(iso)[11:16]} UTC"
+
+
+def _minutes(value: float | int | None) -> str:
+    if value is None:
+        return "?"
+    hours, minutes = divmod(int(round(value)), 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def peak_text(peak: Mapping[str, Any] | None, unit: str) -> str:
+    """The peak as every channel words it (``detector.comms.facts.Peak.describe`` wording)."""
+    if not peak:
+        return "no counted minutes yet"
+    head = f"{_number(peak.get('value'))} {unit} at {_clock(peak.get('at'))}"
+    expected, ratio = peak.get("expected"), peak.get("ratio")
+    if expected is None or ratio is None:
+        return head
+    if expected < 1:
+        return f"{head}, where under 1 was expected ({ratio:.1f}×)"
+    return f"{head}, against {expected:.1f} expected ({ratio:.1f}×)"
+
+
+def rumour_text(claim: Mapping[str, Any]) -> str:
+    """One rumour for a message: the known claim's text, verdict and reference, or an example post."""
+    posts = claim.get("posts", "?")
+    if claim.get("claim") and claim.get("verdict"):
+        answer = f"; answer: {claim['reference']}" if claim.get("reference") else ""
+        return plain(f"\"{claim.get('text')}\" ({claim['verdict']}, {posts} posts{answer})")
+    example = plain(str(claim.get("example") or ""))[:200]
+    if claim.get("claim"):  # a claim id whose file was not given to this run
+        return plain(f"{claim['claim']} ({posts} posts)")
+    return f"not in the claims file: {posts} posts like \"{example}\""
+
+
+def _what_is_new(notification: Mapping[str, Any], figures: Mapping[str, Any]) -> str:
+    """What this message adds to the previous one (only the opening message repeats the opening reason)."""
+    alert = notification.get("alert", {})
+    event = notification.get("event", "updated")
+    people = (figures.get("people") or {}).get("total")
+    unit = figures.get("unit", "per minute")
+    if event == "resolved":
+        stopped = figures.get("last_report")
+        wait = figures.get("resolve_wait_minutes")
+        text = f"Reports back to normal: the last report came at {_clock(stopped)}" if stopped else "Reports back to normal"
+        text += f"; resolved at {_clock(alert.get('resolved_at'))}"
+        text += f", after {_minutes(wait)} without unusual reports" if wait is not None else ""
+        return text + (f". {people} people reported it in all." if people is not None else ".")
+    if event == "acknowledged":
+        return f"Acknowledged by {plain(str(notification.get('by') or 'on-call'))}."
+    change = notification.get("since_last") or {}
+    parts = []
+    if event == "escalated" and change.get("severity"):
+        before, after = change["severity"]
+        parts.append(f"Severity {before} → {after} since the message {change.get('event_minutes_ago', '?')} min ago")
+    elif event == "reopened":
+        parts.append("Reports rose again after the incident was resolved")
+    elif event == "unsuppressed":
+        parts.append("Still above normal after the maintenance window")
+    if change.get("people"):
+        parts.append(f"people reporting {change['people'][0]} → {change['people'][1]}")
+    if event != "opened" and figures.get("peak"):
+        parts.append("peak " + peak_text(figures["peak"], unit))
+    if event == "opened" or not parts:
+        return plain(str(alert.get("reason") or ""))
+    return plain("; ".join(parts) + ".")
+
+
 def render(notification: Mapping[str, Any], max_posts: int = 5) -> Rendered:
     """What every channel says about ``notification``."""
     alert = notification.get("alert", {})
     signal = notification.get("signal") or {}
+    figures = notification.get("figures") or {}
     event = notification.get("event", "updated")
     severity = alert.get("severity", "minor")
     service = plain(str(alert.get("service", "?")))
-    title = f"{SEVERITY_MARK.get(severity, '')} {service}: {HEADLINES.get(event, event)} ({severity})".strip()
+    if event == "resolved":
+        title = f"{RESOLVED_MARK} {service}: resolved (was {severity})"
+    else:
+        title = f"{SEVERITY_MARK.get(severity, '')} {service}: {HEADLINES.get(event, event)} ({severity})".strip()
+    unit = figures.get("unit", "per minute")
     facts: list[tuple[str, str]] = [
         ("Service", service),
         ("Incident", str(alert.get("id"))),
         ("Status", str(alert.get("status"))),
         ("Started", str(alert.get("opened_at"))),
     ]
-    if alert.get("resolved_at"):
-        facts.append(("Resolved", str(alert["resolved_at"])))
-    if signal:
-        facts.append(("Now vs expected (per minute)",
-                      f"{_number(signal.get('value'))} vs {_number(signal.get('expected'), 2)}"))
-        facts.append(("Ratio (now / peak)", f"{_number(signal.get('ratio'))}x / {_number(alert.get('peak_ratio'))}x"))
+    people = figures.get("people") or {}
+    if event == "resolved" or alert.get("resolved_at"):
+        facts.append(("Reports stopped (last report)", str(figures.get("last_report") or "?")))
+        facts.append(("Resolved", str(alert.get("resolved_at"))))
+    elif event in LIVE_EVENTS:
+        now = figures.get("now") or ({"value": signal.get("value"), "expected": signal.get("expected")} if signal else None)
+        if now:
+            trend = f", {figures['trend']}" if figures.get("trend") else ""
+            expected = now.get("expected")
+            against = ("under 1 expected" if isinstance(expected, (int, float)) and expected < 1
+                       else f"expected {_number(expected, 1)}")
+            facts.append(("Now", f"{_number(now.get('value'))} {unit} ({against}){trend}"))
+    if figures:
+        facts.append(("Peak", peak_text(figures.get("peak"), unit)))
     else:
         facts.append(("Peak ratio", f"{_number(alert.get('peak_ratio'))}x"))
+    if people:
+        reporting = f"{people.get('total')} in all"
+        if people.get("now") is not None:
+            reporting += f", {people['now']} in the last {people.get('now_minutes', 15)} min"
+        facts.append(("People reporting", reporting))
     share = notification.get("complaint_share")
     if share is not None:
         facts.append(("Complaint share", f"{share:.0%}"))
@@ -94,11 +186,11 @@ def render(notification: Mapping[str, Any], max_posts: int = 5) -> Rendered:
         facts.append(("Top symptoms", ", ".join(f"{plain(k)} ({v})" for k, v in list(symptoms.items())[:3])))
     claims = notification.get("claims") or []
     if claims:
-        facts.append(("Misinformation claims", ", ".join(f"{plain(c['claim'])} ({c['posts']})" for c in claims)))
+        facts.append(("Rumours", " | ".join(rumour_text(c) for c in claims)))
     official = notification.get("official_status")
     facts.append(("Official status", plain(f"{official.get('status') or '?'}: {official.get('title')}")
                   if official else "not known"))
-    summary = plain(str(alert.get("reason") or ""))
+    summary = _what_is_new(notification, figures) if figures else plain(str(alert.get("reason") or ""))
     return Rendered(title, summary, facts, list(notification.get("evidence") or [])[:max_posts],
                     notification.get("dashboard_url"))
 

@@ -131,6 +131,8 @@ def _deliver(store: Store, settings, secrets: Secrets, channels: dict[str, Chann
 
 def _act(ctx: click.Context, db: str | None, alert_id: str, status: str, by: str | None,
          config: Path | None, notify: tuple[str, ...]) -> None:
+    from detector.runtime import known_claims
+
     settings, secrets, channels = _channels(config, notify)
     store = _store(ctx, db)
     kind = "acknowledged" if status == "acknowledged" else "resolved"
@@ -138,7 +140,8 @@ def _act(ctx: click.Context, db: str | None, alert_id: str, status: str, by: str
     actor = _actor(by)
 
     def payload(alert):
-        body = build_payload(store, AlertChange(kind, alert, at), settings.alerts)
+        body = build_payload(store, AlertChange(kind, alert, at), settings.alerts, metric=settings.detection.metric,
+                             claims=known_claims(settings.classifier))
         body["by"] = actor
         return body
 

@@ -75,14 +75,21 @@ def dashboard_cmd(db: str | None, port: int, config: Path | None, address: str |
 @db_option
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write [default: stdout].")
-def report_cmd(incident_id: str, db: str | None, fmt: str, out: Path | None) -> None:
+@click.option("-c", "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), envvar="DETECTOR_CONFIG",
+              help="Config whose detection metric, claims file and [comms] templates the report uses.")
+def report_cmd(incident_id: str, db: str | None, fmt: str, out: Path | None, config: Path | None) -> None:
     """Write the one-page report of INCIDENT_ID for a public update: duration, peak against expected, the
-    timeline and our lead, symptoms, sources and languages, rumours, representative posts."""
+    timeline and our lead, people who reported it, symptoms, sources and languages, rumours with their
+    claim text, verdict and answer, representative posts."""
+    from detector.cli.common import load_or_default
     from detector.report import UnknownIncident, build_report  # pandas: only this command needs it
+    from detector.runtime import known_claims
 
-    store = open_store(db)
+    settings = load_or_default(config)
+    store = open_store(db, config)
     try:
-        text = build_report(store, incident_id).render(fmt)
+        text = build_report(store, incident_id, metric=settings.detection.metric,
+                            claims=known_claims(settings.classifier)).render(fmt)
     except UnknownIncident:
         raise click.ClickException(f"no incident {incident_id!r}; list them with `detector alerts`") from None
     finally:

@@ -17,6 +17,7 @@ from detector.alerting.delivery import Sender
 from detector.alerting.manager import AlertChange
 from detector.alerting.settings import ChannelSettings
 from detector.classify.base import Classifier
+from detector.classify.claims import Claim
 from detector.classify.keywords import KeywordClassifier
 from detector.classify.settings import ClassifierSettings
 from detector.config import Settings
@@ -54,6 +55,17 @@ def build_classifier(settings: ClassifierSettings) -> Classifier:
             f"the model classifier cannot be loaded ({error}); run `make models` or set [classifier] "
             "kind = \"keywords\" (or --classifier keywords)"
         ) from None
+
+
+def known_claims(settings: ClassifierSettings) -> dict[str, Claim]:
+    """The claims file's claims by id (their text, verdict and reference), for notifications and reports;
+    empty without a claims file. Reading it needs no model, so the keyword classifier gets them too."""
+    if settings.claims is None:
+        return {}
+    from detector.classify.claims import load_claims
+
+    claims, _, _ = load_claims(settings.claims)
+    return {claim.id: claim for claim in claims}
 
 
 def quick_channels(urls: Sequence[str]) -> list[ChannelSettings]:
@@ -99,6 +111,7 @@ def build_system(
         alerts=settings.alerts,
         channels=channel_settings,
         on_change=on_change,
+        claims=known_claims(settings.classifier),
     )
     sender = Sender(store, channels, secrets=secrets, settings=settings.alerts)
     return System(settings, store, secrets, Pseudonymiser(key), pipeline, channels, sender)

@@ -23,10 +23,12 @@ def slack_blocks(notification: Mapping[str, Any]) -> dict[str, Any]:
     r = render(notification)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _text(r.title, 150), "emoji": True}},
-        {"type": "section", "fields": [
-            {"type": "mrkdwn", "text": _text(f"*{label}*\n{escape_slack(value)}", 2000)} for label, value in r.facts[:10]
-        ]},
     ]
+    for first in range(0, len(r.facts), 10):  # Slack takes at most ten fields per section
+        blocks.append({"type": "section", "fields": [
+            {"type": "mrkdwn", "text": _text(f"*{label}*\n{escape_slack(value)}", 2000)}
+            for label, value in r.facts[first:first + 10]
+        ]})
     if r.summary:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _text(escape_slack(r.summary), 2000)}]})
     if r.posts:

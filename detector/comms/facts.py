@@ -1,0 +1,279 @@
+"""The facts of an incident, computed one way from stored data, for every card, report and page.
+
+Definitions, stated once (every number a user reads comes from here):
+
+- **Peak**: the minute bucket with the highest value of the detector's metric in [opened, until) (the
+  earliest on a tie), with that same bucket's expected value and ratio. The ratio divides by the expected
+  value floored at 1 per minute (as the severity does): 9 where 0.002 was expected is 9×, not 4,500×, and
+  the text says "where under 1 was expected" so the numbers read true.
+- **Now** (only while the incident is live): the newest complete minute bucket (a minute still filling
+  reads low), its value and expected value.
+- **People**: distinct people (a pseudonymous author, else the post text) whose posts were complaints,
+  from ``LOOKBACK`` before the incident opened until ``until``; "now" is those of the last ``NOW_WINDOW``.
+- **Reports stopped** (last report): the last complaint up to the end of the last minute that was above
+  its band; **resolved** comes later, after the resolve wait, and the wait is shown as the difference.
+- **Rumours**: posts that match a known claim (shown with the claim's text, verdict and reference from the
+  claims file) or are flagged as misinformation without a match (one cluster, shown with its most
+  repeated post text as the example).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Mapping
+
+from detector.classify.claims import Claim
+from detector.records import text_fingerprint
+from detector.store import facts as stored
+from detector.store.store import Store
+
+LOOKBACK = timedelta(minutes=15)
+NOW_WINDOW = timedelta(minutes=15)
+RATIO_FLOOR = 1.0
+UNITS = {
+    "complaint_people": "people reporting a problem", "people": "people posting", "complaints": "complaints",
+    "mentions": "mentions", "complaint_share": "share of complaints",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Minute:
+    """One bucket of the detector's metric: when, how much, what was expected, the band's top."""
+
+    start: datetime
+    value: float
+    expected: float | None = None
+    upper: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Peak:
+    """The incident's highest minute, with its own expected value and ratio (see the module)."""
+
+    at: datetime
+    value: float
+    expected: float | None
+    ratio: float | None
+
+    def describe(self, unit: str = "per minute") -> str:
+        """'9 per minute at 14:38 UTC, where under 1 was expected (9.0×)'."""
+        when = f"{self.value:.0f} {unit} at {self.at:%H:%M} UTC"
+        if self.expected is None:
+            return when + " (no expected value recorded)"
+        if self.expected < RATIO_FLOOR:
+            return f"{when}, where under {RATIO_FLOOR:g} was expected ({self.ratio:.1f}×)"
+        return f"{when}, against {self.expected:.1f} expected ({self.ratio:.1f}×)"
+
+
+@dataclass(frozen=True, slots=True)
+class Rumour:
+    """A claim being repeated: the known claim's text, verdict and reference, or (claim None) the
+    unmatched misinformation posts with their most repeated text as the example."""
+
+    claim: str | None
+    text: str
+    verdict: str | None
+    reference: str | None
+    posts: int
+    example: str
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True)
+class IncidentFacts:
+    """Everything comms and on-call read about one incident up to ``until``."""
+
+    service: str
+    incident_id: str
+    status: str
+    severity: str
+    opened_at: datetime
+    resolved_at: datetime | None
+    until: datetime
+    metric: str
+    peak: Peak | None
+    now: Minute | None
+    people_total: int
+    people_now: int | None
+    people_joined: tuple[datetime, ...]  # each person's first complaint, in order: people_at(t) counts them
+    first_report: datetime | None
+    last_report: datetime | None
+    trend: str | None
+    symptoms: dict[str, int] = field(default_factory=dict)
+    rumours: list[Rumour] = field(default_factory=list)
+    official: list[dict[str, Any]] = field(default_factory=list)
+    places: dict[str, int] | None = None  # None: no place data in this database
+
+    def people_at(self, moment: datetime) -> int:
+        """How many distinct people had reported it by ``moment`` (for "what changed since the last one")."""
+        import bisect
+
+        return bisect.bisect_right(self.people_joined, moment)
+
+    @property
+    def live(self) -> bool:
+        return self.resolved_at is None
+
+    @property
+    def unit(self) -> str:
+        return UNITS.get(self.metric, self.metric) + " per minute"
+
+    @property
+    def resolve_wait(self) -> timedelta | None:
+        """How long after the last report the incident was resolved (the resolve wait, not the outage)."""
+        if self.resolved_at is None or self.last_report is None:
+            return None
+        return self.resolved_at - self.last_report
+
+    def to_json(self) -> dict[str, Any]:
+        def iso(moment: datetime | None) -> str | None:
+            return None if moment is None else moment.isoformat()
+
+        return {
+            "metric": self.metric, "unit": self.unit,
+            "peak": None if self.peak is None else {
+                "at": iso(self.peak.at), "value": self.peak.value, "expected": _round(self.peak.expected),
+                "ratio": _round(self.peak.ratio, 2)},
+            "now": None if self.now is None else {
+                "at": iso(self.now.start), "value": self.now.value, "expected": _round(self.now.expected)},
+            "people": {"total": self.people_total, "now": self.people_now,
+                       "now_minutes": int(NOW_WINDOW / timedelta(minutes=1))},
+            "first_report": iso(self.first_report), "last_report": iso(self.last_report),
+            "resolve_wait_minutes": None if self.resolve_wait is None else round(self.resolve_wait / timedelta(minutes=1)),
+            "trend": self.trend,
+            "places": self.places,
+            "rumours": [{**asdict(r), "first_seen": iso(r.first_seen), "last_seen": iso(r.last_seen)}
+                        for r in self.rumours],
+        }
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def metric_value(row: stored.BucketRow, metric: str) -> float:
+    """The detector's metric of one stored bucket (the series its expected value is about)."""
+    if metric == "complaint_share":
+        return row.complaints / row.mentions if row.mentions else 0.0
+    return float(getattr(row, metric))
+
+
+def ratio(value: float, expected: float | None) -> float | None:
+    """Observed over expected, expected floored at ``RATIO_FLOOR`` (see the module)."""
+    return None if expected is None else value / max(float(expected), RATIO_FLOOR)
+
+
+def peak_of(minutes: Iterable[Minute]) -> Peak | None:
+    """The highest minute (the earliest of equals) with its own expected value and ratio."""
+    best: Minute | None = None
+    for minute in sorted(minutes, key=lambda m: m.start):
+        if best is None or minute.value > best.value:
+            best = minute
+    if best is None:
+        return None
+    return Peak(best.start, best.value, best.expected, ratio(best.value, best.expected))
+
+
+def merged(rows: Iterable[Minute], newer: Iterable[Minute]) -> list[Minute]:
+    """Stored minutes with the ones judged since (not stored yet) in their place, in time order."""
+    by_start = {m.start: m for m in rows}
+    by_start.update({m.start: m for m in newer})
+    return [by_start[start] for start in sorted(by_start)]
+
+
+def rumours_of(rows: Iterable[stored.RumourRow], claims: Mapping[str, Claim]) -> list[Rumour]:
+    """Rumour posts grouped by claim (unmatched ones together), the most repeated first."""
+    groups: dict[str | None, list[stored.RumourRow]] = {}
+    for row in rows:
+        groups.setdefault(row.claim, []).append(row)
+    out = []
+    for claim_id, posts in groups.items():
+        texts = Counter(text_fingerprint(p.text) for p in posts)
+        top = texts.most_common(1)[0][0]
+        example = next(p.text for p in sorted(posts, key=lambda p: p.created_at) if text_fingerprint(p.text) == top)
+        known = claims.get(claim_id) if claim_id else None
+        text = known.text if known else (claim_id or example)
+        out.append(Rumour(claim_id, text, known.verdict if known else None, known.reference if known else None,
+                          len(posts), example, min(p.created_at for p in posts), max(p.created_at for p in posts)))
+    return sorted(out, key=lambda r: (-r.posts, r.claim or "~"))
+
+
+def gather(
+    store: Store, *, service: str, incident_id: str, status: str, severity: str, opened_at: datetime,
+    resolved_at: datetime | None, until: datetime, metric: str = "complaint_people",
+    claims: Mapping[str, Claim] | None = None, newer: Iterable[Minute] = (),
+    fresh: Mapping[str, Mapping[str, Any]] | None = None,
+) -> IncidentFacts:
+    """The incident's facts up to ``until`` from the store, plus ``newer`` minutes and ``fresh`` posts that
+    a running pipeline has judged but not committed yet (so a notification counts what it reacts to)."""
+    claims = claims or {}
+    end = resolved_at or until
+    since = opened_at - LOOKBACK
+    first_minute = opened_at.replace(second=0, microsecond=0)
+    minutes = [Minute(r.start, metric_value(r, metric), r.expected, r.upper)
+               for r in stored.bucket_rows(store, service, first_minute, end + timedelta(microseconds=1))]
+    minutes = [m for m in merged(minutes, [m for m in newer if first_minute <= m.start <= end])]
+    peak = peak_of(minutes)
+    posts = _fresh_posts(fresh, service, since, end)
+    people = stored.reporters(store, service, since, end + timedelta(microseconds=1))
+    for post in posts.values():
+        if post.get("complaint"):
+            person = post.get("person") or post.get("author") or post.get("text")
+            at = datetime.fromisoformat(post["created_at"])
+            first_at, last_at = people.get(person, (at, at))
+            people[person] = (min(first_at, at), max(last_at, at))
+    live = resolved_at is None
+    complete = [m for m in minutes if m.start + timedelta(minutes=1) <= end]  # a minute still filling reads low
+    now = (complete or minutes)[-1] if live and minutes else None
+    people_now = sum(1 for _, at in people.values() if at >= end - NOW_WINDOW) if live else None
+    joined = sorted(first_at for first_at, _ in people.values())
+    above = [m for m in minutes if m.upper is not None and m.value > m.upper]
+    bound = (above[-1].start + timedelta(minutes=1)) if above else end + timedelta(microseconds=1)
+    last = stored.last_complaint(store, service, since, min(bound, end + timedelta(microseconds=1)))
+    fresh_times = [datetime.fromisoformat(p["created_at"]) for p in posts.values() if p.get("complaint")]
+    last = max([t for t in [last, *fresh_times] if t is not None and t < bound], default=last)
+    first = min([t for t in [stored.first_complaint(store, service, since, end + timedelta(microseconds=1)),
+                             *fresh_times] if t is not None], default=None)
+    symptoms = Counter(stored.symptom_counts(store, service, since, end + timedelta(microseconds=1)))
+    rumour_rows = stored.rumour_rows(store, service, since, end + timedelta(microseconds=1))
+    seen = {r.key for r in rumour_rows}
+    for key, post in posts.items():
+        if key not in seen:
+            if post.get("complaint") and post.get("symptom"):
+                symptoms[post["symptom"]] += 1
+            if post.get("claim") or post.get("misinformation"):
+                rumour_rows.append(stored.RumourRow(key, datetime.fromisoformat(post["created_at"]), post.get("claim"),
+                                                    str(post.get("text") or "")))
+    return IncidentFacts(
+        service=service, incident_id=incident_id, status=status, severity=severity, opened_at=opened_at,
+        resolved_at=resolved_at, until=end, metric=metric, peak=peak, now=now, people_total=len(people),
+        people_now=people_now, people_joined=tuple(joined), first_report=first, last_report=last, trend=_trend(minutes, end) if live else None,
+        symptoms=dict(symptoms.most_common()), rumours=rumours_of(rumour_rows, claims),
+        official=stored.official_rows(store, service, since, end + timedelta(hours=1)),
+        places=stored.place_counts(store, service, since, end + timedelta(microseconds=1)),
+    )
+
+
+def _fresh_posts(fresh: Mapping[str, Mapping[str, Any]] | None, service: str, since: datetime,
+                 until: datetime) -> dict[str, Mapping[str, Any]]:
+    """The uncommitted posts about ``service`` in [since, until] (ISO UTC strings compare in time order)."""
+    if not fresh:
+        return {}
+    lo, hi = since.isoformat(), until.isoformat()
+    return {k: p for k, p in fresh.items() if service in p.get("services", ()) and lo <= p["created_at"] <= hi}
+
+
+def _trend(minutes: list[Minute], end: datetime) -> str | None:
+    """'rising', 'falling' or 'steady': the last ``NOW_WINDOW`` against the one before (±20%)."""
+    recent = sum(m.value for m in minutes if m.start >= end - NOW_WINDOW)
+    before = sum(m.value for m in minutes if end - 2 * NOW_WINDOW <= m.start < end - NOW_WINDOW)
+    if recent == before == 0:
+        return None
+    if recent > before * 1.2:
+        return "rising"
+    if recent < before * 0.8:
+        return "falling"
+    return "steady"

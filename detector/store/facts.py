@@ -1,0 +1,123 @@
+"""The stored facts an incident's numbers are computed from: its minute buckets, who reported it and when,
+its symptoms, its rumours and the provider's own incidents. Read-only; ``detector.comms.facts`` turns
+these rows into the numbers every card, report and page shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from detector.store import schema
+from detector.store.store import Store
+
+_p, _ps, _v, _b = schema.posts, schema.post_services, schema.verdicts, schema.buckets
+RUMOUR_ROWS = 5000  # newest rumour posts read per incident: enough to name and count the clusters
+
+
+@dataclass(frozen=True, slots=True)
+class BucketRow:
+    """One stored minute of a service: its counts and the detector's expected value and band."""
+
+    start: datetime
+    mentions: int
+    complaints: int
+    people: int
+    complaint_people: int
+    expected: float | None
+    upper: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RumourRow:
+    """One stored post flagged as misinformation or matching a known claim."""
+
+    key: str
+    created_at: datetime
+    claim: str | None
+    text: str
+
+
+def bucket_rows(store: Store, service: str, since: datetime, until: datetime) -> list[BucketRow]:
+    """The service's stored minutes with start in [since, until), in time order (empty minutes are absent)."""
+    query = (sa.select(_b.c.start, _b.c.mentions, _b.c.complaints, _b.c.people, _b.c.complaint_people,
+                       _b.c.expected, _b.c.upper)
+             .where(_b.c.service == service, _b.c.start >= since, _b.c.start < until).order_by(_b.c.start))
+    with store.engine.connect() as conn:
+        return [BucketRow(*row) for row in conn.execute(query)]
+
+
+def _complaints(service: str, since: datetime, until: datetime) -> sa.Select:
+    return (sa.select().select_from(_ps.join(_p, _p.c.id == _ps.c.post_id).join(_v, _v.c.post_id == _ps.c.post_id))
+            .where(_ps.c.service == service, _ps.c.created_at >= since, _ps.c.created_at < until,
+                   _v.c.complaint.is_(True)))
+
+
+def reporters(store: Store, service: str, since: datetime, until: datetime) -> dict[str, tuple[datetime, datetime]]:
+    """Each distinct person who complained about the service in [since, until): (first, last) complaint."""
+    query = _complaints(service, since, until).add_columns(
+        _p.c.person, sa.func.min(_ps.c.created_at), sa.func.max(_ps.c.created_at)).group_by(_p.c.person)
+    with store.engine.connect() as conn:
+        return {person: (_utc(first), _utc(last)) for person, first, last in conn.execute(query)}
+
+
+def last_complaint(store: Store, service: str, since: datetime, until: datetime) -> datetime | None:
+    """The newest complaint about the service in [since, until)."""
+    query = _complaints(service, since, until).add_columns(sa.func.max(_ps.c.created_at))
+    with store.engine.connect() as conn:
+        return _utc(conn.execute(query).scalar())
+
+
+def first_complaint(store: Store, service: str, since: datetime, until: datetime) -> datetime | None:
+    """The oldest complaint about the service in [since, until)."""
+    query = _complaints(service, since, until).add_columns(sa.func.min(_ps.c.created_at))
+    with store.engine.connect() as conn:
+        return _utc(conn.execute(query).scalar())
+
+
+def symptom_counts(store: Store, service: str, since: datetime, until: datetime) -> dict[str, int]:
+    """Complaints per symptom in [since, until) (a complaint without a symptom is not counted)."""
+    query = (_complaints(service, since, until).add_columns(_v.c.symptom, sa.func.count())
+             .where(_v.c.symptom.is_not(None)).group_by(_v.c.symptom))
+    with store.engine.connect() as conn:
+        return {symptom: int(n) for symptom, n in conn.execute(query)}
+
+
+def rumour_rows(store: Store, service: str, since: datetime, until: datetime,
+                limit: int = RUMOUR_ROWS) -> list[RumourRow]:
+    """The newest posts about the service in [since, until) that repeat a known claim or are flagged as
+    misinformation, with their text (untrusted: whoever shows it escapes it)."""
+    query = (sa.select(_p.c.source, _p.c.source_id, _ps.c.created_at, _v.c.claim, _p.c.text)
+             .select_from(_ps.join(_p, _p.c.id == _ps.c.post_id).join(_v, _v.c.post_id == _ps.c.post_id))
+             .where(_ps.c.service == service, _ps.c.created_at >= since, _ps.c.created_at < until,
+                    sa.or_(_v.c.misinformation.is_(True), _v.c.claim.is_not(None)))
+             .order_by(_ps.c.created_at.desc()).limit(limit))
+    with store.engine.connect() as conn:
+        return [RumourRow(f"{s}:{i}", _utc(at), claim, text) for s, i, at, claim, text in conn.execute(query)]
+
+
+def official_rows(store: Store, service: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """The provider's status-page incidents for the service overlapping [since, until), oldest first."""
+    o = schema.official_incidents
+    query = (sa.select(o.c.source, o.c.title, o.c.status, o.c.impact, o.c.url, o.c.started_at, o.c.resolved_at)
+             .where(o.c.service == service, o.c.started_at < until)
+             .where(sa.or_(o.c.resolved_at.is_(None), o.c.resolved_at >= since)).order_by(o.c.started_at))
+    with store.engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _utc(value: Any) -> Any:
+    """Aggregates skip the column type on SQLite: parse and mark UTC as the column would have."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return schema.UTCDateTime().process_result_value(value, None)
+
+
+def place_counts(store: Store, service: str, since: datetime, until: datetime) -> dict[str, int] | None:
+    """Complaints per place named in them, when this database records places (None when it does not)."""
+    return None

@@ -1,0 +1,116 @@
+"""Numbers that agree: the report's and every card's peak, expected value, ratio and people are recomputed
+here from the stored buckets and posts, with plain SQL, and must match; each card says what is new."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from detector.alerting.render import render
+from detector.cli.main import cli
+from tests.servers.posts import write_burst_csv
+
+
+def _t(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("numbers")
+    csv, db, cards = write_burst_csv(tmp / "posts.csv"), tmp / "n.db", tmp / "cards.jsonl"
+    result = CliRunner().invoke(cli, [
+        "replay", str(csv), "--service", "Acme", "--match", "acme cloud", "--id-column", "id", "--author-column",
+        "author", "--classifier", "keywords", "--db", str(db), "-q", "--notify", f"jsonl://{cards}"],
+        env={"DETECTOR_CONFIG": "", "DETECTOR_DB": ""})
+    assert result.exit_code == 0, result.output
+    return db, [json.loads(line) for line in cards.read_text().splitlines()]
+
+
+def stored_minutes(db: Path, since: datetime, until: datetime) -> list[tuple[datetime, float, float | None]]:
+    """(start, complaint_people, expected) of the stored buckets with start in [floor(since), until]."""
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT start, complaint_people, expected FROM buckets WHERE service = 'Acme' "
+                           "ORDER BY start").fetchall()
+    first = since.replace(second=0, microsecond=0)
+    out = []
+    for start, value, expected in rows:
+        at = datetime.fromisoformat(start).replace(tzinfo=since.tzinfo)
+        if first <= at <= until:
+            out.append((at, float(value), expected))
+    return out
+
+
+def recomputed_peak(db: Path, since: datetime, until: datetime) -> dict:
+    minutes = stored_minutes(db, since, until)
+    at, value, expected = max(minutes, key=lambda m: (m[1], -m[0].timestamp()))
+    return {"at": at, "value": value, "expected": round(expected, 3), "ratio": round(value / max(expected, 1.0), 2)}
+
+
+def recomputed_people(db: Path, since: datetime, until: datetime) -> int:
+    with sqlite3.connect(db) as con:
+        rows = con.execute(
+            "SELECT DISTINCT p.person, ps.created_at FROM posts p JOIN post_services ps ON ps.post_id = p.id "
+            "JOIN verdicts v ON v.post_id = p.id WHERE ps.service = 'Acme' AND v.complaint = 1").fetchall()
+    return len({person for person, at in rows if since <= _t(at).replace(tzinfo=since.tzinfo) <= until})
+
+
+def test_resolved_card_and_report_agree_with_the_stored_buckets(replayed):
+    db, cards = replayed
+    resolved = next(c for c in cards if c["event"] == "resolved")
+    opened_at, resolved_at = _t(resolved["alert"]["opened_at"]), _t(resolved["alert"]["resolved_at"])
+    peak = recomputed_peak(db, opened_at, resolved_at)
+    figures = resolved["figures"]
+    assert _t(figures["peak"]["at"]) == peak["at"] and figures["peak"]["value"] == peak["value"]
+    assert figures["peak"]["expected"] == peak["expected"] and figures["peak"]["ratio"] == peak["ratio"]
+    people = recomputed_people(db, opened_at - timedelta(minutes=15), resolved_at)
+    assert figures["people"]["total"] == people > 50  # 139-like: every distinct person, not posts per minute
+    assert figures["people"]["now"] is None and figures["now"] is None  # no stale "now" once resolved
+
+    result = CliRunner().invoke(cli, ["report", resolved["alert"]["id"], "--db", str(db), "--format", "md"],
+                                env={"DETECTOR_CONFIG": "", "DETECTOR_DB": ""})
+    assert result.exit_code == 0, result.output
+    ratio = f"{peak['ratio']:.1f}×"
+    peak_line = next(line for line in result.output.splitlines() if line.startswith("- **Peak:**"))
+    assert f"{peak['value']:.0f} people reporting a problem per minute at {peak['at']:%H:%M} UTC" in peak_line
+    assert ratio in peak_line
+    assert f"- **People who reported it:** {people}" in result.output
+
+
+def test_live_cards_never_claim_more_than_was_stored(replayed):
+    db, cards = replayed
+    for card in cards:
+        if card["event"] == "resolved":
+            continue
+        at = _t(card["at"])
+        peak = card["figures"]["peak"]
+        closed = [m for m in stored_minutes(db, _t(card["alert"]["opened_at"]), at)
+                  if m[0] + timedelta(minutes=1) <= at]
+        if closed:  # every minute closed by then is in the card's peak, with the value it was stored with
+            assert peak["value"] >= max(v for _, v, _ in closed)
+        stored = {start: value for start, value, _ in stored_minutes(db, _t(peak["at"]), _t(peak["at"]))}
+        assert peak["value"] <= stored[_t(peak["at"])]  # a minute still filling is at most its final count
+        assert card["figures"]["now"] is not None
+
+
+def test_each_card_says_what_is_new_and_resolved_looks_resolved(replayed):
+    _, cards = replayed
+    by_event = {c["event"]: render(c) for c in cards}
+    assert set(by_event) == {"opened", "escalated", "resolved"}
+    reason = cards[0]["alert"]["reason"]
+    assert by_event["opened"].summary == reason
+    assert reason not in by_event["escalated"].summary and "Severity minor → " in by_event["escalated"].summary
+    assert "people reporting" in by_event["escalated"].summary
+    resolved = by_event["resolved"]
+    assert reason not in resolved.summary and "the last report came at" in resolved.summary
+    assert resolved.title.startswith("✅") and "🔴" not in resolved.title and "🟠" not in resolved.title
+    labels = [label for label, _ in resolved.facts]
+    assert "Now" not in labels and "Reports stopped (last report)" in labels
+    escalated = next(c for c in cards if c["event"] == "escalated")
+    assert escalated["since_last"]["severity"][0] == "minor"
+    assert _t(escalated["at"]) - _t(cards[0]["at"]) >= timedelta(minutes=5)  # escalation waited
