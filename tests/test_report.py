@@ -80,7 +80,8 @@ def test_dashboard_command_listens_locally_without_a_password(monkeypatch, tmp_p
         monkeypatch.delenv(name, raising=False)
     command = dashboard_command("x.db", 8600)
     assert command[command.index("--server.address") + 1] == "127.0.0.1"
-    assert command[-2:] == ["--db", "x.db"]
+    assert "x.db" not in command  # the database (maybe a URL with a password) goes in the environment
+    assert command[command.index("--client.toolbarMode") + 1] == "viewer"  # no Deploy button, no dev menu
     monkeypatch.setenv("DETECTOR_DASHBOARD_ONCALL_PASSWORD", "pw")
     command = dashboard_command("x.db", 8600)
     assert command[command.index("--server.address") + 1] == "0.0.0.0"

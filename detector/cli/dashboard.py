@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -19,21 +22,76 @@ PASSWORD_NAMES = ("dashboard_password", "dashboard_analyst_password", "dashboard
 
 def dashboard_command(db: str, port: int, config: Path | None = None, address: str | None = None,
                       secrets_file: Path | None = None) -> list[str]:
-    """The `streamlit run` command line for this database; without a password it listens on localhost only."""
+    """The `streamlit run` command line; without a password it listens on localhost only.
+
+    The database is not on it (a PostgreSQL URL may carry a password, and a command line is visible to
+    every user through ``ps``): :func:`dashboard_env` passes it as ``DETECTOR_DB``. Streamlit's toolbar is
+    in viewer mode, so users see no Deploy button and no developer menu."""
+    del db  # passed in the environment, see dashboard_env
     if address is None:
         secrets = Secrets(secrets_file)
         address = "0.0.0.0" if any(secrets.get(n) for n in PASSWORD_NAMES) else "127.0.0.1"
     command = [
         sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.address", address,
-        "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", "--db", db,
+        "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
     ]
     if config is not None:
-        command += ["--config", str(config)]
+        command += ["--", "--config", str(config)]
     return command
 
 
+def dashboard_env(db: str) -> dict[str, str]:
+    """The child's environment: ours, the database, and no usage statistics sent anywhere."""
+    return {**os.environ, "DETECTOR_DB": db, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on ``host:port`` (Streamlit would otherwise pick another port or
+    fail after we printed a URL that leads to whatever holds it)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Tornado does: TIME_WAIT is not "in use"
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+_STOP_GRACE_SECONDS = 10.0
+
+
+def _supervise(child: subprocess.Popen) -> int:
+    """Wait for Streamlit; a SIGTERM or Ctrl-C to us is passed on to it, and it is killed if it has not
+    stopped a few seconds later. The signal handler only passes the signal on and notes the time: waiting
+    inside it would deadlock with the wait it interrupted."""
+    asked: list[float] = []
+
+    def pass_on(signum: int, _frame: object) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+        asked.append(time.monotonic())
+
+    previous = {sig: signal.signal(sig, pass_on) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            try:
+                return child.wait(0.5)
+            except subprocess.TimeoutExpired:
+                if asked and time.monotonic() - asked[0] > _STOP_GRACE_SECONDS:
+                    child.kill()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
 def launch_dashboard(db: str, port: int = 8501, config: Path | None = None, address: str | None = None) -> int:
-    """Run the dashboard on ``db`` until interrupted (blocking); return streamlit's exit code."""
+    """Run the dashboard on ``db`` until interrupted or terminated (blocking); return streamlit's exit code.
+
+    SIGTERM (a service manager's stop) and Ctrl-C are passed on to the Streamlit child and waited for,
+    so stopping `detector dashboard` never leaves the app holding its port."""
     secrets_file = None
     if config is not None:
         from detector.config import load_settings
@@ -41,12 +99,12 @@ def launch_dashboard(db: str, port: int = 8501, config: Path | None = None, addr
         secrets_file = load_settings(config).secrets_file
     command = dashboard_command(db, port, config, address, secrets_file)
     host = command[command.index("--server.address") + 1]
+    if port_in_use(host, port):
+        raise click.ClickException(f"port {port} is in use on {host}; stop what holds it or pick another with --port")
+    child = subprocess.Popen(command, env=dashboard_env(db))
     click.echo(f"dashboard: http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}  (Ctrl-C to stop)")
-    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        return 0
+    code = _supervise(child)
+    return 0 if code in (-signal.SIGTERM, -signal.SIGINT) else code
 
 
 @click.command("dashboard")

@@ -73,6 +73,16 @@ class Job:
     def name(self) -> str:
         return self.source.name
 
+    def allowed_seconds(self, tick_seconds: float) -> float | None:
+        """How long this source may go without completing a poll before /healthz calls it failing: its
+        interval (jittered by up to a tenth) plus its deadline (the request timeout, and the scheduler's
+        tick it may wait to be noticed). ``None`` when the source has no interval (it is not judged by time)."""
+        settings = getattr(self.source, "settings", None)
+        interval = getattr(settings, "interval_seconds", None)
+        if interval is None or self.finite:
+            return None
+        return 1.1 * float(interval) + float(getattr(settings, "timeout_seconds", 0.0)) + tick_seconds
+
 
 class LiveRunner:
     """Polls jobs when due, feeds the pipeline, flushes with the wall clock, delivers, until ``stop``."""
@@ -97,6 +107,8 @@ class LiveRunner:
         self.wait = wait or self.stop.wait
         self.report = RunReport()
         self._flushed_to: datetime | None = None
+        for job in self.jobs:
+            self.metrics.watch(job.name, job.allowed_seconds(settings.tick_seconds))
         pipeline = system.pipeline
         classifier = getattr(pipeline, "classifier", None)  # none when another process classifies (the bus)
         if classifier is not None and not isinstance(classifier, TimedClassifier):

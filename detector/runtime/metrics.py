@@ -74,6 +74,26 @@ class Metrics:
         with self._lock:
             return self._values.get(name, {}).get(tuple(sorted(labels.items())), 0.0)
 
+    def watch(self, source: str, allowed_seconds: float | None) -> None:
+        """Judge ``source`` from now on: failing when its last poll failed, or when it has not completed a
+        poll within ``allowed_seconds`` (its interval plus its deadline) of its last success or of now."""
+        with self._lock:
+            entry = self.sources.setdefault(source, {})
+            entry["watched_since"] = self.clock()
+            if allowed_seconds is not None:
+                entry["allowed_seconds"] = round(allowed_seconds, 1)
+
+    def failing(self, source: str, entry: dict[str, Any], now: float) -> str | None:
+        """Why ``source`` is failing, or ``None`` when it is healthy."""
+        if entry.get("last_error"):
+            return f"last poll failed: {entry['last_error']}"
+        allowed = entry.get("allowed_seconds")
+        since = entry.get("last_success", entry.get("watched_since"))
+        if allowed is not None and since is not None and now - since > allowed:
+            done = "no poll completed" if "last_success" not in entry else "no poll completed since the last success"
+            return f"{done} in {now - since:.0f} s (allowed {allowed:.0f} s: interval plus deadline)"
+        return None
+
     def beat(self) -> None:
         self.heartbeat = self.clock()
         self.set("detector_loop_heartbeat_timestamp_seconds", self.heartbeat)
@@ -89,11 +109,29 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
     def health(self, stale_after: float) -> tuple[bool, dict[str, Any]]:
-        age = self.clock() - self.heartbeat
+        """The loop's and the sources' health. Not ok (HTTP 503) when the loop has stalled or when every
+        watched source is failing: nothing is being read, whatever the loop does. Some sources failing is
+        ``degraded`` (still 200, so an orchestrator does not restart a service whose other sources work)."""
+        now = self.clock()
+        age = now - self.heartbeat
         with self._lock:
             sources = json.loads(json.dumps(self.sources, default=str))
-        ok = age <= stale_after
-        return ok, {"status": "ok" if ok else "stalled", "loop_age_seconds": round(age, 1), "sources": sources}
+        failing = {}
+        for name, entry in sources.items():
+            reason = self.failing(name, entry, now)
+            entry["status"] = "ok" if reason is None else "failing"
+            if reason is not None:
+                entry["reason"] = reason
+                failing[name] = reason
+        if age > stale_after:
+            status = "stalled"
+        elif sources and len(failing) == len(sources):
+            status = "failing"
+        else:
+            status = "degraded" if failing else "ok"
+        ok = status in ("ok", "degraded")
+        return ok, {"status": status, "loop_age_seconds": round(age, 1), "failing": sorted(failing),
+                    "sources": sources}
 
 
 class MetricsServer:
