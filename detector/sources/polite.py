@@ -134,10 +134,13 @@ class PoliteClient:
         contact: str | None = None,
         headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
+        max_bytes: int = 20 * 1024 * 1024,
     ) -> None:
         self.source = source
         self.budget = budget or RequestBudget(60, 60.0)
         self.requests = 0
+        self.deadline = timeout  # for the whole request, headers to last byte
+        self.max_bytes = max_bytes
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout),
             headers={"User-Agent": user_agent(source, contact), "Accept": "application/json", **(headers or {})},
@@ -149,11 +152,12 @@ class PoliteClient:
         self._client.close()
 
     def get(self, url: str, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> httpx.Response:
-        """GET ``url``; return the 2xx response or raise SourceUnavailable."""
+        """GET ``url``; return the 2xx response, read whole within the deadline and size cap, or raise
+        SourceUnavailable (or MalformedResponse for a body over the cap)."""
         self.budget.take()
         self.requests += 1
         try:
-            response = self._client.get(url, params=params, headers=headers)
+            response = self._fetch(url, params, headers)
         except httpx.TimeoutException:
             raise SourceUnavailable(f"{_where(url)} timed out", kind="timeout") from None
         except httpx.HTTPError as error:
@@ -173,6 +177,28 @@ class PoliteClient:
         if response.status_code >= 400:
             raise SourceUnavailable(f"{_where(url)} answered {response.status_code}", kind="error")
         return response
+
+    def _fetch(self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None) -> httpx.Response:
+        """The response with its body, read against one deadline for the whole request.
+
+        httpx's timeout bounds each read, so a server dripping one byte every few seconds held a fetch for
+        minutes; the body is read in chunks here and abandoned when the deadline passes or it outgrows the cap
+        (a 100 MB page took a run to 2.7 GB).
+        """
+        deadline = time.monotonic() + self.deadline
+        with self._client.stream("GET", url, params=params, headers=headers) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():  # decoded: the cap also bounds a gzip bomb
+                body += chunk
+                if len(body) > self.max_bytes:
+                    raise MalformedResponse(f"response over {self.max_bytes} bytes", _where(url),
+                                            bytes(body[:4000]).decode("utf-8", "replace"))
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(f"no whole answer within {self.deadline:g}s")
+            if time.monotonic() > deadline:
+                raise httpx.ReadTimeout(f"no whole answer within {self.deadline:g}s")
+        kept = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
+        return httpx.Response(response.status_code, headers=kept, content=bytes(body), request=response.request)
 
     def get_json(self, url: str, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> Any:
         response = self.get(url, params, headers)
