@@ -20,6 +20,7 @@ from detector.classify.settings import ClassifierSettings
 from detector.matching import ServiceRule
 from detector.runtime.settings import RunSettings
 from detector.sources.registry import SOURCE_TYPES, SourceSettings
+from detector.upstreams import DEFAULT_UPSTREAMS, UpstreamSettings, resolve_upstreams
 from detector.volume.settings import VolumeSettings
 
 
@@ -36,6 +37,11 @@ class ServiceSettings(BaseModel):
     )
     exclude: list[str] = Field(default_factory=list, description="Phrases that are not this service ('openai gym').")
     status_page: str | None = Field(None, description="The provider's official status page URL.")
+    depends_on: list[str] = Field(
+        default_factory=list,
+        description="Upstreams this service runs on (names of [[upstreams]] or shipped defaults such as "
+        "'Cloudflare', 'AWS'): their trouble is a likely cause when this service's incident opens with it.",
+    )
 
     @field_validator("match", "exclude")
     @classmethod
@@ -56,6 +62,11 @@ class Settings(BaseModel):
     db: str = Field("detector.db", description="SQLite file path, or a database URL (postgresql+psycopg://...).")
     secrets_file: Path | None = Field(None, description="TOML file of secrets (keys, webhook URLs).")
     services: list[ServiceSettings] = Field(default_factory=list)
+    upstreams: list[UpstreamSettings] = Field(
+        default_factory=list,
+        description="Providers the services depend on (clouds, CDNs): their posts and status pages are evidence "
+        "for grouping incidents into cascades; never paged for by themselves.",
+    )
     sources: list[SourceSettings] = Field(default_factory=list)
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     detection: VolumeSettings = Field(default_factory=VolumeSettings)
@@ -79,6 +90,7 @@ class Settings(BaseModel):
                     f"alerts channel {channel.name!r} routes unknown service(s) {', '.join(unknown)}; "
                     f"use one of: {', '.join(sorted(known)) or '(no services configured)'}"
                 )
+        self._upstreams_resolve(known)
         source_names = [source.name for source in self.sources]
         repeated = sorted({name for name in source_names if source_names.count(name) > 1})
         if repeated:
@@ -92,6 +104,27 @@ class Settings(BaseModel):
                     f"add a [[services]] entry with name = {service!r}"
                 )
         return self
+
+    def _upstreams_resolve(self, services: set[str]) -> None:
+        names = [u.name for u in self.upstreams]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"upstream names must be unique; rename the repeated {', '.join(repeated)}")
+        clash = sorted(set(names) & services)
+        if clash:
+            raise ValueError(f"{', '.join(clash)} is both a service and an upstream; keep one of them")
+        known = set(names) | (set(DEFAULT_UPSTREAMS) - services)
+        for service in self.services:
+            unknown = [u for u in service.depends_on if u not in known]
+            if unknown:
+                raise ValueError(
+                    f"service {service.name!r} depends on unknown upstream(s) {', '.join(unknown)}; "
+                    f"use one of: {', '.join(sorted(known))} (or add an [[upstreams]] entry)"
+                )
+
+    def watched_upstreams(self) -> list[UpstreamSettings]:
+        """The upstreams in force: configured ones and the shipped defaults a service depends on."""
+        return resolve_upstreams(self.upstreams, {u for s in self.services for u in s.depends_on})
 
     def service(self, name: str) -> ServiceSettings | None:
         return next((s for s in self.services if s.name == name), None)

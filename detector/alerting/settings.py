@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from detector.alerting.cascade_settings import CascadeSettings, InhibitSettings
+
 Severity = Literal["minor", "major", "critical"]
 
 
@@ -76,6 +78,8 @@ class AlertSettings(BaseModel):
     retry_base_seconds: float = Field(5.0, gt=0, description="First retry delay; doubles per attempt.")
     retry_max_seconds: float = Field(600.0, gt=0, description="Longest delay between two attempts.")
     channels: list[ChannelSettings] = Field(default_factory=list)
+    cascades: CascadeSettings = Field(default_factory=CascadeSettings)
+    inhibit: InhibitSettings = Field(default_factory=InhibitSettings)
 
     @model_validator(mode="after")
     def _ordered(self) -> "AlertSettings":
