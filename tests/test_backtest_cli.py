@@ -269,3 +269,12 @@ def test_without_db_or_config_it_says_the_summary_is_not_kept(stream):
         "--id-column", "id", "--author-column", "author", "--classifier", "keywords", "--budgets", "1"])
     assert result.exit_code == 0, result.output
     assert "summary not stored" in result.stderr
+
+
+def test_truth_services_match_watched_ones_ignoring_case_and_others_are_named(stream, tmp_path):
+    folder, _, _ = stream
+    truth = write_truth(tmp_path / "incidents.csv", [f"acme,{iso(BIG)},,", f"Acmee,{iso(SMALL)},,"])
+    result = backtest(folder, truth, "--budgets", "1", "--format", "json")
+    report = json.loads(result.stdout)
+    assert [r["service"] for r in report["per_incident"]] == ["Acme"] and report["per_incident"][0]["caught"]
+    assert "note: incidents of 'Acmee' are not scored: no such service is watched (did you mean 'Acme'?)" in result.stderr

@@ -44,8 +44,15 @@ def sweep_budgets(store: Store, services: Sequence[str], incidents: Sequence[Kno
         settings = with_budget(detection, budget)
         found = []
         for service, (posts, verdicts) in loaded.items():
-            started = time.monotonic()
-            service_pages = pages(posts, verdicts, settings, alerts)
+            started = last = time.monotonic()
+
+            def progress(done: int, total: int = len(posts)) -> None:
+                nonlocal last
+                if time.monotonic() - last >= 10:
+                    last = time.monotonic()
+                    say(f"budget {budget:g}/week, {service}: {done:,} of {total:,} posts judged")
+
+            service_pages = pages(posts, verdicts, settings, alerts, progress)
             found += service_pages
             say(f"budget {budget:g}/week, {service}: {len(posts):,} posts judged, {len(service_pages)} alerts "
                 f"({time.monotonic() - started:.1f}s)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import tempfile
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,10 +14,11 @@ import click
 from detector.backtest.run import Sweep, sweep_budgets
 from detector.backtest.score import BudgetResult
 from detector.backtest.sweep import budget_setting
-from detector.backtest.truth import DEFAULT_LENGTH, TruthError, read_truth
+from detector.backtest.truth import DEFAULT_LENGTH, KnownIncident, TruthError, read_truth
 from detector.cli.common import load_or_default
 from detector.cli.replay import (_replay, classifier_option, file_options, known_service_for_replay,
                                  replay_file_settings, settings_for_replay)
+from detector.service_names import close_names
 from detector.store.backtests import save_backtest
 from detector.store.store import Store
 
@@ -110,14 +112,17 @@ def backtest_cmd(file: Path, truth_file: Path, config: Path | None, service: str
     if not settings.services:
         raise click.UsageError("no service to watch: give --service NAME (and --match TERM) or a --config")
     watched = [s.name for s in settings.services]
+    incidents = _as_watched(incidents, watched)
     scored = sorted({i.service for i in incidents if i.service in watched})
     skipped = sorted({i.service for i in incidents} - set(scored))
     if not scored:
         raise click.ClickException(f"{truth_file.name}: no incident is for a watched service "
                                    f"({', '.join(watched)}); its services are {', '.join(skipped)}")
     say = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
-    if skipped:
-        say(f"note: incidents of {', '.join(skipped)} are not scored: no such service is watched")
+    for name in skipped:
+        close = close_names(name, watched)
+        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+        click.echo(f"note: incidents of {name!r} are not scored: no such service is watched{hint}", err=True)
     quiet_alerts = settings.alerts.model_copy(update={"channels": [], "jsonl": None})  # a backtest pages nobody
     settings = settings.model_copy(update={"alerts": quiet_alerts})
     replay_settings = replay_file_settings(
@@ -152,6 +157,12 @@ def backtest_cmd(file: Path, truth_file: Path, config: Path | None, service: str
         click.echo(json.dumps(report, indent=2))
     else:
         _print_table(report, sweep.results)
+
+
+def _as_watched(incidents: list[KnownIncident], watched: list[str]) -> list[KnownIncident]:
+    """Incidents whose service names a watched one in another case get its spelling (as typed names do)."""
+    spelling = {name.casefold(): name for name in watched}
+    return [replace(i, service=spelling.get(i.service.casefold(), i.service)) for i in incidents]
 
 
 def _report(file: Path, truth_file: Path, sweep: Sweep, detection, margin: float, length: float) -> dict:
