@@ -24,7 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from detector.classify.settings import ClassifierSettings  # noqa: E402
 from detector.config import ServiceSettings, Settings  # noqa: E402
-from detector.matching import ServiceMatcher  # noqa: E402
+from detector.sources.matching import ServiceMatcher  # noqa: E402
 from detector.pseudonym import Pseudonymiser  # noqa: E402
 from detector.runtime.assembly import build_classifier, build_system, run_source  # noqa: E402
 from detector.sources.replay import ReplaySource  # noqa: E402

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from detector.alerting.settings import AlertSettings
 from detector.bus.settings import BusSettings
 from detector.classify.settings import ClassifierSettings
-from detector.matching import ServiceRule
+from detector.sources.matching import ServiceRule
 from detector.runtime.settings import RunSettings
 from detector.sources.registry import SOURCE_TYPES, SourceSettings
 from detector.upstreams import DEFAULT_UPSTREAMS, UpstreamSettings, resolve_upstreams

@@ -19,10 +19,10 @@ from sqlalchemy.engine import Connection
 from detector.alerting.manager import AlertChange, AlertManager
 from detector.alerting.notification import build_payload, post_view, routes_for
 from detector.alerting.settings import AlertSettings, ChannelSettings
-from detector.bucketing import ServiceBuckets
+from detector.volume.bucketing import ServiceBuckets
 from detector.classify.base import Classifier
 from detector.classify.claims import Claim
-from detector.matching import ServiceMatcher, ServiceRule
+from detector.sources.matching import ServiceMatcher, ServiceRule
 from detector.records import Bucket, Detection, Post, Rejected, Verdict
 from detector.sources.base import SourceBatch
 from detector.store.alerts import latest_alerts, save_changes

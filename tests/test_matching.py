@@ -1,6 +1,6 @@
 import pytest
 
-from detector.matching import ServiceMatcher, ServiceRule
+from detector.sources.matching import ServiceMatcher, ServiceRule
 
 RULES = [
     ServiceRule("ChatGPT", ("chatgpt", "chat gpt")),

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Callable, Iterable, Sequence
 
 from detector.alerting.settings import AlertSettings
-from detector.bucketing import ServiceBuckets
+from detector.volume.bucketing import ServiceBuckets
 from detector.pipeline import Pipeline, RunReport
 from detector.records import Post, Verdict
 from detector.store.backtests import ClassifiedPost

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Callable, Iterable, Iterator
 
 from detector.bus.streams import RedisBus
-from detector.matching import ServiceRule
+from detector.sources.matching import ServiceRule
 from detector.pipeline import PostSelector, RunReport
 from detector.pseudonym import Pseudonymiser, key_file_for, load_or_create_key
 from detector.sources.base import Source, SourceBatch
