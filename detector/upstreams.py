@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from detector.matching import ServiceRule
+from detector.sources.matching import ServiceRule
 
 # Public status pages of the big clouds and CDNs: Atlassian Statuspage bases, or RSS/Atom feeds.
 DEFAULT_UPSTREAMS: dict[str, dict[str, object]] = {

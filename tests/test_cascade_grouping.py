@@ -158,7 +158,7 @@ def test_config_depends_on_and_upstreams_validated_with_shipped_defaults():
                               'depends_on = ["Cloudflare", "AWS"]\n')
     ups = {u.name: u for u in settings.watched_upstreams()}
     assert ups["Cloudflare"].status_page == "https://www.cloudflarestatus.com" and ups["AWS"].status_format == "feed"
-    from detector.matching import ServiceMatcher
+    from detector.sources.matching import ServiceMatcher
 
     matcher = ServiceMatcher([u.rule() for u in ups.values()])
     assert matcher.services("aws outage again, #CloudflareDown") == ("Cloudflare", "AWS")
