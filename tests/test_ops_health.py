@@ -20,10 +20,10 @@ import pytest
 
 from detector.classify.settings import ClassifierSettings
 from detector.config import ServiceSettings, Settings
-from detector.live import Job, LiveRunner
-from detector.live_metrics import Metrics, MetricsServer
-from detector.run_settings import RunSettings
-from detector.runtime import build_system
+from detector.runtime.live import Job, LiveRunner
+from detector.runtime.metrics import Metrics, MetricsServer
+from detector.runtime.settings import RunSettings
+from detector.runtime.assembly import build_system
 from detector.sources.base import Source, SourceBatch
 from detector.sources.live_settings import HackerNewsSettings
 from detector.store.store import Store

@@ -131,7 +131,7 @@ def _deliver(store: Store, settings, secrets: Secrets, channels: dict[str, Chann
 
 def _act(ctx: click.Context, db: str | None, alert_id: str, status: str, by: str | None,
          config: Path | None, notify: tuple[str, ...]) -> None:
-    from detector.runtime import known_claims
+    from detector.runtime.assembly import known_claims
 
     settings, secrets, channels = _channels(config, notify)
     store = _store(ctx, db)

@@ -141,7 +141,7 @@ def report_cmd(incident_id: str, db: str | None, fmt: str, out: Path | None, con
     claim text, verdict and answer, representative posts."""
     from detector.cli.common import load_or_default
     from detector.report import UnknownIncident, build_report  # pandas: only this command needs it
-    from detector.runtime import known_claims
+    from detector.runtime.assembly import known_claims
 
     settings = load_or_default(config)
     store = open_store(db, config)

@@ -24,7 +24,7 @@ from detector.bus.codec import post_from_json, verdict_from_json
 from detector.bus.streams import VERDICTS, Message
 from detector.pipeline import Observation, Pipeline, RunReport, detection_rows
 from detector.records import Post, Verdict
-from detector.runtime import known_claims
+from detector.runtime.assembly import known_claims
 from detector.store.alerts import save_changes
 from detector.workers.base import Worker
 from detector.workers.coordination import Lease, LeaseLost, load_checkpoint, save_checkpoint
