@@ -12,6 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from detector.dashboard_queries import read_frame, with_links
+from detector.records import text_fingerprint
 from detector.store import schema
 from detector.store.store import Store
 
@@ -128,13 +129,20 @@ def sources(store: Store) -> list[str]:
 def labelling_queue(store: Store, flt: PostFilter, task: str = "complaint", size: int = 5,
                     candidates: int = QUEUE_CANDIDATES) -> pd.DataFrame:
     """Posts not yet labelled for ``task`` that the classifier is least sure about (complaint probability
-    nearest 0.5), among the newest ``candidates`` matching posts (so the queue costs the same at any size)."""
+    nearest 0.5), among the newest ``candidates`` matching posts (so the queue costs the same at any size).
+
+    A text appears once: copies of one post (reposts, copy-paste campaigns) would ask for the same label
+    several times, so only the first of each text (case and spacing folded) is queued."""
     labelled = sa.exists().where(schema.labels.c.post_id == _p.c.id, schema.labels.c.task == task)
     order = _ps.c.created_at if flt.service else _p.c.created_at
     newest = (_explore_select(flt).where(_v.c.post_id.is_not(None), ~labelled)
               .order_by(order.desc()).limit(candidates).subquery())
-    query = sa.select(newest).order_by(sa.func.abs(newest.c.complaint_p - 0.5), newest.c.post_id).limit(size)
-    return with_links(read_frame(store, query))
+    query = sa.select(newest).order_by(sa.func.abs(newest.c.complaint_p - 0.5), newest.c.post_id).limit(size * 10)
+    frame = read_frame(store, query)
+    if not frame.empty:
+        frame = frame.assign(_fp=frame["text"].map(text_fingerprint)).drop_duplicates("post_id")
+        frame = frame.drop_duplicates("_fp").drop(columns="_fp").head(size).reset_index(drop=True)
+    return with_links(frame)
 
 
 def labels(store: Store, post_ids: Iterable[int]) -> pd.DataFrame:

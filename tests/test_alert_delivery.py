@@ -362,3 +362,15 @@ def test_jsonl_channel_is_a_channel_too(tmp_path, store, clock):
     save(store, "opened", 0, channels=("file",))
     Sender(store, {"file": JsonlChannel(tmp_path / "a.jsonl", "file")}, clock=clock).deliver_due()
     assert '"key": "acme-1:1:file"' in (tmp_path / "a.jsonl").read_text()
+
+
+def test_evidence_shows_a_copied_text_once(store):
+    from detector.alerting.notification import evidence_posts
+    from detector.records import Post, Verdict
+
+    at = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+    posts = [Post("replay", f"e{i}", at, "Lumen  bank is DOWN" if i < 4 else "cannot pay with lumen", ("Lumen",),
+                  author=f"a{i}") for i in range(5)]
+    store.add_posts(posts, [Verdict("replay", p.source_id, True, 0.9) for p in posts])
+    shown = evidence_posts(store, [f"replay:e{i}" for i in (0, 1, 1, 2, 3, 4)])
+    assert [p["id"] for p in shown] == ["e0", "e4"]

@@ -178,3 +178,21 @@ def test_usual_is_the_same_hours_on_the_earlier_days_as_a_rate_per_minute(tmp_pa
                               since + timedelta(days=1), "complaint_people", rate)
         assert series["usual"].notna().all()
         assert series["usual"].mean() == pytest.approx(rate.mean(), rel=0.01)  # 5-minute steps, same level
+
+
+def test_the_labelling_queue_shows_a_copied_text_once(tmp_path):
+    """Five people posting the same words (and one post about two services) ask for one label, not five."""
+    from datetime import datetime, timedelta, timezone
+
+    from detector.records import Post, Verdict
+
+    at = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+    posts = [Post("replay", f"c{i}", at + timedelta(seconds=i), "Lumen Bank is shutting down, that's why the app "
+                  "is offline" + (" " if i % 2 else ""), ("Lumen", "Other"), author=f"a{i}") for i in range(5)]
+    posts.append(Post("replay", "x", at, "lumen app crashed on login", ("Lumen",), author="b"))
+    verdicts = [Verdict("replay", p.source_id, True, 0.5 + i / 100, False, 0.1) for i, p in enumerate(posts)]
+    with Store(tmp_path / "dupes.db") as store:
+        store.add_posts(posts, verdicts)
+        for flt in (e.PostFilter(service="Lumen"), e.PostFilter()):
+            queue = e.labelling_queue(store, flt, size=5)
+            assert len(queue) == 2 and queue["post_id"].is_unique, queue[["post_id", "text"]]
