@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from detector.alerting.settings import AlertSettings
+from detector.comms.settings import CommsSettings
 from detector.bus.settings import BusSettings
 from detector.classify.settings import ClassifierSettings
 from detector.sources.matching import ServiceRule
@@ -71,6 +72,7 @@ class Settings(BaseModel):
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     detection: VolumeSettings = Field(default_factory=VolumeSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    comms: CommsSettings = Field(default_factory=CommsSettings)
     bus: BusSettings | None = Field(
         None, description="Redis Streams between worker processes (`detector worker`); none: one process."
     )

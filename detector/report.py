@@ -18,6 +18,7 @@ import pandas as pd
 
 from detector import dashboard_queries as q
 from detector.classify.claims import Claim
+from detector.comms.draft import Draft, draft
 from detector.comms.facts import IncidentFacts, gather
 from detector.store.alerts import alert_events
 from detector.store.store import Store
@@ -45,6 +46,7 @@ class IncidentReport:
     claims: pd.DataFrame
     posts: pd.DataFrame
     facts: IncidentFacts
+    draft: Draft
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -83,7 +85,7 @@ class IncidentReport:
 
 
 def build_report(store: Store, incident_id: str, *, metric: str = "complaint_people",
-                 claims: dict[str, Claim] | None = None) -> IncidentReport:
+                 claims: dict[str, Claim] | None = None, templates: dict[str, str] | None = None) -> IncidentReport:
     """Gather the facts of incident ``incident_id``; raise UnknownIncident when there is none. The numbers
     (peak, people, last report, rumours) are ``detector.comms.facts``'s, as in every notification."""
     incident = q.incident(store, incident_id)
@@ -125,7 +127,8 @@ def build_report(store: Store, incident_id: str, *, metric: str = "complaint_peo
         incident=incident, data_until=data_until, first_complaint=first, official=official_rows,
         timeline=timeline, symptoms=found.symptoms, languages=during.languages,
         sources=during.sources, claims=found.claims,
-        posts=q.representative_posts(store, service, opened, until, limit=5), facts=facts, notes=notes,
+        posts=q.representative_posts(store, service, opened, until, limit=5), facts=facts,
+        draft=draft(facts, templates), notes=notes,
     )
 
 
@@ -213,6 +216,11 @@ def _markdown(r: IncidentReport) -> str:
     out = [f"# Incident report: {_md(inc['service'])}, {_when(inc['opened_at'])}", "", f"Incident `{inc['id']}`", ""]
     out += [f"- **{name}:** {_md(value)}" for name, value in _facts(r)]
     out += [f"- {_md(note)}" for note in r.notes]
+    out += ["", "## Drafted public update", "", "Filled from the facts above; a sentence without its fact is left out.",
+            "", "**Holding statement**", ""]
+    out += [f"> {_md(line)}" for line in r.draft.holding.splitlines()]
+    out += ["", f"**Follow-up ({r.draft.follow_up_kind})**", ""]
+    out += [f"> {_md(line)}" for line in r.draft.follow_up.splitlines()]
     out += ["", "## Timeline", ""] + [f"- {_when(at)}: {_md(text)}" for at, text in r.timeline]
     out += ["", "## What people report", ""]
     out += [f"- {_md(row.symptom)}: {row.posts} posts ({row.share:.0%})" for row in r.symptoms.itertuples()] \
@@ -262,6 +270,9 @@ def _html(r: IncidentReport) -> str:
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">"
         f"<title>{e(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{e(title)}</h1><p class='muted'>Incident {e(inc['id'])}</p><table>{rows}</table>{notes}"
+        f"<h2>Drafted public update</h2><p class='muted'>Filled from the facts above; a sentence without its "
+        f"fact is left out.</p><h3>Holding statement</h3><blockquote>{e(r.draft.holding)}</blockquote>"
+        f"<h3>Follow-up ({e(r.draft.follow_up_kind)})</h3><blockquote>{e(r.draft.follow_up)}</blockquote>"
         f"<h2>Timeline</h2><ul>{timeline}</ul><h2>What people report</h2><ul>{symptoms}</ul>"
         f"<h2>Sources and languages</h2><p>Sources: {sources}<br>Languages: {langs}</p>"
         f"<h2>Misinformation</h2><ul>{claims}</ul><h2>Representative posts</h2>{''.join(posts) or '<p>none</p>'}"

@@ -87,3 +87,13 @@ def test_dashboard_command_listens_locally_without_a_password(monkeypatch, tmp_p
     assert command[command.index("--server.address") + 1] == "0.0.0.0"
     result = CliRunner().invoke(cli, ["dashboard", "--db", str(tmp_path / "missing.db")])
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_report_carries_the_drafted_update_with_its_numbers(db):
+    with Store(db.path) as store:
+        report = build_report(store, db.resolved_incident)
+    md, page = report.markdown(), report.html()
+    assert "## Drafted public update" in md and "<h2>Drafted public update</h2>" in page
+    assert report.draft.follow_up_kind == "resolved"
+    assert f"{report.facts.people_total} people reported it" in report.draft.follow_up
+    assert "{" not in report.draft.text() and "[insert" not in report.draft.text()

@@ -147,7 +147,8 @@ def report_cmd(incident_id: str, db: str | None, fmt: str, out: Path | None, con
     store = open_store(db, config)
     try:
         text = build_report(store, incident_id, metric=settings.detection.metric,
-                            claims=known_claims(settings.classifier)).render(fmt)
+                            claims=known_claims(settings.classifier),
+                            templates=settings.comms.templates).render(fmt)
     except UnknownIncident:
         raise click.ClickException(f"no incident {incident_id!r}; list them with `detector alerts`") from None
     finally:
