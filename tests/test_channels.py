@@ -233,11 +233,14 @@ def test_httpx_request_logs_do_not_show_webhook_urls(caplog):
 # -- command hook ---------------------------------------------------------------------------------------
 def test_command_hook_gets_none_of_our_secrets(tmp_path, monkeypatch):
     monkeypatch.setenv("DETECTOR_WEBHOOK_SECRET", HOOK_SECRET)
+    monkeypatch.setenv("REDIS_PASSWORD", HOOK_SECRET)
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
     out = tmp_path / "env.txt"
     code = f"import os; open({str(out)!r}, 'w').write(' '.join(sorted(os.environ)))"
     assert channel_from_url("hook", f"cmd://{sys.executable} -c \"{code}\"", Secrets(environ={})).send(notification()).ok
     names = out.read_text().split()
     assert "DETECTOR_WEBHOOK_SECRET" not in names and "DETECTOR_INCIDENT" in names
+    assert "REDIS_PASSWORD" not in names and {"PATH", "LC_ALL"} <= set(names)
 
 
 def test_apprise_channel_delivers_through_apprise(tmp_path):

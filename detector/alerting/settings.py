@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from detector.alerting.cascade_settings import CascadeSettings, InhibitSettings
 
@@ -29,6 +31,39 @@ class ChannelSettings(BaseModel):
         "webhook_secret",
         description="Name of the secret that signs generic webhook notifications (HMAC-SHA256).",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _no_inline_credentials(cls, url: str) -> str:
+        """A password or token written into the URL would reach the database, logs and `alerts deliveries`."""
+        problem = inline_credential(url)
+        if problem:
+            raise ValueError(f"the URL carries {problem} in clear; write ${{NAME}} in its place and set "
+                             "DETECTOR_NAME in the environment or NAME in the secrets file")
+        return url
+
+
+_SECRET_PARAM = re.compile(r"(?i)pass|secret|token|key|sig|auth|credential")
+
+
+def inline_credential(url: str) -> str | None:
+    """What secret a channel URL spells out literally (a password, a token parameter), or None.
+
+    ``cmd://`` is exempt: its arguments are the hook's own and are never shown (only the program name is).
+    """
+    if url.lower().startswith("cmd://"):
+        return None
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return None
+    if password and "${" not in password:
+        return "a password"
+    for name, value in parse_qsl(parts.query, keep_blank_values=False):
+        if _SECRET_PARAM.search(name) and "${" not in value:
+            return f"a secret in its {name!r} parameter"
+    return None
 
 
 class AlertSettings(BaseModel):

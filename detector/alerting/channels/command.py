@@ -2,8 +2,9 @@
 
 ``cmd:///usr/local/bin/page-team --team ops`` runs that command line (split like a shell would, never
 through a shell). The environment also carries DETECTOR_EVENT, DETECTOR_INCIDENT, DETECTOR_SERVICE,
-DETECTOR_SEVERITY and DETECTOR_KEY (the idempotency key), and none of our own DETECTOR_* settings or
-secrets. Exit status 0 is delivered; 75 (EX_TEMPFAIL)
+DETECTOR_SEVERITY and DETECTOR_KEY (the idempotency key), and of our own environment only what a program
+needs to run (PATH, HOME, USER, LANG, LC_*, TZ, TMPDIR): not our settings, secrets or anything else we
+were given, such as REDIS_PASSWORD or a database URL. Exit status 0 is delivered; 75 (EX_TEMPFAIL)
 and anything unexpected are retried; 64-78 other than 75 (the sysexits "usage / config" errors) and a
 missing program are permanent. The arguments may hold tokens, so only the program name is ever shown.
 """
@@ -23,6 +24,15 @@ from detector.alerting.channels.http import mask_text, register_secrets
 EX_TEMPFAIL = 75
 
 
+_PASSED = frozenset({"PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "SHELL"})
+
+
+def hook_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """What a hook inherits from our environment: an allow-list, because a deny-list of secret-looking names
+    (we had ``DETECTOR_*``) let REDIS_PASSWORD, AWS_SECRET_ACCESS_KEY and the like through."""
+    return {k: v for k, v in environ.items() if k in _PASSED or k.startswith("LC_")}
+
+
 class CommandChannel(Channel):
     """Runs a command per notification."""
 
@@ -37,8 +47,7 @@ class CommandChannel(Channel):
     def send(self, notification: Mapping[str, Any]) -> Delivery:
         alert = notification.get("alert", {})
         env = {
-            # The hook gets the environment minus our own settings and secrets (DETECTOR_*).
-            **{k: v for k, v in os.environ.items() if not k.startswith("DETECTOR_")},
+            **hook_environment(os.environ),
             "DETECTOR_EVENT": str(notification.get("event", "")),
             "DETECTOR_INCIDENT": str(alert.get("id", "")),
             "DETECTOR_SERVICE": str(alert.get("service", "")),
