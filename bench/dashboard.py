@@ -26,7 +26,7 @@ TARGET_S = 2.0
 def page_queries(store, service: str, until, metric: str = "complaint_people", hours: int = 24
                  ) -> dict[str, callable]:
     """What each page asks the database, as the pages ask it (the service page over ``hours``)."""
-    from detector import dashboard_explore as e, dashboard_queries as q
+    from dashboard import explore_queries as e, queries as q
 
     since = until - timedelta(hours=hours)
     week = e.PostFilter(since=until - timedelta(days=7), until=until)
@@ -87,7 +87,7 @@ def main() -> int:
     os.environ.setdefault("DETECTOR_DASHBOARD_REFRESH", "3600")  # a bench run is not a live screen
 
     from dashboard import sample
-    from detector import dashboard_queries as q
+    from dashboard import queries as q
     from detector.store.store import Store
 
     started = time.perf_counter()

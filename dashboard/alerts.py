@@ -11,7 +11,7 @@ import streamlit as st
 from dashboard import actions, data
 from dashboard.nav import show_incident
 from dashboard.posts import show_posts
-from detector.dashboard_explore import PostFilter, export_posts
+from dashboard.explore_queries import PostFilter, export_posts
 from detector.report import build_report
 from detector.store.backtests import last_backtest
 

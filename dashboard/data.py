@@ -18,7 +18,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.throttle import LoginThrottle
-from detector import dashboard_explore, dashboard_queries as q
+from dashboard import explore_queries, queries as q
 from detector.secrets import Secrets
 from detector.store.store import Store
 
@@ -80,8 +80,8 @@ def login_throttle() -> LoginThrottle:
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False, max_entries=512)
 def query(db: str, name: str, *args, **kwargs):
-    """``detector.dashboard_queries.<name>(store, *args)`` (or ``dashboard_explore``'s), cached briefly."""
-    function = getattr(q, name, None) or getattr(dashboard_explore, name)
+    """``dashboard.queries.<name>(store, *args)`` (or ``explore_queries``'s), cached briefly."""
+    function = getattr(q, name, None) or getattr(explore_queries, name)
     return function(store(db), *args, **kwargs)
 
 

@@ -10,8 +10,8 @@ import streamlit as st
 
 from dashboard import actions, data
 from dashboard.posts import pseudonym
-from detector.dashboard_explore import COUNT_CAP, LABEL_FILTERS, PostFilter, export_posts
-from detector.dashboard_queries import SYMPTOMS
+from dashboard.explore_queries import COUNT_CAP, LABEL_FILTERS, PostFilter, export_posts
+from dashboard.queries import SYMPTOMS
 
 PAGE_SIZE = 100
 SHOWN = ["created_at", "service", "source", "lang", "text", "author", "complaint", "complaint_p", "misinformation",

@@ -11,7 +11,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.charts import service_chart
 from dashboard.posts import show_posts
-from detector.dashboard_queries import FACET_LIMIT, metric_column, per_minute
+from dashboard.queries import FACET_LIMIT, metric_column, per_minute
 
 RANGE_CHOICES = ("1h", "24h", "7d", "custom", "incident")
 INCIDENT_MARGIN = timedelta(hours=2)

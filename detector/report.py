@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from detector import dashboard_queries as q
+from dashboard import queries as q
 from detector.classify.claims import Claim
 from detector.comms.draft import Draft, draft
 from detector.comms.facts import IncidentFacts, gather

@@ -20,7 +20,7 @@ except ImportError:  # tests/ run as a plain folder of modules
 from dashboard import sample  # noqa: E402
 from dashboard.access import Viewer  # noqa: E402
 from dashboard.actions import acknowledge, save_labels, silence  # noqa: E402
-from detector import dashboard_explore as e, dashboard_queries as q  # noqa: E402
+from dashboard import explore_queries as e, queries as q  # noqa: E402
 from detector.report import build_report  # noqa: E402
 from detector.store import schema  # noqa: E402
 from detector.store.store import Store  # noqa: E402

@@ -15,7 +15,7 @@ from dashboard import sample  # noqa: E402
 from dashboard.access import Viewer  # noqa: E402
 from dashboard.actions import save_labels  # noqa: E402
 from dashboard.data import markdown_text  # noqa: E402
-from detector import dashboard_explore as e, dashboard_queries as q  # noqa: E402
+from dashboard import explore_queries as e, queries as q  # noqa: E402
 from detector.store.store import Store  # noqa: E402
 
 

@@ -11,7 +11,7 @@ from typing import Iterable
 import pandas as pd
 import sqlalchemy as sa
 
-from detector.dashboard_queries import read_frame, with_links
+from dashboard.queries import read_frame, with_links
 from detector.records import text_fingerprint
 from detector.store import schema
 from detector.store.store import Store
