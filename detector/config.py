@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from detector.alerting.settings import AlertSettings
 from detector.comms.settings import CommsSettings
@@ -79,50 +79,17 @@ class Settings(BaseModel):
     run: RunSettings = Field(default_factory=RunSettings)
 
     @model_validator(mode="after")
-    def _references_resolve(self) -> "Settings":
-        names = [service.name for service in self.services]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"service names must be unique; rename the repeated {', '.join(duplicates)}")
-        known = set(names)
-        for channel in self.alerts.channels:
-            unknown = [s for s in channel.services if s not in known]
-            if unknown:
-                raise ValueError(
-                    f"alerts channel {channel.name!r} routes unknown service(s) {', '.join(unknown)}; "
-                    f"use one of: {', '.join(sorted(known)) or '(no services configured)'}"
-                )
-        self._upstreams_resolve(known)
-        source_names = [source.name for source in self.sources]
-        repeated = sorted({name for name in source_names if source_names.count(name) > 1})
-        if repeated:
-            raise ValueError(f"source names must be unique (cursors are kept by name); rename the repeated "
-                             f"{', '.join(repeated)}")
-        for source in self.sources:
-            service = getattr(source, "service", None)
-            if service and service not in known:
-                raise ValueError(
-                    f"source {source.name!r} assigns posts to {service!r}, which is not a watched service; "
-                    f"add a [[services]] entry with name = {service!r}"
-                )
+    def _references_resolve(self, info: ValidationInfo) -> "Settings":
+        """Names that refer to other entries must resolve. A file read by :func:`parse_settings` is checked
+        after validation instead, so that every such problem is reported at once, each at its own line."""
+        if (info.context or {}).get("defer_references"):
+            return self
+        problems = reference_problems(self)
+        if problems:
+            _, message, fix = problems[0]
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ValueError(f"{message}{more}; {fix}")
         return self
-
-    def _upstreams_resolve(self, services: set[str]) -> None:
-        names = [u.name for u in self.upstreams]
-        repeated = sorted({name for name in names if names.count(name) > 1})
-        if repeated:
-            raise ValueError(f"upstream names must be unique; rename the repeated {', '.join(repeated)}")
-        clash = sorted(set(names) & services)
-        if clash:
-            raise ValueError(f"{', '.join(clash)} is both a service and an upstream; keep one of them")
-        known = set(names) | (set(DEFAULT_UPSTREAMS) - services)
-        for service in self.services:
-            unknown = [u for u in service.depends_on if u not in known]
-            if unknown:
-                raise ValueError(
-                    f"service {service.name!r} depends on unknown upstream(s) {', '.join(unknown)}; "
-                    f"use one of: {', '.join(sorted(known))} (or add an [[upstreams]] entry)"
-                )
 
     def watched_upstreams(self) -> list[UpstreamSettings]:
         """The upstreams in force: configured ones and the shipped defaults a service depends on."""
@@ -130,6 +97,60 @@ class Settings(BaseModel):
 
     def service(self, name: str) -> ServiceSettings | None:
         return next((s for s in self.services if s.name == name), None)
+
+
+def reference_problems(settings: Settings) -> list[tuple[list[Any], str, str]]:
+    """Every name in ``settings`` that refers to something missing: (TOML location, message, fix)."""
+    out: list[tuple[list[Any], str, str]] = []
+    names = [service.name for service in settings.services]
+    known = set(names)
+    choices = ", ".join(sorted(known)) or "(no services configured)"
+    for i, service in enumerate(settings.services):
+        if names.index(service.name) != i:
+            out.append((["services", i, "name"], f"service name {service.name!r} is used twice",
+                        "service names must be unique; rename one"))
+    for i, channel in enumerate(settings.alerts.channels):
+        unknown = [s for s in channel.services if s not in known]
+        if unknown:
+            out.append((["alerts", "channels", i, "services"],
+                        f"alerts channel {channel.name!r} routes unknown service(s) {', '.join(unknown)}",
+                        f"use one of: {choices}"))
+    source_names = [source.name for source in settings.sources]
+    for i, source in enumerate(settings.sources):
+        if source_names.index(source.name) != i:
+            out.append((["sources", i, "name"], f"source name {source.name!r} is used twice (cursors are kept by name)",
+                        "source names must be unique; rename one"))
+        service = getattr(source, "service", None)
+        if service and service not in known:
+            out.append((["sources", i, "service"],
+                        f"source {source.name!r} assigns posts to {service!r}, which is not a watched service",
+                        f"add a [[services]] entry with name = {service!r}, or use one of: {choices}"))
+    out += _upstream_problems(settings, known)
+    for i, window in enumerate(settings.detection.maintenance):
+        if window.service is not None and window.service not in known:
+            out.append((["detection", "maintenance", i, "service"],
+                        f"maintenance window for {window.service!r}, which is not a watched service "
+                        "(it would never suppress anything)", f"use one of: {choices}, or leave service empty for all"))
+    return out
+
+
+def _upstream_problems(settings: Settings, services: set[str]) -> list[tuple[list[Any], str, str]]:
+    out: list[tuple[list[Any], str, str]] = []
+    names = [u.name for u in settings.upstreams]
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            out.append((["upstreams", i, "name"], f"upstream name {name!r} is used twice",
+                        "upstream names must be unique; rename one"))
+        if name in services:
+            out.append((["upstreams", i, "name"], f"{name} is both a service and an upstream", "keep one of them"))
+    known = set(names) | (set(DEFAULT_UPSTREAMS) - services)
+    for i, service in enumerate(settings.services):
+        unknown = [u for u in service.depends_on if u not in known]
+        if unknown:
+            out.append((["services", i, "depends_on"],
+                        f"service {service.name!r} depends on unknown upstream(s) {', '.join(unknown)}",
+                        f"use one of: {', '.join(sorted(known))} (or add an [[upstreams]] entry)"))
+    return out
 
 
 @dataclass(frozen=True)
@@ -144,6 +165,11 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.place} (line {self.line})" if self.line else self.place
         return f"{where}: {self.message} — {self.fix}"
+
+
+def problem_at(loc: list[Any], text: str, message: str, fix: str) -> Problem:
+    """A problem at the TOML location ``loc`` (e.g. ``["alerts", "channels", 0, "url"]``) of ``text``."""
+    return Problem(_place(loc) or "config", _line_of(loc, text), message, fix)
 
 
 class ConfigError(Exception):
@@ -171,19 +197,28 @@ def load_settings(path: Path | str) -> Settings:
 
 def parse_settings(text: str, path: Path | str = "<config>") -> Settings:
     """Validate TOML text as Settings; relative paths in it are taken from the file's folder."""
+    settings, problems = check_settings(text, path)
+    if problems or settings is None:
+        raise ConfigError(path, problems)
+    return settings
+
+
+def check_settings(text: str, path: Path | str = "<config>") -> tuple[Settings | None, list[Problem]]:
+    """The settings in ``text`` and every problem found in them, all at once. The settings are ``None``
+    only when the text is not valid TOML or a field is invalid; with names that refer to nothing (a
+    service, a source) they are returned too, so that later checks can still look at the rest."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         found = re.search(r"at line (\d+)", str(error))
         line = getattr(error, "lineno", None) or (int(found.group(1)) if found else None)
-        raise ConfigError(
-            path, [Problem("file", line, f"is not valid TOML ({error})", "fix the syntax at that line")]
-        ) from None
+        return None, [Problem("file", line, f"is not valid TOML ({error})", "fix the syntax at that line")]
     try:
-        settings = Settings.model_validate(raw)
+        settings = Settings.model_validate(raw, context={"defer_references": True})
     except ValidationError as error:
-        raise ConfigError(path, explain(error, text)) from None
-    return _resolve_paths(settings, Path(path).parent if str(path) != "<config>" else Path.cwd())
+        return None, explain(error, text)
+    problems = [problem_at(loc, text, message, fix) for loc, message, fix in reference_problems(settings)]
+    return _resolve_paths(settings, Path(path).parent if str(path) != "<config>" else Path.cwd()), problems
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:
@@ -260,33 +295,42 @@ def _place(loc: list[Any]) -> str:
 
 
 def _line_of(loc: list[Any], text: str) -> int | None:
-    """Best-effort line of a TOML location: finds the table (or array-of-tables entry) and then the key."""
+    """Best-effort line of a TOML location: the key's own line, else the header of the innermost table
+    (or array-of-tables entry) that holds it, never a parent's when the nested table has its own header.
+    Headers are full dotted paths, so each is looked for in the whole file."""
     lines = text.splitlines()
-    start, end = 0, len(lines)
+
+    def next_header(after: int) -> int:
+        return next((n for n in range(after, len(lines)) if re.match(r"^\s*\[", lines[n])), len(lines))
+
+    start, end = 0, next_header(0)  # top-level keys come before the first header
+    found: int | None = None  # 0-based line of the innermost header found
     table: list[str] = []
     i = 0
     while i < len(loc):
         part = loc[i]
-        if isinstance(part, str) and i + 1 < len(loc) and isinstance(loc[i + 1], int):
-            header = re.compile(rf"^\s*\[\[\s*{re.escape('.'.join(table + [part]))}\s*\]\]")
-            hits = [n for n in range(start, end) if header.match(lines[n])]
+        if not isinstance(part, str):
+            i += 1
+            continue
+        dotted = re.escape(".".join(table + [part])).replace(r"\.", r"\s*\.\s*")
+        if i + 1 < len(loc) and isinstance(loc[i + 1], int):
+            header = re.compile(rf"^\s*\[\[\s*{dotted}\s*\]\]")
+            hits = [n for n in range(len(lines)) if header.match(lines[n])]
             if loc[i + 1] < len(hits):
-                start = hits[loc[i + 1]] + 1
-                end = next((n for n in range(start, len(lines)) if re.match(r"^\s*\[", lines[n])), len(lines))
-                table = table + [part]
+                found = hits[loc[i + 1]]
+                start, end = found + 1, next_header(found + 1)
+                table.append(part)
                 i += 2
                 continue
-        if isinstance(part, str):
-            key = re.compile(rf"^\s*{re.escape(part)}\s*=")
-            for n in range(start, end):
-                if key.match(lines[n]):
-                    return n + 1
-            header = re.compile(rf"^\s*\[\s*{re.escape('.'.join(table + [part]))}\s*\]")
-            hit = next((n for n in range(len(lines)) if header.match(lines[n])), None)
-            if hit is None:
-                return start if start else None
-            start = hit + 1
-            end = next((n for n in range(start, len(lines)) if re.match(r"^\s*\[", lines[n])), len(lines))
-            table = table + [part]
+        key = re.compile(rf"^\s*{re.escape(part)}\s*=")
+        hit = next((n for n in range(start, end) if key.match(lines[n])), None)
+        if hit is not None:
+            return hit + 1
+        header = re.compile(rf"^\s*\[\s*{dotted}\s*\]")
+        hit = next((n for n in range(len(lines)) if header.match(lines[n])), None)
+        if hit is not None:
+            found = hit
+            start, end = hit + 1, next_header(hit + 1)
+        table.append(part)  # no header of its own: a table known only through deeper headers, e.g. [[alerts.channels]]
         i += 1
-    return start if start else None
+    return None if found is None else found + 1

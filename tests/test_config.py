@@ -81,9 +81,13 @@ def test_config_check_cli_prints_every_problem(tmp_path):
 
 
 def test_config_check_cli_accepts_a_good_file():
-    result = CliRunner().invoke(cli, ["config", "check", str(REPO / "examples" / "chatgpt.toml")])
+    result = CliRunner().invoke(cli, ["config", "check", str(REPO / "examples" / "xfinity.toml")])
     assert result.exit_code == 0, result.output
     assert "OK" in result.output
+    # the ChatGPT example names a recorded file of the user's own, which the checkout does not have
+    result = CliRunner().invoke(cli, ["config", "check", str(REPO / "examples" / "chatgpt.toml")])
+    assert result.exit_code == 1 and "1 problem(s)" in result.output
+    assert "chatgpt-posts.jsonl does not exist" in result.output
 
 
 def test_relative_paths_are_taken_from_the_config_folder(tmp_path):

@@ -31,9 +31,10 @@ class _Group(click.Group):
             debug = ctx.params.get("debug") or os.environ.get("DETECTOR_DEBUG") == "1"
             if debug:
                 raise
+            from detector.classify.claims import ClaimsFileError
             from detector.runtime.assembly import ClassifierUnavailable
 
-            known = (ConfigError, StoreError, ReplayError, SecretError, ChannelError, ClassifierUnavailable,
+            known = (ConfigError, StoreError, ReplayError, SecretError, ChannelError, ClassifierUnavailable, ClaimsFileError,
                      FileNotFoundError, PermissionError)
             message = str(error) if isinstance(error, known) else f"{type(error).__name__}: {error}"
             click.echo(f"error: {message.splitlines()[0] if message else type(error).__name__}", err=True)

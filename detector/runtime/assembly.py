@@ -45,11 +45,18 @@ def build_classifier(settings: ClassifierSettings) -> Classifier:
             f"the model classifier cannot be imported ({error}); install the project with its ML "
             "dependencies (make install) or set [classifier] kind = \"keywords\""
         ) from None
+    from detector.classify.claims import ClaimsFileError
+
     try:
         return load_default_classifier(
             model_dir=settings.model_dir, claims_path=settings.claims, embedding_model=settings.embedding_model,
             batch_size=settings.batch_size,
         )
+    except ClaimsFileError as error:  # the claims file is the user's, not the models `make models` builds
+        raise ClassifierUnavailable(
+            f"the claims file cannot be used ({error}); fix [classifier] claims (relative paths are taken "
+            "from the config's folder) or remove it"
+        ) from None
     except (FileNotFoundError, ValueError) as error:
         raise ClassifierUnavailable(
             f"the model classifier cannot be loaded ({error}); run `make models` or set [classifier] "
