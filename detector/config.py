@@ -127,7 +127,8 @@ def reference_problems(settings: Settings) -> list[tuple[list[Any], str, str]]:
                         f"add a [[services]] entry with name = {service!r}, or use one of: {choices}"))
     out += _upstream_problems(settings, known)
     for i, window in enumerate(settings.detection.maintenance):
-        if window.service is not None and window.service not in known:
+        # with no [[services]] the services come from the command line (`replay --service`)
+        if known and window.service is not None and window.service not in known:
             out.append((["detection", "maintenance", i, "service"],
                         f"maintenance window for {window.service!r}, which is not a watched service "
                         "(it would never suppress anything)", f"use one of: {choices}, or leave service empty for all"))
