@@ -8,7 +8,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import actions, data
+from dashboard import actions, comms, data
 from dashboard.nav import show_incident
 from dashboard.posts import show_posts
 from dashboard.explore_queries import PostFilter, export_posts
@@ -73,16 +73,17 @@ def _incident(cfg: data.AppConfig, viewer, row: pd.Series) -> None:
     alert_id = str(row["id"])
     st.subheader(f"{data.markdown_text(row['service'])}: {row['status']}")
     st.caption(f"Incident {data.markdown_text(alert_id)}")
-    cols = st.columns(5)
+    cols = st.columns(3)
     cols[0].metric("Severity", str(row["severity"]))
     cols[1].metric("Opened (UTC)", data.short_when(row["opened_at"]), help=data.when(row["opened_at"]))
     cols[2].metric("Resolved (UTC)", data.short_when(row["resolved_at"]), help=data.when(row["resolved_at"]))
-    cols[3].metric("Peak", f"{float(row['peak_value']):.0f}/min")
-    cols[4].metric("Expected", f"{float(row['expected']):.1f}/min")
     st.text(str(row["reason"]))
     _buttons(cfg, viewer, row)
     st.button("Show on the service page", key=f"show-{alert_id}", on_click=show_incident,
               args=(str(row["service"]), alert_id))
+    with st.expander("Comms view: who, since when, where, what, rumours, status page, drafted update",
+                     expanded=True):
+        comms.show(cfg, alert_id, key=f"comms-{alert_id}")
     left, right = st.columns(2)
     with left:
         st.markdown("**Timeline**")

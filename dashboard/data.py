@@ -36,6 +36,8 @@ class AppConfig:
     secrets_file: Path | None
     usual_window_minutes: float = 180.0  # the detector's reference window and days (the config's [detection])
     usual_days: int = 7
+    claims_file: Path | None = None  # the claims file: rumours shown with their text, verdict and answer
+    templates: tuple[tuple[str, str], ...] = ()  # [comms] templates for the drafted update (empty: defaults)
 
 
 def app_config(argv: list[str] | None = None) -> AppConfig:
@@ -47,14 +49,16 @@ def app_config(argv: list[str] | None = None) -> AppConfig:
     from detector.volume.settings import VolumeSettings
 
     detection, secrets_file, db = VolumeSettings(), None, args.db
+    claims_file, templates = None, ()
     config = Path(args.config) if args.config else None
     if config is not None:
         from detector.config import load_settings
 
         settings = load_settings(config)
         detection, secrets_file, db = settings.detection, settings.secrets_file, db or settings.db
+        claims_file, templates = settings.classifier.claims, tuple(sorted(settings.comms.templates.items()))
     return AppConfig(db or "detector.db", config, detection.metric, max(args.refresh, 1.0), secrets_file,
-                     detection.reference_window_minutes, detection.reference_days)
+                     detection.reference_window_minutes, detection.reference_days, claims_file, templates)
 
 
 def secrets(secrets_file: Path | None) -> Secrets:
@@ -83,6 +87,27 @@ def query(db: str, name: str, *args, **kwargs):
     """``dashboard.queries.<name>(store, *args)`` (or ``explore_queries``'s), cached briefly."""
     function = getattr(q, name, None) or getattr(explore_queries, name)
     return function(store(db), *args, **kwargs)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False, max_entries=128)
+def incident_comms(db: str, alert_id: str, metric: str, claims_file: Path | None,
+                   templates: tuple[tuple[str, str], ...]):
+    """(facts, drafted update) of one incident up to the newest data, as every card and report computes them;
+    None for an unknown id."""
+    from detector.comms.draft import draft
+    from detector.comms.facts import gather
+    from detector.runtime.assembly import known_claims
+    from detector.classify.settings import ClassifierSettings
+
+    row = q.incident(store(db), alert_id)
+    if row is None:
+        return None
+    until = row["resolved_at"] or query(db, "data_clock").get(row["service"]) or row["opened_at"]
+    claims = known_claims(ClassifierSettings(claims=claims_file)) if claims_file else {}
+    facts = gather(store(db), service=row["service"], incident_id=alert_id, status=row["status"],
+                   severity=row["severity"], opened_at=row["opened_at"], resolved_at=row["resolved_at"], until=until,
+                   metric=metric, claims=claims)
+    return facts, draft(facts, dict(templates))
 
 
 def window(db: str, service: str, choice: str, custom: tuple[datetime, datetime] | None = None

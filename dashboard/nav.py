@@ -34,3 +34,9 @@ def open_service(name: str) -> None:
     """Button callback: show the service page of ``name``."""
     st.session_state["nav"] = "service"
     st.session_state["service"] = name
+
+
+def open_incident(alert_id: str) -> None:
+    """Button callback: the Alerts page on one incident (what a notification's link opens)."""
+    st.session_state["nav"] = "alerts"
+    st.session_state["incident"] = alert_id

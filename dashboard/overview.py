@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data
-from dashboard.nav import open_service
+from dashboard import comms, data
+from dashboard.nav import open_incident, open_service
 
 BADGES = {"outage": "OUTAGE", "elevated": "elevated", "normal": "normal"}
 
@@ -38,6 +38,13 @@ def render(cfg: data.AppConfig, viewer) -> None:
                 "data_until": "Data up to",
             },
         )
+        for row in frame[frame["state"] == "outage"].itertuples():  # during an outage: the comms view first
+            with st.container(border=True):
+                st.markdown(f"**{data.markdown_text(row.service)}: outage since {data.when(row.since)}**")
+                comms.headline(cfg, str(row.incident))
+                comms.summary(cfg, str(row.incident))
+                st.button("Open the incident", key=f"incident-{row.incident}", on_click=open_incident,
+                          args=(str(row.incident),))
         st.caption("Open a service:")
         buttons = st.columns(min(len(frame), 6))
         for i, name in enumerate(frame["service"]):
