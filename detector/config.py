@@ -240,6 +240,10 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     db = settings.db
     if "://" not in db and not Path(db).is_absolute():
         db = str(base / db)
+    elif "${" in db and updates.get("secrets_file") is not None:
+        from detector.secrets import Secrets  # the config's own secrets file; the environment still wins
+
+        db = Secrets(updates["secrets_file"]).expand(db)
     return settings.model_copy(update={**updates, "classifier": classifier, "sources": sources, "db": db})
 
 

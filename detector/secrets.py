@@ -69,3 +69,23 @@ class Secrets:
             if len(value) >= 4:
                 text = text.replace(value, "***")
         return text
+
+
+def display_url(url: str) -> str:
+    """``url`` fit to print: a password in it (``user:pw@host``) shown as ``***``.
+
+    Every printer of a database or service URL goes through this (summaries, errors, the dashboard), so a
+    PostgreSQL password never reaches a terminal, a log or a screenshot.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password or password.startswith("${"):
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))

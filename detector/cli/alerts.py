@@ -343,14 +343,16 @@ SAMPLE = {
 @notify_option
 def test_cmd(config: Path | None, notify: tuple[str, ...]) -> None:
     """Send a sample notification to every configured channel and say how each went (nothing is stored)."""
-    _, _, channels = _channels(config, notify)
+    _, secrets, channels = _channels(config, notify)
     if not channels:
         raise click.UsageError("no channels: give -c CONFIG with [[alerts.channels]] or --notify URL")
     failed = 0
     for name, channel in channels.items():
         result = channel.send(SAMPLE)
         failed += not result.ok
-        verdict = "ok" if result.ok else ("refused" if result.permanent else "failed") + f": {result.error}"
+        # masked as the sender masks it: a receiver's error body may quote the URL and its secret
+        error = secrets.mask(result.error or "failed")
+        verdict = "ok" if result.ok else ("refused" if result.permanent else "failed") + f": {error}"
         click.echo(f"{channel.describe()}: {verdict}")
     if failed:
         raise click.ClickException(f"{failed} of {len(channels)} channel(s) did not take the sample")

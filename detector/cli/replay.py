@@ -14,6 +14,7 @@ from detector.pipeline import RunReport
 from detector.runtime.assembly import build_system, run_source
 from detector.sources.replay import ReplaySource
 from detector.sources.replay_settings import ReplaySettings
+from detector.secrets import display_url
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -172,7 +173,7 @@ def _replay(settings: Settings, replay_settings: ReplaySettings, *, notify=(), r
         printer.close()
         elapsed = time.monotonic() - started
         rate = report.read / elapsed if elapsed > 0 else 0.0
-        click.echo(f"replayed {replay_settings.path.name} into {settings.db}: {report.summary()} "
+        click.echo(f"replayed {replay_settings.path.name} into {display_url(settings.db)}: {report.summary()} "
                    f"({elapsed:.1f}s, {rate:,.0f} posts/s)", err=summary_to_stderr)
         if report.late:
             click.echo(f"note: {report.late} posts arrived after their minute had been judged; they are stored "

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from detector.cli.common import db_option, open_store
 from detector.config import load_settings
+from detector.secrets import display_url
 
 
 @click.command("run")
@@ -60,7 +61,7 @@ def run_cmd(config: Path, db: str | None, port: int | None, host: str | None, cl
         runner.stop.set()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    click.echo(f"watching {len(jobs)} source(s) into {settings.db}: {', '.join(j.name for j in jobs)}", err=True)
+    click.echo(f"watching {len(jobs)} source(s) into {display_url(settings.db)}: {', '.join(j.name for j in jobs)}", err=True)
     try:
         report = runner.run_once() if once else runner.run()
     finally:

@@ -21,9 +21,20 @@ class StoreError(Exception):
 
 
 def database_url(db: str | Path) -> str:
-    """Turn a plain path into an SQLite URL; leave real URLs alone."""
+    """Turn a plain path into an SQLite URL; fill ``${NAME}`` references of a real URL from the secrets.
+
+    So a config can say ``db = "postgresql+psycopg://detector:${PG_PASSWORD}@db/detector"`` and the password
+    lives in the environment (DETECTOR_PG_PASSWORD) or the secrets file, never in the config.
+    """
     text = str(db)
     if "://" in text:
+        if "${" in text:
+            from detector.secrets import SecretError, Secrets
+
+            try:
+                return Secrets().expand(text)
+            except SecretError as error:
+                raise StoreError(f"database URL: {error}") from None
         return text
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
