@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from detector.backtest.sweep import BUDGET_FIELD
+from detector.backtest.sweep import BUDGET_FIELD, budget_setting
 from detector.cli.main import cli
 from detector.store.alerts import load_alerts
 from detector.store.backtests import last_backtest
@@ -87,7 +87,7 @@ def backtest(folder: Path, truth: Path, *extra: str, ok: bool = True):
 def budget_the_replay_ran_with() -> float:
     """The default settings' budget, in alerts per week, as `detector backtest` sets it."""
     settings = VolumeSettings()
-    if BUDGET_FIELD in VolumeSettings.model_fields:
+    if budget_setting(settings) == BUDGET_FIELD:
         return getattr(settings, BUDGET_FIELD)
     return settings.alpha * 7 * 24 * 3600 / settings.bucket_seconds
 
@@ -278,3 +278,15 @@ def test_truth_services_match_watched_ones_ignoring_case_and_others_are_named(st
     report = json.loads(result.stdout)
     assert [r["service"] for r in report["per_incident"]] == ["Acme"] and report["per_incident"][0]["caught"]
     assert "note: incidents of 'Acmee' are not scored: no such service is watched (did you mean 'Acme'?)" in result.stderr
+
+
+def test_a_budget_sets_every_service_and_only_a_budgetless_detector_gets_an_alpha():
+    from detector.backtest.sweep import with_budget
+
+    base = VolumeSettings(detector="seasonal", false_alerts_per_week_by_service={"Acme": 5.0})
+    swept = with_budget(base, 0.5)
+    assert swept.budget_for("Acme") == 0.5 and swept.false_alerts_per_week == 0.5
+    assert swept.alpha == pytest.approx(0.5 / (7 * 24 * 60))
+    others = [name for name in VolumeSettings.model_fields["detector"].annotation.__args__ if name != "seasonal"]
+    for name in others:  # detectors that read the budget keep their alpha
+        assert with_budget(VolumeSettings(detector=name), 0.5).alpha == VolumeSettings().alpha

@@ -41,24 +41,30 @@ class Page:
     incident: str
 
 
+# Detectors that have no false-alert budget of their own and take a per-bucket false-alarm probability instead.
+_ALPHA_DETECTORS = frozenset({"seasonal"})
+
+
 def budget_setting(detection: VolumeSettings) -> str:
-    """The setting a budget sets: ``false_alerts_per_week`` when the detector has it, else ``alpha``."""
-    return BUDGET_FIELD if BUDGET_FIELD in type(detection).model_fields else "alpha"
+    """The setting a budget moves for ``detection``'s detector: ``false_alerts_per_week``, or ``alpha`` for a
+    detector that does not read the budget."""
+    return "alpha" if detection.detector in _ALPHA_DETECTORS else BUDGET_FIELD
 
 
 def with_budget(detection: VolumeSettings, budget: float) -> VolumeSettings:
-    """``detection`` with its false-alert budget set to ``budget`` alerts per week.
+    """``detection`` with a false-alert budget of ``budget`` alerts per week for every service.
 
-    Detectors without a ``false_alerts_per_week`` setting get the per-bucket false-alarm probability that
-    spends the budget if every bucket were independent (budget / buckets per week): an interim mapping, only
-    as good as that detector's own calibration.
+    Sets ``false_alerts_per_week`` and drops the per-service overrides (the sweep compares one budget across
+    the board). A detector that does not read the budget (``seasonal``) gets instead the per-bucket false-alarm
+    probability that spends it if every bucket were independent (budget / buckets per week): only as good as
+    that detector's own calibration.
     """
     if budget <= 0:
         raise ValueError(f"a budget must be above 0 alerts per week (got {budget:g})")
-    if budget_setting(detection) == BUDGET_FIELD:
-        return detection.model_validate({**detection.model_dump(), BUDGET_FIELD: budget})
-    buckets_per_week = 7 * 24 * 3600 / detection.bucket_seconds
-    return detection.model_validate({**detection.model_dump(), "alpha": min(0.5, budget / buckets_per_week)})
+    values = {**detection.model_dump(), BUDGET_FIELD: budget, f"{BUDGET_FIELD}_by_service": {}}
+    if budget_setting(detection) == "alpha":
+        values["alpha"] = min(0.5, budget / (7 * 24 * 3600 / detection.bucket_seconds))
+    return detection.model_validate(values)
 
 
 def as_records(stored: Iterable[ClassifiedPost], service: str) -> tuple[list[Post], list[Verdict]]:
