@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from dashboard import sample  # noqa: E402
 from detector.comms.draft import draft  # noqa: E402
 from detector.comms.facts import gather  # noqa: E402
-from detector.dashboard_queries import data_clock, incident  # noqa: E402
+from dashboard.queries import data_clock, incident  # noqa: E402
 from detector.store.store import Store  # noqa: E402
 
 APP = str(REPO / "dashboard" / "app.py")
