@@ -12,8 +12,9 @@ Password guesses are limited by ``dashboard.throttle`` (5 failures in 15 minutes
 minutes, doubling to at most an hour; 50 failures a minute server-wide pause password log-in for a
 minute). While refused, the form says so and the password is not checked at all, so a lucky guess during
 a lockout gets nobody in. A client is ``st.context.ip_address``: the TCP peer, or the address a reverse
-proxy put in X-Forwarded-For only when that peer is one uvicorn trusts (loopback by default; set
-``FORWARDED_ALLOW_IPS`` to the proxy's address when it runs on another host). The X-Forwarded-For header
+proxy put in X-Forwarded-For only when that peer is one uvicorn trusts: ``detector dashboard`` trusts
+none unless ``FORWARDED_ALLOW_IPS`` names the proxy (127.0.0.1 for a proxy on the same host), since
+uvicorn's own default, loopback, let any local client name a fresh address per guess. The X-Forwarded-For header
 is never read here, since without a trusted proxy anyone can write it and pick a fresh key per guess.
 """
 

@@ -28,9 +28,13 @@ def dashboard_command(db: str, port: int, config: Path | None = None, address: s
     every user through ``ps``): :func:`dashboard_env` passes it as ``DETECTOR_DB``. Streamlit's toolbar is
     in viewer mode, so users see no Deploy button and no developer menu."""
     del db  # passed in the environment, see dashboard_env
+    has_password = any(Secrets(secrets_file).get(n) for n in PASSWORD_NAMES)
     if address is None:
-        secrets = Secrets(secrets_file)
-        address = "0.0.0.0" if any(secrets.get(n) for n in PASSWORD_NAMES) else "127.0.0.1"
+        address = "0.0.0.0" if has_password else "127.0.0.1"
+    elif not has_password and not _loopback(address):
+        raise click.ClickException(
+            f"--address {address} without a dashboard password would give everyone who can reach it on-call rights; "
+            "set DETECTOR_DASHBOARD_ONCALL_PASSWORD (and DETECTOR_DASHBOARD_PASSWORD for viewers) or listen on 127.0.0.1")
     command = [
         sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.address", address,
         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
@@ -41,8 +45,25 @@ def dashboard_command(db: str, port: int, config: Path | None = None, address: s
 
 
 def dashboard_env(db: str) -> dict[str, str]:
-    """The child's environment: ours, the database, and no usage statistics sent anywhere."""
-    return {**os.environ, "DETECTOR_DB": db, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    """The child's environment: ours, the database, and no usage statistics sent anywhere.
+
+    X-Forwarded-For is believed only from proxies named in FORWARDED_ALLOW_IPS: uvicorn's default trusts
+    loopback, so any local client (or everyone, behind a same-host proxy) could name a fresh address per
+    password guess. Set FORWARDED_ALLOW_IPS to your reverse proxy's address to have clients told apart.
+    """
+    return {**os.environ, "DETECTOR_DB": db, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+            "FORWARDED_ALLOW_IPS": os.environ.get("FORWARDED_ALLOW_IPS", "")}
+
+
+def _loopback(address: str) -> bool:
+    import ipaddress
+
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -121,7 +142,7 @@ def dashboard_cmd(db: str | None, port: int, config: Path | None, address: str |
     DETECTOR_DASHBOARD_ONCALL_PASSWORD (ack, resolve, silence), or the same names in the secrets file.
     """
     store = open_store(db, config)  # checks the database exists, upgrades an old schema once
-    url = str(store.engine.url)
+    url = store.engine.url.render_as_string(hide_password=False)  # for the child only, never printed
     store.close()
     target = db or (url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url)
     code = launch_dashboard(db=target, port=port, config=config, address=address)
