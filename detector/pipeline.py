@@ -21,6 +21,7 @@ from detector.alerting.notification import build_payload, post_view, routes_for
 from detector.alerting.settings import AlertSettings, ChannelSettings
 from detector.volume.bucketing import ServiceBuckets
 from detector.classify.base import Classifier
+from detector.classify.cause_rumours import flag_cause_rumours
 from detector.classify.claims import Claim
 from detector.sources.matching import ServiceMatcher, ServiceRule
 from detector.records import Bucket, Detection, Post, Rejected, Verdict
@@ -162,7 +163,7 @@ def classify_posts(classifier: Classifier, posts: list[Post]) -> tuple[list[Post
     """One verdict per post (the classify stage); posts gain the language the classifier found."""
     if not posts:
         return [], []
-    verdicts = classifier.classify(posts)
+    verdicts = flag_cause_rumours(posts, classifier.classify(posts))  # whichever classifier: one rule
     return [replace(p, lang=p.lang or v.lang) for p, v in zip(posts, verdicts)], list(verdicts)
 
 
