@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
@@ -46,6 +46,7 @@ class RunReport:
     unmatched: int = 0
     late: int = 0
     conflicts: int = 0  # of the quarantined: a known id with a different text
+    reasons: Counter = field(default_factory=Counter)  # why rows were quarantined, for the run's summary
     changes: list[AlertChange] = field(default_factory=list)
 
     @property
@@ -229,6 +230,7 @@ class Pipeline:
         with self.store.engine.begin() as conn:
             stored = self.store.add_posts(new_posts, verdicts, conn)
             report.quarantined += self.store.quarantine([*batch.rejected, *conflicts], conn)
+            report.reasons.update(r.reason for r in [*batch.rejected, *conflicts])
             save_changes(self.store, observed.changes, observed.notifications, conn)
             if batch.cursor is not None:
                 self.store.save_cursor(source, batch.cursor, conn)

@@ -54,7 +54,7 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
     \b
     Quick start (no config file needed):
       detector replay tweets.csv --service Xfinity --match xfinity \\
-          --time-column ts_utc --text-column text --db x.db
+          --time-column ts_utc --text-column text --author-column user --db x.db
       detector alerts --db x.db --format json
       detector export --db x.db --format parquet --out posts.parquet
 
@@ -70,13 +70,14 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
 
 def _register() -> None:
     """Every command, listed once; each lives in the module of its stage."""
-    from detector.cli import alerts, backtest, classify, config_cmd, dashboard, export, replay, run, volume, worker
+    from detector.cli import (alerts, backtest, classify, config_cmd, dashboard, export, quarantine, replay, run,
+                              volume, worker)
 
     for command in (
         replay.replay_cmd, replay.demo_cmd, run.run_cmd, alerts.alerts_group, export.export_cmd,
         config_cmd.config_group, classify.train_cmd, classify.evaluate_cmd, classify.classify_cmd,
         volume.detect_series_cmd, volume.nab_score_cmd, dashboard.dashboard_cmd, dashboard.report_cmd,
-        run.leadtime_cmd, worker.worker_cmd, backtest.backtest_cmd,
+        run.leadtime_cmd, worker.worker_cmd, backtest.backtest_cmd, quarantine.quarantine_cmd,
     ):
         cli.add_command(command)
 

@@ -142,7 +142,10 @@ def replay_cmd(file: Path, config: Path | None, db: str | None, service: str | N
 
     \b
       detector replay tweets.csv --service Xfinity --match xfinity \\
-          --time-column ts_utc --text-column text --db x.db
+          --time-column ts_utc --text-column text --author-column user --db x.db
+
+    Rows that cannot be posts are quarantined once each; the summary says why, and
+    `detector quarantine` lists them. A file none of whose rows can be read is an error.
     """
     settings = load_or_default(config)
     if service:
@@ -175,6 +178,7 @@ def _replay(settings: Settings, replay_settings: ReplaySettings, *, notify=(), r
         rate = report.read / elapsed if elapsed > 0 else 0.0
         click.echo(f"replayed {replay_settings.path.name} into {display_url(settings.db)}: {report.summary()} "
                    f"({elapsed:.1f}s, {rate:,.0f} posts/s)", err=summary_to_stderr)
+        _explain_quarantine(report, replay_settings, settings.db)
         if report.late:
             click.echo(f"note: {report.late} posts arrived after their minute had been judged; they are stored "
                        "and counted but did not move the detector", err=True)
@@ -183,6 +187,32 @@ def _replay(settings: Settings, replay_settings: ReplaySettings, *, notify=(), r
         return report
     finally:
         system.close()
+
+
+def _shown_db(db: str) -> str:
+    """The database as it may be printed: a URL's password hidden."""
+    if "://" not in db:
+        return db
+    import sqlalchemy as sa
+
+    return sa.engine.make_url(db).render_as_string(hide_password=True)
+
+
+def _explain_quarantine(report: RunReport, replay_settings: ReplaySettings, db: str) -> None:
+    """Say why rows were quarantined (the commonest reasons); a file none of whose rows could be read
+    is an error, not a replay that found nothing."""
+    if not report.quarantined:
+        return
+    top = report.reasons.most_common(3)
+    rest = report.quarantined - sum(n for _, n in top)
+    why = "; ".join(f"{n:,} {reason}" for reason, n in top) + (f"; {rest:,} other" if rest > 0 else "")
+    listing = f"list them with `detector quarantine --db {_shown_db(db)}`"
+    if report.stored == 0 and report.duplicates == 0 and report.quarantined >= report.read:
+        fmt = replay_settings.format or replay_settings.path.suffix.lstrip(".").lower() or "?"
+        raise click.ClickException(
+            f"every row of {replay_settings.path.name} was quarantined ({report.quarantined:,}: {why}); "
+            f"read as {fmt}: check --format and the column flags; {listing}")
+    click.echo(f"note: {report.quarantined:,} row(s) quarantined: {why}; {listing}", err=True)
 
 
 @click.command("demo")

@@ -208,6 +208,7 @@ class LiveRunner:
         self.report.quarantined += before.quarantined
         self.report.unmatched += before.unmatched
         self.report.late += before.late
+        self.report.reasons.update(before.reasons)
         self.report.changes += before.changes
         if isinstance(source, PollingSource):
             result = source.last

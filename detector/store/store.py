@@ -137,16 +137,13 @@ class Store:
         return StoredPosts(new_ids, len(posts) - len(new_ids))
 
     def quarantine(self, rejected: Iterable[Rejected], conn: Connection | None = None) -> int:
-        rows = [
-            {"source": r.source, "ref": r.ref, "reason": r.reason, "raw": r.raw, "at": _utcnow()}
-            for r in rejected
-        ]
-        if rows and conn is not None:
-            conn.execute(schema.quarantine.insert(), rows)
-        elif rows:
-            with self.engine.begin() as own:
-                own.execute(schema.quarantine.insert(), rows)
-        return len(rows)
+        """Keep ``rejected`` in quarantine, each row once (``store.quarantine`` says how); return how many."""
+        from detector.store.quarantine import keep
+
+        if conn is not None:
+            return keep(conn, rejected)
+        with self.engine.begin() as own:
+            return keep(own, rejected)
 
     # -- buckets -----------------------------------------------------------------------------------
     def recompute_buckets(
