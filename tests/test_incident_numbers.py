@@ -114,3 +114,14 @@ def test_each_card_says_what_is_new_and_resolved_looks_resolved(replayed):
     escalated = next(c for c in cards if c["event"] == "escalated")
     assert escalated["since_last"]["severity"][0] == "minor"
     assert _t(escalated["at"]) - _t(cards[0]["at"]) >= timedelta(minutes=5)  # escalation waited
+
+
+def test_the_resolve_wait_reads_the_same_on_the_card_and_in_the_report(replayed):
+    db, cards = replayed
+    resolved = next(c for c in cards if c["event"] == "resolved")
+    wait = _t(resolved["alert"]["resolved_at"]) - _t(resolved["figures"]["last_report"])
+    minutes = wait // timedelta(minutes=1)
+    assert f"after {minutes} min without unusual reports" in render(resolved).summary
+    result = CliRunner().invoke(cli, ["report", resolved["alert"]["id"], "--db", str(db), "--format", "md"],
+                                env={"DETECTOR_CONFIG": "", "DETECTOR_DB": ""})
+    assert f"after {minutes} min without unusual reports" in result.output

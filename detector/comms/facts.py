@@ -142,7 +142,7 @@ class IncidentFacts:
             "people": {"total": self.people_total, "now": self.people_now,
                        "now_minutes": int(NOW_WINDOW / timedelta(minutes=1))},
             "first_report": iso(self.first_report), "last_report": iso(self.last_report),
-            "resolve_wait_minutes": None if self.resolve_wait is None else round(self.resolve_wait / timedelta(minutes=1)),
+            "resolve_wait_minutes": None if self.resolve_wait is None else self.resolve_wait // timedelta(minutes=1),
             "trend": self.trend,
             "places": self.places,
             "rumours": [{**asdict(r), "first_seen": iso(r.first_seen), "last_seen": iso(r.last_seen)}
