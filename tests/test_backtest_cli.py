@@ -290,3 +290,11 @@ def test_a_budget_sets_every_service_and_only_a_budgetless_detector_gets_an_alph
     others = [name for name in VolumeSettings.model_fields["detector"].annotation.__args__ if name != "seasonal"]
     for name in others:  # detectors that read the budget keep their alpha
         assert with_budget(VolumeSettings(detector=name), 0.5).alpha == VolumeSettings().alpha
+
+
+def test_a_second_backtest_into_the_same_database_classifies_nothing_and_agrees(stream, tmp_path):
+    folder, _, truth = stream
+    first = backtest(folder, truth, "--budgets", "0.5,2", "--format", "json", "--db", str(tmp_path / "b.db"))
+    again = backtest(folder, truth, "--budgets", "0.5,2", "--format", "json", "--db", str(tmp_path / "b.db"))
+    assert "stored 0," in again.stderr and "stored 0," not in first.stderr
+    assert json.loads(again.stdout)["per_incident"] == json.loads(first.stdout)["per_incident"]

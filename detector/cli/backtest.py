@@ -57,7 +57,8 @@ def parse_budgets(text: str) -> list[float]:
 @click.option("--budgets", default=DEFAULT_BUDGETS, show_default=True,
               help="False-alert budgets to compare, in alerts per week, comma-separated.")
 @click.option("--db", default=None,
-              help="Replay into this database and keep it (and the summary) [default: a temporary one].")
+              help="Replay into this database and keep it (and the summary) [default: a temporary one]. Posts "
+              "it already holds are not classified again: a second backtest of the same file only re-runs the sweep.")
 @click.option("--margin", "margin_minutes", type=click.FloatRange(min=0), default=15.0, show_default=True,
               help="Minutes before an incident's start in which an alert still counts for it.")
 @click.option("--default-length", "length_minutes", type=click.FloatRange(min=1),
