@@ -66,7 +66,10 @@ def _incident_table(frame: pd.DataFrame) -> None:
     for column in ("opened_at", "resolved_at"):
         table[column] = table[column].map(data.when)
     st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"peak_ratio": st.column_config.NumberColumn("peak × expected", format="%.1f")})
+                 column_config={"peak_ratio": st.column_config.NumberColumn(
+                     "severity ratio", format="%.1f",
+                     help="What the severity was decided on (the detector's deciding window against its expected "
+                          "sum); the comms view's peak is the busiest single minute.")})
 
 
 def _incident(cfg: data.AppConfig, viewer, row: pd.Series) -> None:

@@ -26,6 +26,12 @@ def _found(cfg: data.AppConfig, alert_id: str):
     return data.incident_comms(cfg.db, alert_id, cfg.metric, cfg.claims_file, cfg.templates)
 
 
+def peak_ratio(cfg: data.AppConfig, alert_id: str) -> float | None:
+    """The incident's peak ratio as the cards and the report state it."""
+    found = _found(cfg, alert_id)
+    return found[0].peak.ratio if found and found[0].peak else None
+
+
 def headline(cfg: data.AppConfig, alert_id: str) -> None:
     """People now and in all, since when, the trend or when reports stopped: four tiles."""
     found = _found(cfg, alert_id)

@@ -25,6 +25,8 @@ def render(cfg: data.AppConfig, viewer) -> None:
         cols[1].metric("Elevated", int((frame["state"] == "elevated").sum()))
         cols[2].metric("Watched services", len(frame))
         table = frame.assign(
+            peak_ratio=[comms.peak_ratio(cfg, str(i)) if state == "outage" else None
+                        for i, state in zip(frame["incident"], frame["state"])],
             state=frame["state"].map(BADGES),
             since=frame["since"].map(data.when),
             data_until=frame["data_until"].map(data.when),

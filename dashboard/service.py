@@ -8,7 +8,7 @@ from typing import Callable
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
+from dashboard import comms, data
 from dashboard.charts import service_chart
 from dashboard.posts import show_posts
 from dashboard.queries import FACET_LIMIT, metric_column, per_minute
@@ -156,7 +156,9 @@ def _headline(raw, incidents, cfg: data.AppConfig) -> None:
         cols[0].metric("State", "outage")
         cols[1].metric("Since (UTC)", data.short_when(first["opened_at"]), help=data.when(first["opened_at"]))
         cols[2].metric("Severity", str(first["severity"]))
-        cols[3].metric("Peak × expected", f"{float(first['peak_ratio']):.1f}")
+        ratio = comms.peak_ratio(cfg, str(first["id"]))
+        cols[3].metric("Peak × expected", "-" if ratio is None else f"{ratio:.1f}",
+                       help="The busiest minute against its own expected value (floored at 1 per minute).")
         return
     cols[0].metric("State", "normal")
     if not raw.empty:
