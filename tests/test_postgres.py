@@ -256,3 +256,21 @@ def test_a_backtest_into_postgresql_scores_and_stores_what_sqlite_does(pg_url, t
     assert any(row["caught"] for row in on_pg["per_incident"])
     with Store(pg_url) as store:
         assert last_backtest(store)["rows"] == on_pg["budgets"]
+
+
+def test_an_incidents_comms_facts_on_postgresql_are_sqlites(pg_url, tmp_path, monkeypatch):
+    from detector.report import build_report
+    from detector.store.store import Store
+
+    monkeypatch.setenv("DETECTOR_PSEUDONYM_KEY", "a-test-key-of-enough-length")
+    path = tmp_path / "posts.csv"
+    write_posts(path, burst=True)
+    lite = tmp_path / "x.db"
+    _replay(path, lite)
+    _replay(path, pg_url)
+    incident = detector.load_alerts(lite)["id"][0]
+    with Store(lite) as a, Store(pg_url) as b:
+        fa, fb = build_report(a, incident).facts, build_report(b, incident).facts
+    assert fa.people_total > 0 and fa.peak is not None
+    for name in ("peak", "people_total", "people_now", "first_report", "last_report", "symptoms", "rumours", "trend"):
+        assert getattr(fa, name) == getattr(fb, name), name
