@@ -90,6 +90,19 @@ def query(db: str, name: str, *args, **kwargs):
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False, max_entries=128)
+def rumours(db: str, service: str, since: datetime, until: datetime, claims_file: Path | None):
+    """The rumours of a range as the comms view and the notifications word them (``comms.facts.rumours_of``):
+    a known claim with its text, verdict and answer; unmatched ones with their most repeated post."""
+    from detector.classify.settings import ClassifierSettings
+    from detector.comms.facts import rumours_of
+    from detector.runtime.assembly import known_claims
+    from detector.store.facts import rumour_rows
+
+    claims = known_claims(ClassifierSettings(claims=claims_file)) if claims_file else {}
+    return rumours_of(rumour_rows(store(db), service, since, until), claims)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False, max_entries=128)
 def incident_comms(db: str, alert_id: str, metric: str, claims_file: Path | None,
                    templates: tuple[tuple[str, str], ...]):
     """(facts, drafted update) of one incident up to the newest data, as every card and report computes them;

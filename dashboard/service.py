@@ -130,12 +130,29 @@ def _panels(cfg: data.AppConfig, service: str, since: datetime, until: datetime)
         if claims.empty:
             st.caption("No misinformation in this range.")
         else:
-            st.dataframe(claims.assign(first_seen=claims["first_seen"].map(data.when),
-                                       last_seen=claims["last_seen"].map(data.when)),
+            worded = {r.claim or "(unmatched rumour)": r for r in data.rumours(db, service, since, until,
+                                                                                cfg.claims_file)}
+
+            def said(key: str, attribute: str):
+                rumour = worded.get(key)
+                return getattr(rumour, attribute) if rumour is not None else None
+
+            table = claims.assign(
+                claim=[said(c, "text") if said(c, "verdict") else
+                       ("not in the claims file" if c == "(unmatched rumour)" else c) for c in claims["claim"]],
+                verdict=[said(c, "verdict") or "-" for c in claims["claim"]],
+                answer=[said(c, "reference") if str(said(c, "reference") or "").startswith(("https://", "http://"))
+                        else None for c in claims["claim"]],
+                example=[said(c, "example") for c in claims["claim"]],
+                first_seen=claims["first_seen"].map(data.when), last_seen=claims["last_seen"].map(data.when))
+            st.dataframe(table[["claim", "verdict", "posts", "example", "answer", "first_seen", "last_seen",
+                                "per_hour", "trend"]],
                          hide_index=True, width="stretch",
                          column_config={"per_hour": st.column_config.NumberColumn("posts / h (last hour)",
                                                                                    format="%.0f"),
-                                        "trend": st.column_config.NumberColumn("vs hour before", format="%+d")})
+                                        "trend": st.column_config.NumberColumn("vs hour before", format="%+d"),
+                                        "answer": st.column_config.LinkColumn("answer"),
+                                        "example": st.column_config.TextColumn("example post", width="large")})
     st.subheader("What people say")
     show_posts(data.query(db, "representative_posts", service, since, until, sample_limit=FACET_LIMIT),
                "No complaints in this range.", key="representative")

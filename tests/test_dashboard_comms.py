@@ -94,3 +94,19 @@ def test_the_overview_shows_the_comms_view_of_an_outage(db, monkeypatch):
     assert table.loc[table["service"] == "Xfinity", "peak_ratio"].iloc[0] == pytest.approx(facts.peak.ratio)
     at.button(key=f"incident-{db.open_incident}").click().run()
     assert at.selectbox(key="incident").value == db.open_incident
+
+
+def test_the_service_pages_rumours_carry_the_claim_text_verdict_answer_and_an_example(db, monkeypatch, tmp_path):
+    claims = tmp_path / "claims.toml"
+    claims.write_text('[[claim]]\nid = "ddos-attack"\ntext = "Xfinity is under a DDoS attack"\nverdict = "false"\n'
+                      'reference = "https://status.example.com/answers/ddos"\n')
+    config = tmp_path / "c.toml"
+    config.write_text(f'[classifier]\nkind = "keywords"\nclaims = "{claims}"\n')
+    monkeypatch.setenv("DETECTOR_CONFIG", str(config))
+    at = run(db, monkeypatch, page="service", service="Xfinity", range="24h")
+    table = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
+    known = table[table["verdict"] == "false"].iloc[0]
+    assert known["claim"] == "Xfinity is under a DDoS attack" and known["answer"].endswith("/answers/ddos")
+    unmatched = table[table["claim"] == "not in the claims file"].iloc[0]
+    assert isinstance(unmatched["example"], str) and unmatched["example"]
+    assert "(unmatched rumour)" not in table["claim"].tolist()

@@ -125,3 +125,37 @@ def test_the_resolve_wait_reads_the_same_on_the_card_and_in_the_report(replayed)
     result = CliRunner().invoke(cli, ["report", resolved["alert"]["id"], "--db", str(db), "--format", "md"],
                                 env={"DETECTOR_CONFIG": "", "DETECTOR_DB": ""})
     assert f"after {minutes} min without unusual reports" in result.output
+
+
+def test_a_rumour_reaches_the_opening_card_with_an_example_not_a_bare_count(tmp_path):
+    """The issue's "claims": [] in opened and escalated notifications, and the bare "(unmatched rumour) 20"."""
+    import csv as csvlib
+
+    from tests.servers.posts import BURST
+
+    path = write_burst_csv(tmp_path / "posts.csv")
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csvlib.DictReader(handle))
+    for i in range(6):  # the cause rumour spreads just before the first complaints
+        rows.append({"id": f"r{i}", "created_at": (BURST - timedelta(seconds=50 - 7 * i)).isoformat(),
+                     "text": "acme cloud is shutting down, that's why it is offline", "author": f"rumour{i}",
+                     "url": ""})
+    rows.sort(key=lambda r: r["created_at"])
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csvlib.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    cards_file = tmp_path / "cards.jsonl"
+    result = CliRunner().invoke(cli, [
+        "replay", str(path), "--service", "Acme", "--match", "acme cloud", "--id-column", "id", "--author-column",
+        "author", "--classifier", "keywords", "--db", str(tmp_path / "r.db"), "-q", "--notify", f"jsonl://{cards_file}"],
+        env={"DETECTOR_CONFIG": "", "DETECTOR_DB": ""})
+    assert result.exit_code == 0, result.output
+    cards = [json.loads(line) for line in cards_file.read_text().splitlines()]
+    for card in cards:
+        (rumour,) = card["claims"]
+        assert rumour["claim"] is None and rumour["example"] == "acme cloud is shutting down, that's why it is offline"
+        facts = dict(render(card).facts)
+        assert 'not in the claims file: ' in facts["Rumours"] and "shutting down, that's why" in facts["Rumours"]
+    assert cards[0]["event"] == "opened" and cards[0]["claims"][0]["posts"] >= 1
+    assert cards[-1]["claims"][0]["posts"] == 6
