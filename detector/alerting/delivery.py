@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
@@ -100,10 +101,12 @@ class Sender:
         channel = self.channels[item.channel]
         if not claim_delivery(self.store, item, now + self.claim_for):
             return "taken"  # another sender (a CLI `alerts send` next to a running detector) has it
+        started = time.monotonic()
         try:
             result = channel.send({**item.payload, "key": item.key})
         except Exception as error:  # a channel must not raise; if one does, treat it as a failure
             result = Delivery(ok=False, error=f"{type(error).__name__}: {error}")
+        took = time.monotonic() - started
         if result.ok:
             self._resting.pop(item.channel, None)
             mark_delivery(self.store, item, ok=True, now=now)
@@ -120,7 +123,10 @@ class Sender:
             attempts, self.base_delay, self.max_delay, self._rng
         )
         delay = min(max(delay, 0.0), max(self.max_delay, 3600.0))
-        retry_at = now + timedelta(seconds=delay)
+        # counted from the end of the attempt, and at least as long as it took: a channel that hangs for its
+        # whole timeout was otherwise due again the moment it returned, and a replay waited that timeout for
+        # every notification it made
+        retry_at = max(now, self.clock()) + timedelta(seconds=max(delay, took))
         mark_delivery(self.store, item, ok=False, now=now, error=error, retry_at=retry_at)
         self._resting[item.channel] = retry_at
         self._failed_now.add(item.channel)
