@@ -1,19 +1,26 @@
 """The analysts' interface: posts, buckets and incidents as pandas DataFrames.
 
 These read the same database the pipeline writes (SQLite path or URL); times come back as UTC-aware
-pandas timestamps. Opening a database here never changes it, beyond bringing an old schema up to date.
+pandas timestamps. Opening a database here never changes it, beyond bringing an old schema up to date, and
+never creates one: a path that does not exist raises ``FileNotFoundError``.
+
+``since`` and ``until`` take a datetime, a pandas Timestamp, a date, or an ISO 8601 string
+(``"2026-03-05T14:00"``, ``"2026-03-05"``, ``"2026-03-05T14:00Z"``); a time without a zone is UTC, as on the
+command line. A bad value raises ``ValueError`` with one line naming it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from typing import Union
 
 import pandas as pd
 import sqlalchemy as sa
 
 from detector.store import schema
 from detector.store.store import Store
+from detector.timeparse import parse_time
 
 _TIME_COLUMNS = ("created_at", "start", "opened_at", "updated_at", "resolved_at", "acknowledged_at", "at")
 
@@ -28,8 +35,35 @@ def _frame(store: Store, query: sa.Select) -> pd.DataFrame:
     return frame
 
 
+When = Union[datetime, date, str, pd.Timestamp, None]
+
+
+def _when(value: When, name: str) -> datetime | None:
+    """``value`` as an aware UTC datetime, read as the command line reads ``--since`` (naive is UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if not isinstance(value, (datetime, str)):
+        raise ValueError(f"{name} must be a datetime, a date or an ISO 8601 string, not {type(value).__name__}")
+    try:
+        return parse_time(value)
+    except ValueError as error:
+        raise ValueError(f"{name}={value!r} is not a time ({error}); write ISO 8601 such as '2026-03-05T14:00' "
+                         "(UTC unless it has an offset)") from None
+
+
 def _store(db: str | Path | Store) -> tuple[Store, bool]:
-    return (db, False) if isinstance(db, Store) else (Store(db), True)
+    """The store at ``db``, and whether we opened it (and must close it). A file that does not exist is an
+    error, not a new empty database (a typo would otherwise read as "no posts")."""
+    if isinstance(db, Store):
+        return db, False
+    if "://" not in str(db) and not Path(db).is_file():
+        raise FileNotFoundError(f"database {db} does not exist; give the path `detector replay` or `detector run` "
+                                "wrote (or a database URL)")
+    return Store(db), True
 
 
 def posts_query(service: str | None = None, since: datetime | None = None, until: datetime | None = None) -> sa.Select:
@@ -59,9 +93,11 @@ def posts_query(service: str | None = None, since: datetime | None = None, until
     return query
 
 
-def load_posts(db: str | Path | Store, service: str | None = None, since: datetime | None = None,
-               until: datetime | None = None) -> pd.DataFrame:
-    """Posts with their verdicts: one row per post, ``service`` the first (alphabetically) it matched."""
+def load_posts(db: str | Path | Store, service: str | None = None, since: When = None,
+               until: When = None) -> pd.DataFrame:
+    """Posts with their verdicts: one row per post, ``service`` the first (alphabetically) it matched;
+    ``since`` inclusive, ``until`` exclusive (see the module docstring for the forms they take)."""
+    since, until = _when(since, "since"), _when(until, "until")
     store, own = _store(db)
     try:
         frame = _frame(store, posts_query(service, since, until))
@@ -73,9 +109,15 @@ def load_posts(db: str | Path | Store, service: str | None = None, since: dateti
             store.close()
 
 
-def load_buckets(db: str | Path | Store, service: str | None = None, since: datetime | None = None,
-                 until: datetime | None = None) -> pd.DataFrame:
-    """Per-service bucket counts (non-empty buckets) with the detector's expected value, band and score."""
+def load_buckets(db: str | Path | Store, service: str | None = None, since: When = None,
+                 until: When = None, fill: bool = True) -> pd.DataFrame:
+    """Per-service bucket counts with the detector's expected value, band and score, one row per bucket.
+
+    The database keeps only buckets that had posts. With ``fill`` (the default) every bucket between a
+    service's first and last stored one is a row, so the frame is a regular time series: the added rows
+    have zero counts, no ``expected``/``upper``/``score`` (the detector keeps its judgement only for buckets
+    with posts) and ``filled`` True. ``fill=False`` returns the stored rows only."""
+    since, until = _when(since, "since"), _when(until, "until")
     store, own = _store(db)
     b = schema.buckets
     query = sa.select(b).order_by(b.c.service, b.c.start)
@@ -86,14 +128,41 @@ def load_buckets(db: str | Path | Store, service: str | None = None, since: date
     if until:
         query = query.where(b.c.start < until)
     try:
-        return _frame(store, query)
+        frame = _frame(store, query)
     finally:
         if own:
             store.close()
+    return _filled(frame) if fill else frame
 
 
-def load_alerts(db: str | Path | Store, service: str | None = None, since: datetime | None = None) -> pd.DataFrame:
+_COUNTS = ("mentions", "complaints", "misinformation", "people", "complaint_people")
+
+
+def _filled(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every bucket from each service's first stored one to its last, the missing ones as zero counts."""
+    frame = frame.assign(filled=False)
+    if frame.empty:
+        return frame
+    parts = []
+    for service, rows in frame.groupby("service", sort=True):
+        width = int(rows["width_s"].mode().iloc[0])
+        index = pd.date_range(rows["start"].min(), rows["start"].max(), freq=pd.Timedelta(seconds=width))
+        full = rows.set_index("start").reindex(index)
+        missing = full["service"].isna()
+        full["service"] = service
+        full["width_s"] = width
+        for column in _COUNTS:
+            full[column] = full[column].fillna(0).astype("int64")
+        full["filled"] = missing
+        parts.append(full.rename_axis("start").reset_index())
+    out = pd.concat(parts, ignore_index=True)[list(frame.columns)]
+    out["filled"] = out["filled"].astype(bool)
+    return out
+
+
+def load_alerts(db: str | Path | Store, service: str | None = None, since: When = None) -> pd.DataFrame:
     """Incidents: when each opened (as it would have fired live), resolved, how bad, and the evidence."""
+    since = _when(since, "since")
     store, own = _store(db)
     a = schema.alerts
     query = sa.select(a).order_by(a.c.opened_at)

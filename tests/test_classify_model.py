@@ -84,8 +84,8 @@ def test_evaluation_matches_the_confusion_matrix_of_its_own_predictions(small_sp
         "--model", str(trained_head), "--data", str(small_split["test"]), "--out", str(out),
     ])
     assert result.exit_code == 0, result.output
-    rows = pd.read_csv(out, dtype={"prediction": str, "complaint": str})
-    by_hand = pd.crosstab(rows["complaint"], rows["prediction"]).reindex(
+    rows = pd.read_csv(out, dtype={"pred_label": str, "complaint": str})
+    by_hand = pd.crosstab(rows["complaint"], rows["pred_label"]).reindex(
         index=["0", "1"], columns=["0", "1"], fill_value=0)
     result = CliRunner().invoke(evaluate_cmd, [
         "--model", str(trained_head), "--data", str(small_split["test"]), "--json",
@@ -94,8 +94,8 @@ def test_evaluation_matches_the_confusion_matrix_of_its_own_predictions(small_sp
     assert metrics["confusion_matrix"]["matrix"] == by_hand.to_numpy().tolist()
     tp = by_hand.loc["1", "1"]
     assert metrics["per_class"]["1"]["precision"] == round(tp / by_hand["1"].sum(), 4)
-    assert metrics["accuracy"] == round((rows["complaint"] == rows["prediction"]).mean(), 4)
-    assert {"p_0", "p_1"} <= set(rows.columns)
+    assert metrics["accuracy"] == round((rows["complaint"] == rows["pred_label"]).mean(), 4)
+    assert {"pred_p_0", "pred_p_1"} <= set(rows.columns)
 
 
 def test_evaluate_prints_a_table_and_reads_jsonl(small_split, trained_head):
@@ -196,7 +196,8 @@ def test_claims_file_errors_say_where(tmp_path):
 
 def test_classify_command_writes_verdict_columns(tmp_path):
     data = tmp_path / "posts.jsonl"
-    pd.DataFrame({"text": ["xfinity is down in my area again", "", "I love pizza"]}).to_json(
+    pd.DataFrame({"text": ["xfinity is down in my area again", "", "I love pizza"],
+                  "complaint": [0, 1, 1], "symptom": ["truth", "kept", "here"]}).to_json(
         data, orient="records", lines=True)
     out = tmp_path / "out.parquet"
     result = CliRunner().invoke(classify_cmd, [
@@ -205,5 +206,11 @@ def test_classify_command_writes_verdict_columns(tmp_path):
     ])
     assert result.exit_code == 0, result.output
     rows = pd.read_parquet(out)
-    assert rows["complaint"].tolist() == [1, 0, 0]
-    assert {"complaint_p", "misinformation", "misinformation_p", "symptom", "claim", "confidence"} <= set(rows)
+    assert rows["pred_complaint"].tolist() == [1, 0, 0]
+    assert {"pred_complaint_p", "pred_misinformation", "pred_misinformation_p", "pred_symptom", "pred_claim",
+            "pred_confidence"} <= set(rows)
+    # the input's own labels are kept beside the predictions, never overwritten
+    assert rows["complaint"].tolist() == [0, 1, 1] and rows["symptom"].tolist() == ["truth", "kept", "here"]
+    again = CliRunner().invoke(classify_cmd, ["--model", str(REPO / "models" / "default"), "--data", str(out),
+                                              "--out", str(tmp_path / "again.parquet")])
+    assert again.exit_code != 0 and "pred_complaint" in again.output and "--prefix" in again.output

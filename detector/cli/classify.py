@@ -154,12 +154,16 @@ def format_metrics(metrics: dict) -> str:
               help="The sentence-transformers folder the heads were trained with (default: all-MiniLM-L6-v2).")
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(1, 10_000),
               help="Posts classified per batch.")
-def classify_cmd(model_dir, data, out, text_column, claims, embedding_model, batch_size):
-    """Write predictions and probabilities for every row of a file.
+@click.option("--prefix", default="pred_", show_default=True,
+              help="Prefix of the columns the predictions go to; the input's own columns are never overwritten.")
+def classify_cmd(model_dir, data, out, text_column, claims, embedding_model, batch_size, prefix):
+    """Write predictions and probabilities for every row of a file, beside the input's own columns.
 
-    With a model folder the output gains the verdict columns (complaint, complaint_p, misinformation,
-    misinformation_p, symptom, symptom_p, claim, claim_similarity, lang, confidence); with a single head
-    folder it gains `prediction` and one `p_<class>` column per class.
+    With a model folder the output gains the verdict columns, prefixed (pred_complaint, pred_complaint_p,
+    pred_misinformation, pred_misinformation_p, pred_symptom, pred_symptom_p, pred_claim,
+    pred_claim_similarity, pred_lang, pred_confidence); with a single head folder it gains `pred_label` and
+    one `pred_p_<class>` column per class. A file with its own labels (complaint, symptom, ...) keeps them,
+    so predictions can be compared with the truth; a prefixed name already in the input is refused.
     """
     from detector.classify.training import LabelledDataError, read_table
 
@@ -168,16 +172,27 @@ def classify_cmd(model_dir, data, out, text_column, claims, embedding_model, bat
         if text_column not in frame.columns:
             raise LabelledDataError(f"{data}: no column {text_column!r}")
         texts = frame[text_column].fillna("").astype(str).tolist()
-        if (model_dir / "model.joblib").exists():
+        head = (model_dir / "model.joblib").exists()
+        names = (["label"] if head else list(_VERDICT_FIELDS))
+        taken = [c for c in frame.columns if str(c).startswith(prefix) and
+                 (str(c)[len(prefix):] in names or (head and str(c)[len(prefix):].startswith("p_")))]
+        if taken:
+            raise LabelledDataError(f"{data} already has column(s) {', '.join(map(str, taken))}; give another "
+                                    f"--prefix (e.g. --prefix {prefix.rstrip('_')}2_) so they are not overwritten")
+        if head:
             columns = _classify_with_head(model_dir, texts, embedding_model, batch_size)
         else:
             columns = _classify_with_model(model_dir, texts, claims, embedding_model, batch_size)
         for name, values in columns.items():
-            frame[name] = values
+            frame[prefix + name] = values
         write_table(frame, out)
     except (LabelledDataError, ValueError, FileNotFoundError, TypeError) as error:
         raise _fail(error) from error
     click.echo(f"{len(frame)} rows -> {out}")
+
+
+_VERDICT_FIELDS = ("complaint", "complaint_p", "misinformation", "misinformation_p", "symptom", "symptom_p", "claim",
+                   "claim_similarity", "lang", "confidence")
 
 
 def _classify_with_head(folder: Path, texts: list[str], embedding_model, batch_size) -> dict[str, list]:
@@ -189,7 +204,7 @@ def _classify_with_head(folder: Path, texts: list[str], embedding_model, batch_s
     encoder = _encoder(embedding_model, batch_size)
     with _progress("classifying", len(texts)) as bar:
         proba = head.predict_proba(embed(encoder, texts, bar.update), [normalise_text(t) for t in texts])
-    columns: dict[str, list] = {"prediction": head.decide(proba)}
+    columns: dict[str, list] = {"label": head.decide(proba)}
     for j, label in enumerate(head.classes):
         columns[f"p_{label}"] = [round(float(value), 4) for value in proba[:, j]]
     return columns
@@ -209,9 +224,7 @@ def _classify_with_model(folder: Path, texts: list[str], claims, embedding_model
                      for i, text in enumerate(chunk)]
             verdicts.extend(classifier.classify(posts))
             bar.update(len(chunk))
-    fields = ("complaint", "complaint_p", "misinformation", "misinformation_p", "symptom", "symptom_p", "claim",
-              "claim_similarity", "lang", "confidence")
-    columns = {name: [getattr(v, name) for v in verdicts] for name in fields}
+    columns = {name: [getattr(v, name) for v in verdicts] for name in _VERDICT_FIELDS}
     columns["complaint"] = [int(v) for v in columns["complaint"]]
     columns["misinformation"] = [int(v) for v in columns["misinformation"]]
     return columns
