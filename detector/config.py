@@ -18,6 +18,7 @@ from detector.alerting.settings import AlertSettings
 from detector.comms.settings import CommsSettings
 from detector.bus.settings import BusSettings
 from detector.classify.settings import ClassifierSettings
+from detector.classify.symptoms import DEFAULT_KIND, KINDS, SymptomSet, check_symptoms
 from detector.sources.matching import ServiceRule
 from detector.runtime.settings import RunSettings
 from detector.sources.registry import SOURCE_TYPES, SourceSettings
@@ -43,6 +44,15 @@ class ServiceSettings(BaseModel):
         description="Upstreams this service runs on (names of [[upstreams]] or shipped defaults such as "
         "'Cloudflare', 'AWS'): their trouble is a likely cause when this service's incident opens with it.",
     )
+    kind: str = Field(
+        DEFAULT_KIND,
+        description=f"What kind of service it is, which gives its default symptom list: {', '.join(KINDS)}.",
+    )
+    symptoms: dict[str, str] | None = Field(
+        None,
+        description="The service's own symptoms, name = short description in comma-separated phrases "
+        "(internet = \"no internet, modem offline, DNS not resolving\"); replaces the kind's list.",
+    )
 
     @field_validator("match", "exclude")
     @classmethod
@@ -50,6 +60,22 @@ class ServiceSettings(BaseModel):
         if any(not term.strip() for term in terms):
             raise ValueError("a term is empty; remove it")
         return terms
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+        return kind
+
+    @field_validator("symptoms")
+    @classmethod
+    def _symptoms_described(cls, symptoms: dict[str, str] | None) -> dict[str, str] | None:
+        return None if symptoms is None else check_symptoms(symptoms)
+
+    def symptom_set(self) -> SymptomSet:
+        """The symptoms complaints about this service are sorted into: its own list, else its kind's."""
+        return SymptomSet.of(self.kind, self.symptoms)
 
     def rule(self) -> ServiceRule:
         return ServiceRule(self.name, tuple(self.match), tuple(self.exclude))

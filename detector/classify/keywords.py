@@ -7,9 +7,10 @@ the trained model replaces it as the default, and model cards compare against it
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from detector.classify.base import Classifier
+from detector.classify.symptoms import DEFAULT_KIND, OTHER, SymptomSet, text_words
 from detector.records import Post, Verdict
 
 _COMPLAINT = re.compile(
@@ -40,9 +41,18 @@ _SYMPTOMS: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 
 class KeywordClassifier(Classifier):
-    """Calls a post a complaint when it uses outage words and does not say the service is back."""
+    """Calls a post a complaint when it uses outage words and does not say the service is back.
+
+    Symptoms: the web_app patterns below for services of that list; for a service with another list,
+    the first symptom one of whose own words (``SymptomSet.words``) the post uses, else ``other``.
+    """
 
     name = "keywords"
+
+    def __init__(self, symptom_sets: Mapping[str, SymptomSet] | None = None) -> None:
+        web_app = SymptomSet.of(DEFAULT_KIND)
+        self.symptom_sets = {name: s for name, s in (symptom_sets or {}).items() if s != web_app}
+        self._words = {s: s.words() for s in self.symptom_sets.values()}
 
     def classify(self, posts: Sequence[Post]) -> list[Verdict]:
         return [self._one(post) for post in posts]
@@ -53,7 +63,7 @@ class KeywordClassifier(Classifier):
         rumour = bool(_RUMOUR.search(text))
         symptom = None
         if complaint:
-            symptom = next((name for name, pattern in _SYMPTOMS if pattern.search(text)), "other")
+            symptom = self._symptom(text, post.services)
         return Verdict(
             source=post.source,
             source_id=post.source_id,
@@ -67,3 +77,10 @@ class KeywordClassifier(Classifier):
             confidence=0.5 if text.strip() else 0.0,
             model=self.name,
         )
+
+    def _symptom(self, text: str, services: Sequence[str]) -> str:
+        own = next((self.symptom_sets[s] for s in services if s in self.symptom_sets), None)
+        if own is None:
+            return next((name for name, pattern in _SYMPTOMS if pattern.search(text)), OTHER)
+        present = set(text_words(text))
+        return next((name for name, words in self._words[own].items() if present & words), OTHER)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from detector.classify.embedding import DEFAULT_MODEL_NAME, EmbeddingCache, Text
 from detector.classify.heads import Head
 from detector.classify.language import LanguageDetector
 from detector.classify.normalise import normalise_text
+from detector.classify.symptoms import SymptomMatcher, SymptomSet
 from detector.records import Post, Verdict
 
 HEADS = ("complaint", "misinformation", "symptom")
@@ -56,7 +57,8 @@ def shared_encoder(
 
 
 class EmbeddingClassifier(Classifier):
-    """Labels posts with the heads found in ``model_dir``."""
+    """Labels posts with the heads found in ``model_dir``; symptoms from each service's own list
+    (``symptom_sets``: service name -> its symptoms; others get the web_app list)."""
 
     def __init__(
         self,
@@ -66,6 +68,7 @@ class EmbeddingClassifier(Classifier):
         languages: LanguageDetector | None = None,
         embedding_model: Path | str | None = None,
         batch_size: int = 256,
+        symptom_sets: Mapping[str, SymptomSet] | None = None,
     ) -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         self.heads = load_heads(self.model_dir)
@@ -85,6 +88,7 @@ class EmbeddingClassifier(Classifier):
             claims = ClaimsMatcher.from_file(claims, self.encoder)
         self.claims = claims
         self.languages = languages if languages is not None else LanguageDetector()
+        self.symptoms = SymptomMatcher(self.encoder.encode, symptom_sets)
         self.name = f"{trained_on}+{self.model_dir.name}"
 
     def classify(self, posts: Sequence[Post]) -> list[Verdict]:
@@ -104,14 +108,14 @@ class EmbeddingClassifier(Classifier):
         complaint_p = self.heads["complaint"].positive_proba(vectors, live_texts)
         complaint = complaint_p >= self.heads["complaint"].threshold
         misinfo_p = self._binary("misinformation", vectors, live_texts)
-        symptoms = self._symptoms(vectors, live_texts)
+        symptoms = self._symptoms(vectors, live_texts, [posts[i].services for i in live])
         matches = (
             self.claims.match(vectors, [posts[i].services for i in live]) if self.claims is not None else None
         )
         for row, i in enumerate(live):
             post = posts[i]
             is_complaint = bool(complaint[row])
-            symptom, symptom_p = symptoms[row] if (symptoms is not None and is_complaint) else (None, None)
+            symptom, symptom_p = symptoms[row] if is_complaint else (None, None)
             match = matches[row] if matches is not None else None
             misinformation = False
             if misinfo_p is not None:
@@ -142,13 +146,12 @@ class EmbeddingClassifier(Classifier):
         head = self.heads.get(task)
         return head.positive_proba(vectors, texts) if head is not None else None
 
-    def _symptoms(self, vectors: np.ndarray, texts: list[str]) -> list[tuple[str, float]] | None:
+    def _symptoms(self, vectors: np.ndarray, texts: list[str],
+                  services: list[tuple[str, ...]]) -> list[tuple[str, float]]:
+        """Each post's symptom from its service's list; the trained head refines lists within its classes."""
         head = self.heads.get("symptom")
-        if head is None:
-            return None
-        proba = head.predict_proba(vectors, texts)
-        best = np.argmax(proba, axis=1)
-        return [(head.classes[j], round(float(proba[row, j]), 4)) for row, j in enumerate(best)]
+        proba = head.predict_proba(vectors, texts) if head is not None else None
+        return self.symptoms.assign(vectors, texts, services, proba, head.classes if head is not None else ())
 
     def _confidence(self, p: float, language: str | None, text: str) -> float:
         certainty = 0.5 + abs(p - 0.5)
@@ -185,8 +188,10 @@ def load_default_classifier(
     claims_path: Path | str | None = None,
     embedding_model: Path | str | None = None,
     batch_size: int = 256,
+    symptom_sets: Mapping[str, SymptomSet] | None = None,
 ) -> Classifier:
     """The pipeline's classifier: the trained heads in ``model_dir`` (default ``models/default``)."""
     return EmbeddingClassifier(
-        model_dir=model_dir, claims=claims_path, embedding_model=embedding_model, batch_size=batch_size
+        model_dir=model_dir, claims=claims_path, embedding_model=embedding_model, batch_size=batch_size,
+        symptom_sets=symptom_sets,
     )

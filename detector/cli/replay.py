@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from detector.cli.common import db_option, load_or_default, print_alerts, progress_printer
+from detector.classify.symptoms import DEFAULT_KIND, KINDS
 from detector.config import ServiceSettings, Settings
 from detector.pipeline import RunReport
 from detector.runtime.assembly import build_system, run_source
@@ -21,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def settings_for_replay(
     settings: Settings, *, service: str | None, match: tuple[str, ...], exclude: tuple[str, ...], db: str | None,
-    classifier: str | None,
+    classifier: str | None, kind: str | None = None,
 ) -> Settings:
     """Apply command-line overrides to the settings (flags win over the config file)."""
     updates: dict = {}
@@ -32,11 +33,15 @@ def settings_for_replay(
         services = [s for s in settings.services if s.name != service]
         terms = list(match) or (existing.match if existing else [])
         excluded = list(exclude) or (existing.exclude if existing else [])
-        services.insert(0, ServiceSettings(name=service, match=terms, exclude=excluded,
-                                           status_page=existing.status_page if existing else None))
+        services.insert(0, ServiceSettings(
+            name=service, match=terms, exclude=excluded, status_page=existing.status_page if existing else None,
+            kind=kind or (existing.kind if existing else DEFAULT_KIND),
+            symptoms=existing.symptoms if existing and not kind else None))
         updates["services"] = services
     elif match:
         raise click.UsageError("--match needs --service NAME (the service those terms mean)")
+    elif kind:
+        raise click.UsageError("--kind needs --service NAME (the service of that kind)")
     if classifier:
         updates["classifier"] = settings.classifier.model_copy(update={"kind": classifier})
     return settings.model_copy(update=updates)
@@ -123,6 +128,8 @@ def replay_file_settings(settings: Settings, file: Path, *, service: str | None,
 @click.option("--speed", type=float, default=None,
               help="Pace the replay: 60 = an hour of posts per minute. Default: as fast as possible.")
 @classifier_option
+@click.option("--kind", type=click.Choice(KINDS), default=None,
+              help="Kind of the --service (its default symptom list) [default: the config's, else web_app].")
 @click.option("--notify", multiple=True, metavar="URL",
               help="Also send notifications here (repeatable): http(s):// signed webhook, slack://, teams://, "
               "pagerduty://, mailto:// or smtp://, cmd://, jsonl:///path, log://, or an apprise URL "
@@ -132,8 +139,8 @@ def replay_file_settings(settings: Settings, file: Path, *, service: str | None,
 def replay_cmd(file: Path, config: Path | None, db: str | None, service: str | None, match: tuple[str, ...],
                exclude: tuple[str, ...], fmt: str | None, time_column: str | None, text_column: str | None,
                id_column: str | None, author_column: str | None, url_column: str | None, zone: str | None,
-               source_name: str | None, speed: float | None, classifier: str | None, notify: tuple[str, ...],
-               resume: bool, quiet: bool) -> None:
+               source_name: str | None, speed: float | None, classifier: str | None, kind: str | None,
+               notify: tuple[str, ...], resume: bool, quiet: bool) -> None:
     """Replay a recorded file of posts (CSV, JSONL or Parquet) through the whole pipeline.
 
     Posts are matched to services, classified, stored once (unique by source and id), counted per minute,
@@ -151,7 +158,7 @@ def replay_cmd(file: Path, config: Path | None, db: str | None, service: str | N
     if service:
         service = known_service_for_replay(settings, service, db=db, new_terms=bool(match))
     settings = settings_for_replay(settings, service=service, match=match, exclude=exclude, db=db,
-                                   classifier=classifier)
+                                   classifier=classifier, kind=kind)
     if not settings.services:
         raise click.UsageError("no service to watch: give --service NAME (and --match TERM) or a --config")
     replay_settings = replay_file_settings(

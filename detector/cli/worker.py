@@ -141,7 +141,7 @@ def classify_cmd(config: Path | None, db: str | None, bus: str | None, name: str
     if classifier:
         settings = settings.model_copy(update={"classifier": settings.classifier.model_copy(update={"kind": classifier})})
     conn = connect(settings, bus_settings)
-    worker = ClassifyWorker(conn, build_classifier(settings.classifier), name=name)
+    worker = ClassifyWorker(conn, build_classifier(settings.classifier, settings.services), name=name)
     try:
         _serve(worker)
     finally:

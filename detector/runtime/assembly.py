@@ -20,7 +20,7 @@ from detector.classify.base import Classifier
 from detector.classify.claims import Claim
 from detector.classify.keywords import KeywordClassifier
 from detector.classify.settings import ClassifierSettings
-from detector.config import Settings
+from detector.config import ServiceSettings, Settings
 from detector.pipeline import Pipeline, RunReport
 from detector.pseudonym import Pseudonymiser, key_file_for, load_or_create_key
 from detector.secrets import Secrets
@@ -34,10 +34,12 @@ class ClassifierUnavailable(Exception):
     """The configured classifier cannot be loaded (e.g. no trained model at the given folder)."""
 
 
-def build_classifier(settings: ClassifierSettings) -> Classifier:
-    """The configured classifier: the trained model by default, the keyword baseline on request."""
+def build_classifier(settings: ClassifierSettings, services: Sequence[ServiceSettings] = ()) -> Classifier:
+    """The configured classifier: the trained model by default, the keyword baseline on request; each
+    service's complaints get symptoms from its own list."""
+    symptom_sets = {service.name: service.symptom_set() for service in services}
     if settings.kind == "keywords":
-        return KeywordClassifier()
+        return KeywordClassifier(symptom_sets)
     try:
         from detector.classify.model import load_default_classifier
     except ImportError as error:
@@ -50,7 +52,7 @@ def build_classifier(settings: ClassifierSettings) -> Classifier:
     try:
         return load_default_classifier(
             model_dir=settings.model_dir, claims_path=settings.claims, embedding_model=settings.embedding_model,
-            batch_size=settings.batch_size,
+            batch_size=settings.batch_size, symptom_sets=symptom_sets,
         )
     except ClaimsFileError as error:  # the claims file is the user's, not the models `make models` builds
         raise ClassifierUnavailable(
@@ -113,7 +115,7 @@ def build_system(
     pipeline = Pipeline(
         store,
         rules=[s.rule() for s in settings.services],
-        classifier=classifier or build_classifier(settings.classifier),
+        classifier=classifier or build_classifier(settings.classifier, settings.services),
         detection=settings.detection,
         alerts=settings.alerts,
         channels=channel_settings,

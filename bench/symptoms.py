@@ -1,0 +1,77 @@
+"""Symptom accuracy per kind of service, and the share of complaints given a symptom other than ``other``.
+
+    python bench/symptoms.py [--sweep]
+
+* ``web_app``: the complaints of data/labelled/posts.csv (labels: the web_app list + other), per split.
+* ``isp``: the hand-labelled Xfinity complaints of data/labelled/xfinity_symptoms.csv under the isp list.
+
+Methods: ``similarity`` (descriptions only), ``head`` (the trained symptom head, web_app only) and
+``combined`` (their average: what the classifier does when a service's list is within the head's classes).
+``--sweep`` prints the same for several ``OTHER_SIMILARITY`` levels (chosen on web_app train; not on isp).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from detector.classify import symptoms as sym
+from detector.classify.model import default_model_dir, load_heads, shared_encoder
+from detector.classify.normalise import normalise_text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load() -> dict[str, pd.DataFrame]:
+    posts = pd.read_csv(ROOT / "data/labelled/posts.csv", dtype={"post_id": str})
+    complaints = posts[posts["complaint"] == 1]
+    isp = pd.read_csv(ROOT / "data/labelled/xfinity_symptoms.csv", dtype={"post_id": str})
+    isp = isp.merge(posts[["source", "post_id", "text", "split"]], on=["source", "post_id"])
+    return {"web_app train": complaints[complaints["split"] == "train"],
+            "web_app test": complaints[complaints["split"] == "test"],
+            "isp test": isp}
+
+
+def score(frame: pd.DataFrame, kind: str, encoder, head, level: float) -> dict[str, float]:
+    sym.OTHER_SIMILARITY = level
+    texts = [normalise_text(t) for t in frame["text"]]
+    vectors = encoder.encode(texts)
+    matcher = sym.SymptomMatcher(encoder.encode, default=sym.SymptomSet.of(kind))
+    services = [()] * len(texts)
+    truth = frame["symptom"].to_numpy()
+    out = {}
+    proba = head.predict_proba(vectors, texts)
+    runs = {"similarity": matcher.assign(vectors, texts, services)}
+    if kind == "web_app":
+        runs["combined"] = matcher.assign(vectors, texts, services, proba, head.classes)
+        runs["head"] = [(head.classes[j], 0.0) for j in np.argmax(proba, axis=1)]
+    for name, assigned in runs.items():
+        labels = np.array([label for label, _ in assigned])
+        out[f"{name} acc"] = float((labels == truth).mean())
+        out[f"{name} not-other"] = float((labels != sym.OTHER).mean())
+    out["truth not-other"] = float((truth != sym.OTHER).mean())
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sweep", action="store_true", help="Try several OTHER_SIMILARITY levels.")
+    args = parser.parse_args()
+    encoder = shared_encoder()
+    head = load_heads(default_model_dir())["symptom"]
+    levels = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45] if args.sweep else [sym.OTHER_SIMILARITY]
+    rows = []
+    for name, frame in load().items():
+        kind = name.split()[0]
+        for level in levels:
+            rows.append({"set": name, "n": len(frame), "other_similarity": level,
+                         **score(frame, kind, encoder, head, level)})
+    pd.set_option("display.width", 200)
+    print(pd.DataFrame(rows).round(3).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
