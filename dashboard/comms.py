@@ -43,8 +43,8 @@ def headline(cfg: data.AppConfig, alert_id: str) -> None:
                    help="Distinct people whose posts were complaints in the last 15 minutes of data.")
     cols[1].metric("People in all", facts.people_total,
                    help="Distinct people who complained, from 15 minutes before the incident opened.")
-    cols[2].metric("Since (UTC)", data.short_when(facts.first_report or facts.opened_at),
-                   help="The first complaint of the rise.")
+    cols[2].metric("First report (UTC)", data.short_when(facts.first_report or facts.opened_at),
+                   help="The first complaint, from 15 minutes before the incident opened.")
     if facts.live:
         cols[3].metric("Trend", facts.trend or "-", help="Last 15 minutes against the 15 before (±20%).")
     else:
@@ -61,7 +61,8 @@ def summary(cfg: data.AppConfig, alert_id: str) -> None:
     symptoms = ", ".join(f"{name} ({n})" for name, n in list(facts.symptoms.items())[:3]) or "none named yet"
     places = ", ".join(f"{name} ({n})" for name, n in list((facts.places or {}).items())[:3]) or "no places named"
     rumours = "; ".join(f"{r.text if r.claim else 'not in the claims file: ' + r.example[:80]} "
-                        f"({r.verdict or 'unchecked'}, {r.posts} posts)" for r in facts.rumours[:2]) or "none"
+                        f"({r.verdict or 'no verdict in the claims file'}, {r.posts} posts)"
+                        for r in facts.rumours[:2]) or "none"
     official = facts.official[-1] if facts.official else None
     status = f"{official.get('status') or 'posted'}: {official.get('title')}" if official else "nothing recorded"
     st.text(f"What: {symptoms}\nWhere: {places}\nRumours: {rumours}\nStatus page: {status}")
