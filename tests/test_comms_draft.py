@@ -63,3 +63,15 @@ def test_templates_from_config_are_validated_and_used():
 
 def test_fill_keeps_literal_braces_and_lines():
     assert fill("{service} {{ok}}.\nNext line {places}.", {"service": "S", "places": None}) == "S {ok}."
+
+
+def test_a_bad_placeholder_in_the_config_file_is_a_located_one_line_error(tmp_path):
+    from click.testing import CliRunner
+
+    from detector.cli.main import cli
+
+    config = tmp_path / "c.toml"
+    config.write_text('[comms.templates]\nholding = "Down since {snice}."\n')
+    result = CliRunner().invoke(cli, ["config", "check", str(config)])
+    assert result.exit_code != 0
+    assert "comms" in result.output and "{snice}" in result.output and "{since}" in result.output
