@@ -19,10 +19,17 @@ from detector.comms.facts import IncidentFacts
 from detector.comms.settings import DEFAULT_TEMPLATES, template_names
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[ \t]+")
+# How a symptom reads in a public sentence ("problems with signing in and payments"); a symptom not named
+# here (a service's own list) reads as its name with spaces.
 SYMPTOM_WORDS = {
     "login": "signing in", "payments": "payments", "data_loss": "missing data", "slow": "slowness",
     "api": "the API", "app": "the app", "errors": "error messages", "web": "the website", "other": "the service",
     "outage": "the service being unavailable", "unspecified": "the service",
+    "total_outage": "all services", "internet": "the internet connection", "wifi": "Wi-Fi", "tv": "TV",
+    "phone": "the home phone", "email": "email", "account": "their account", "cards": "cards",
+    "transfers": "transfers", "balance": "account balances", "atm": "cash machines", "servers": "the servers",
+    "no_signal": "mobile signal", "calls": "calls", "texts": "text messages", "data": "mobile data",
+    "playback": "playback", "buffering": "buffering", "check_in": "check-in", "booking": "bookings",
 }
 
 
