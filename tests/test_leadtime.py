@@ -104,3 +104,23 @@ def test_leadtime_command_prints_minutes_and_never_posted(tmp_path: Path) -> Non
     data = json.loads(CliRunner().invoke(cli, ["leadtime", "--db", str(db), "--format", "json"]).output)
     assert [r["lead_minutes"] for r in data["incidents"]] == [12.5, None]
     assert data["median_lead_minutes"] == 12.5
+
+
+def test_leadtime_without_a_status_page_says_so_not_never_posted(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    with Store(db) as store:
+        with store.engine.begin() as conn:
+            alert = _alert("Lumen Bank", T0, "inc-a")
+            conn.execute(schema.alerts.insert().values(
+                id=alert.id, service=alert.service, opened_at=alert.opened_at, updated_at=alert.opened_at,
+                status="resolved", severity="major", peak_ratio=8.0, peak_value=16.0, expected=2.0,
+                reason="burst", evidence=[], suppressed=False))
+    config = tmp_path / "bank.toml"
+    config.write_text(f'db = "{db}"\n[[services]]\nname = "Lumen Bank"\n')
+    table = CliRunner().invoke(cli, ["leadtime", "-c", str(config)])
+    assert table.exit_code == 0, table.output
+    assert "no status page configured" in table.output and "never posted" not in table.output
+    table = CliRunner().invoke(cli, ["leadtime", "--db", str(db)])
+    assert "no status page read" in table.output and "never posted" not in table.output
+    data = json.loads(CliRunner().invoke(cli, ["leadtime", "--db", str(db), "--format", "json"]).output)
+    assert data["incidents"][0]["status_page"] is False

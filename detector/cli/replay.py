@@ -103,21 +103,25 @@ classifier_option = click.option("--classifier", type=click.Choice(["model", "ke
                                  help="Override the configured classifier.")
 
 
-def replay_file_settings(settings: Settings, file: Path, *, service: str | None, speed: float | None = None,
+def replay_file_settings(settings: Settings, file: Path | None, *, service: str | None, speed: float | None = None,
                          **columns: str | None) -> ReplaySettings:
-    """The replay source for ``file``: the config's replay source (if any) with the command-line flags on top."""
+    """The replay source for ``file``: the config's replay source (if any) with the command-line flags on top;
+    without ``file``, the file the config's replay source names."""
     base = next((s for s in settings.sources if isinstance(s, ReplaySettings)), None)
     values = base.model_dump() if base is not None else {}
     names = {"fmt": "format", "zone": "timezone", "source_name": "name"}
     overrides = {names.get(k, k): v for k, v in columns.items()}
     overrides.update({"path": file, "speed": speed, "service": service})
+    if file is None and not values.get("path"):
+        raise click.UsageError("give the FILE to replay (or a config whose [[sources]] has a type = \"replay\" "
+                               "entry with its path)")
     values.update({k: v for k, v in overrides.items() if v is not None})
     values.setdefault("service", service)
     return ReplaySettings.model_validate(values)
 
 
 @click.command("replay")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
 @click.option("-c", "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               envvar="DETECTOR_CONFIG", help="TOML config file (services, classifier, detection, alerts).")
 @db_option
@@ -136,12 +140,14 @@ def replay_file_settings(settings: Settings, file: Path, *, service: str | None,
               "(docs/alerting.md).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted replay from its saved cursor.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary.")
-def replay_cmd(file: Path, config: Path | None, db: str | None, service: str | None, match: tuple[str, ...],
+def replay_cmd(file: Path | None, config: Path | None, db: str | None, service: str | None, match: tuple[str, ...],
                exclude: tuple[str, ...], fmt: str | None, time_column: str | None, text_column: str | None,
                id_column: str | None, author_column: str | None, url_column: str | None, zone: str | None,
                source_name: str | None, speed: float | None, classifier: str | None, kind: str | None,
                notify: tuple[str, ...], resume: bool, quiet: bool) -> None:
     """Replay a recorded file of posts (CSV, JSONL or Parquet) through the whole pipeline.
+
+    FILE may be left out when the config has a replay source: its path is used, with its columns.
 
     Posts are matched to services, classified, stored once (unique by source and id), counted per minute,
     judged by the volume detector, and incidents are opened and resolved as they would have been live.

@@ -96,10 +96,18 @@ def leadtime_cmd(db: str | None, config: Path | None, service: str | None, windo
     try:
         alerts = [a for a in load_alerts(store, service=service) if not a.suppressed]
         official = load_official(store, service=service)
+        # a service whose status page we read (configured, or with official incidents stored): only
+        # there does "the provider never posted" mean something
+        with_page = {o.service for o in (official if service is None else load_official(store))}
         with store.engine.connect() as conn:
             watched_from = conn.execute(sa.select(sa.func.min(schema.posts.c.created_at))).scalar()
     finally:
         store.close()
+    if config is not None:
+        settings = load_settings(config)
+        with_page |= {s.name for s in settings.services if s.status_page}
+        with_page |= {getattr(s, "service", None) for s in settings.sources if getattr(s, "type", None) == "statuspage"}
+    no_page = "no status page configured" if config is not None else "no status page read (none configured?)"
     report = match_incidents(alerts, official, timedelta(minutes=window_minutes))
     # an official incident from before we watched anything was not ours to catch
     missed = [o for o in report.missed if watched_from is not None and o.started_at >= watched_from]
@@ -110,6 +118,7 @@ def leadtime_cmd(db: str | None, config: Path | None, service: str | None, windo
             "official_title": p.official.title if p.official else None,
             "official_posted_at": _iso(p.official.started_at) if p.official else None,
             "lead_minutes": None if p.lead_minutes is None else round(p.lead_minutes, 1),
+            "status_page": p.alert.service in with_page,
         } for p in report.pairs]
         click.echo(json.dumps({
             "incidents": rows, "median_lead_minutes": report.median_lead_minutes,
@@ -122,7 +131,8 @@ def leadtime_cmd(db: str | None, config: Path | None, service: str | None, windo
     for p in report.pairs:
         opened = _iso(p.alert.opened_at)[:16]
         if p.official is None:
-            click.echo(f"{p.alert.service:<14} ours {opened}  provider never posted")
+            said = "provider never posted" if p.alert.service in with_page else no_page
+            click.echo(f"{p.alert.service:<14} ours {opened}  {said}")
             continue
         lead = p.lead_minutes
         word = "lead" if lead >= 0 else "lag"
