@@ -24,3 +24,16 @@ def test_a_hanging_webhook_is_not_tried_again_as_soon_as_it_gives_up(tmp_path):
             tried = len(receiver.requests)
         assert tried == 1, f"the hung channel was tried {tried} times in a row"
         assert sum(1 for row in outbox_rows(store) if row["last_error"]) == 1
+
+
+def test_a_redirecting_webhook_is_refused_once_with_the_fix_not_retried_forever(tmp_path):
+    from tests.servers.receiver import Answer
+
+    with Store(tmp_path / "o.db") as store:
+        save(store, "opened", 0)
+        with Receiver() as receiver:
+            receiver.answer(Answer(307, body="moved"))
+            sender = Sender(store, {"hook": WebhookChannel("hook", receiver.url())})
+            assert sender.deliver_due().dead == 1
+        [row] = outbox_rows(store, "dead")
+        assert "redirected" in row["last_error"] and "new address" in row["last_error"]

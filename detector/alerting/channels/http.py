@@ -96,6 +96,11 @@ def delivery_from_response(response: httpx.Response, secrets: Iterable[str] = ()
     retry_after = retry_after_seconds(response.headers.get("Retry-After"))
     if status in RETRYABLE_4XX or status >= 500:
         return Delivery(ok=False, error=error, retry_after=retry_after)
+    if 300 <= status < 400:
+        # not followed (a redirect could carry the signed body somewhere else); retrying cannot change it
+        where = response.headers.get("Location", "")
+        return Delivery(ok=False, error=f"HTTP {status}: redirected{' to ' + mask_url(where) if where else ''}; "
+                        "put the new address in the channel's URL", permanent=True)
     return Delivery(ok=False, error=error, permanent=400 <= status < 500)
 
 
