@@ -8,6 +8,7 @@ numbers we report are the numbers a user gets.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -206,6 +207,24 @@ class VolumeSettings(BaseModel):
                 raise ValueError(f"false_alerts_per_week_by_service.{service} is {budget}; use a number of alerts "
                                  "a week above 0 (and at most 1000)")
         return budgets
+
+    @field_validator("*")
+    @classmethod
+    def _finite(cls, value: object) -> object:
+        """Every number a finite one: ``windows_minutes = [1e308]`` passed and then overflowed at run time."""
+        numbers = value if isinstance(value, list) else [value]
+        for number in numbers:
+            if isinstance(number, float) and not math.isfinite(number):
+                raise ValueError(f"{number} is not a finite number")
+        return value
+
+    @field_validator("windows_minutes")
+    @classmethod
+    def _windows_within_a_week(cls, windows: list[float]) -> list[float]:
+        for window in windows:
+            if not 0 < window <= 7 * 24 * 60:
+                raise ValueError(f"a window of {window:g} minutes; use lengths above 0 and at most a week (10080)")
+        return windows
 
     def budget_for(self, service: str) -> float:
         """The false-alarm budget (alerts a week on an outage-free stream) that applies to ``service``."""
