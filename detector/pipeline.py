@@ -12,9 +12,12 @@ import logging
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from sqlalchemy.engine import Connection
+
+if TYPE_CHECKING:
+    from detector.alerting.grouping import CascadeGrouper
 
 from detector.alerting.manager import AlertChange, AlertManager
 from detector.alerting.notification import build_payload, post_view, routes_for
@@ -31,6 +34,9 @@ from detector.store.store import Store
 from detector.volume.base import VolumeDetector
 from detector.volume.registry import build_detector
 from detector.volume.settings import VolumeSettings
+
+if TYPE_CHECKING:
+    from detector.alerting.grouping import CascadeGrouper
 
 log = logging.getLogger("detector.pipeline")
 
@@ -177,10 +183,18 @@ class Observation:
     notifications: list = field(default_factory=list)
     scored: list[Detection] = field(default_factory=list)
     touched: dict[str, set[datetime]] = field(default_factory=dict)
+    # cascades (detector.alerting.grouping): their changes and notifications, and held incident changes
+    # released now (recorded in an earlier batch) with their notifications
+    cascades: list = field(default_factory=list)
+    cascade_notifications: list = field(default_factory=list)
+    released: list = field(default_factory=list)
 
     def extend(self, other: "Observation") -> None:
         self.changes += other.changes
         self.notifications += other.notifications
+        self.cascades += other.cascades
+        self.cascade_notifications += other.cascade_notifications
+        self.released += other.released
         self.scored += other.scored
         for service, starts in other.touched.items():
             self.touched.setdefault(service, set()).update(starts)
@@ -200,8 +214,10 @@ class Pipeline:
         channels: Iterable[ChannelSettings] = (),
         on_change: Callable[[AlertChange], None] | None = None,
         claims: Mapping[str, Claim] | None = None,
+        grouper: "CascadeGrouper | None" = None,
     ) -> None:
         self.store = store
+        self.grouper = grouper  # groups incidents into cascades and holds back their own pages
         self.claims = dict(claims or {})  # known claims by id: notifications quote their text and answer
         self.selector = PostSelector(store, rules)
         self.rules = self.selector.rules
@@ -232,6 +248,7 @@ class Pipeline:
             report.quarantined += self.store.quarantine([*batch.rejected, *conflicts], conn)
             report.reasons.update(r.reason for r in [*batch.rejected, *conflicts])
             save_changes(self.store, observed.changes, observed.notifications, conn)
+            save_grouping(observed, conn)
             if batch.cursor is not None:
                 self.store.save_cursor(source, batch.cursor, conn)
             if new_posts:
@@ -247,6 +264,7 @@ class Pipeline:
         observed = self.observe_flush(until)
         with self.store.engine.begin() as conn:
             save_changes(self.store, observed.changes, observed.notifications, conn)
+            save_grouping(observed, conn)
             self.store.save_detector_states(self.detectors, until, conn)
         self.announce(observed, report)
 
@@ -256,11 +274,14 @@ class Pipeline:
         written: the caller stores the observation in its own transaction."""
         observed = Observation()
         for post, verdict in zip(posts, verdicts):
+            if self.grouper is not None:
+                self.grouper.note_post(post.services, post.created_at, verdict.complaint,
+                                       f"{post.source}:{post.source_id}")
             for service in post.services:
                 observed.touched.setdefault(service, set()).add(_floor(post.created_at, self.width))
                 observed.changes += self._observe_post(service, post, verdict, observed.scored, report)
         fresh = {f"{p.source}:{p.source_id}": post_view(p, v) for p, v in zip(posts, verdicts)}
-        observed.notifications = self._notifications(observed.changes, fresh, observed.scored)
+        self._decide(observed, posts[-1].created_at if posts else None, fresh)
         return observed
 
     def observe_flush(self, until: datetime) -> Observation:
@@ -269,8 +290,30 @@ class Pipeline:
         for service, buckets in self.buckets.items():
             for bucket in buckets.advance(until):
                 observed.changes += self._judge_closed(bucket, observed.scored)
-        observed.notifications = self._notifications(observed.changes, {}, observed.scored)
+        self._decide(observed, until, {})
         return observed
+
+    def _decide(self, observed: Observation, now: datetime | None, fresh: dict[str, dict[str, Any]]) -> None:
+        """Which changes are paged: all of them, or (with cascades) what the grouper lets through, its
+        cascades' notifications and the held changes it releases."""
+        if self.grouper is None or now is None:
+            observed.notifications = self._notifications(observed.changes, fresh, observed.scored)
+            return
+        from detector.alerting.cascade_payload import build_cascade_payload, cascade_routes
+
+        decision = self.grouper.decide(observed.changes, now)
+        ours = {id(c) for c in observed.changes}
+        observed.notifications = self._notifications([c for c in decision.page if id(c) in ours], fresh,
+                                                     observed.scored)
+        observed.released = self._notifications([c for c in decision.page if id(c) not in ours], fresh,
+                                                observed.scored)
+        observed.cascades = decision.cascades
+        observed.cascade_notifications = [
+            (change, channel, build_cascade_payload(self.store, change.cascade, change.kind, change.at,
+                                                    self.alert_settings))
+            for change in decision.cascades if change.notify
+            for channel in cascade_routes(change.cascade, self.channels)
+        ]
 
     def announce(self, observed: Observation, report: RunReport) -> None:
         """After the observation is committed: write the detector's scores onto the buckets, tell listeners."""
@@ -330,6 +373,19 @@ class Pipeline:
 
     def _record(self, scored: list[Detection], conn: Connection | None = None) -> None:
         self.store.record_detections(detection_rows(scored), conn)
+
+
+def save_grouping(observed: Observation, conn: Connection) -> None:
+    """Record what the grouper decided, in the batch's transaction (after the incidents themselves)."""
+    if not (observed.cascades or observed.released):
+        return
+    from datetime import timezone
+
+    from detector.store.cascades import enqueue_released, save_cascade_changes
+
+    now = datetime.now(timezone.utc)
+    enqueue_released(conn, observed.released, now)
+    save_cascade_changes(conn, observed.cascades, observed.cascade_notifications, now)
 
 
 def detection_rows(scored: Iterable[Detection]) -> list[dict[str, Any]]:

@@ -87,3 +87,12 @@ def resolve_upstreams(configured: list[UpstreamSettings], referenced: set[str]) 
         if name in DEFAULT_UPSTREAMS:
             out.append(UpstreamSettings(name=name).with_defaults())
     return out
+
+
+def upstream_status_settings(upstreams: list[UpstreamSettings]) -> list:
+    """A status source per upstream with a status page (its incidents are stored under the upstream's name)."""
+    from detector.sources.live_settings import StatusPageSettings
+
+    return [StatusPageSettings(name=f"status:{u.name}", service=u.name, url=u.status_page.rstrip("/"),
+                               format=u.status_format)  # type: ignore[arg-type]
+            for u in upstreams if u.status_page]

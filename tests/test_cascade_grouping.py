@@ -58,7 +58,9 @@ def test_three_dependants_and_the_official_incident_are_one_cascade_one_page():
     a, b, c = opened("Discord", 0), opened("Slack", 2), opened("Zoom", 4)
     page, cascades, inhibited = feed(g, [(0, a), (2, b), (4, c), (10, None)])
     assert page == []  # nobody paged alone
-    assert [x.kind for x in cascades] == ["opened", "joined"]
+    # formed when the second dependant opened; announced once, group_wait after the first onset, naming all three
+    assert [x.kind for x in cascades] == ["formed", "joined", "opened"]
+    assert cascades[-1].at == T0 + timedelta(minutes=10) and cascades[-1].notify
     cascade = cascades[-1].cascade
     assert cascade.likely_cause == "Cloudflare" and cascade.services == ("Discord", "Slack", "Zoom")
     assert set(inhibited) == {a.alert.id, b.alert.id, c.alert.id}
@@ -95,7 +97,7 @@ def test_coincidental_incidents_whose_dependencies_disagree_are_not_grouped():
     billing, chat = opened("Billing", 0), opened("Chat", 1)
     page, cascades, _ = feed(g, [(0, billing), (1, chat), (10, None)])
     # Billing with AWS's own incident is a cascade of one; Chat (Azure) is not part of it and is paged alone
-    assert [c.cascade.services for c in cascades] == [("Billing",)]
+    assert [(c.kind, c.cascade.services) for c in cascades] == [("formed", ("Billing",)), ("opened", ("Billing",))]
     assert cascades[0].cascade.likely_cause == "AWS"
     assert page == [chat]
 
@@ -113,7 +115,7 @@ def test_unlinked_services_are_grouped_by_timing_with_unknown_cause():
     first, second = opened("Payroll", 0), opened("Payroll2", 3)
     page, cascades, inhibited = feed(g, [(0, first), (3, second)])
     assert page == [first]  # no link: paged at once; the cascade's notification follows
-    assert cascades[0].cascade.likely_cause == UNKNOWN_CAUSE
+    assert cascades[0].cascade.likely_cause == UNKNOWN_CAUSE and cascades[0].kind == "formed"
     assert cascades[0].cascade.confidence == 0.15 and set(inhibited) == {second.alert.id}
     assert [m.paged for m in cascades[0].cascade.members] == [True, False]
 
@@ -135,7 +137,7 @@ def test_posts_naming_the_upstream_link_a_service_without_a_declared_dependency(
 def test_the_cascade_resolves_when_its_last_member_does_and_later_incidents_stay_alone():
     g = grouper([official("Cloudflare", 0)])
     a, b = opened("Discord", 0), opened("Slack", 1)
-    feed(g, [(0, a), (1, b)])
+    feed(g, [(0, a), (1, b), (5, None)])
     page, cascades, _ = feed(g, [(30, resolved(a, 30))])
     assert page == [] and cascades == []
     page, cascades, _ = feed(g, [(40, resolved(b, 40))])
@@ -150,7 +152,7 @@ def test_except_severity_still_pages_critical_members():
     g = CascadeGrouper(settings, depends_on=DEPENDS, upstreams={"Cloudflare"})
     a, b = opened("Discord", 0, "major"), opened("Slack", 1, "critical")
     page, cascades, inhibited = feed(g, [(0, a), (1, b)])
-    assert page == [b] and set(inhibited) == {a.alert.id} and cascades[0].kind == "opened"
+    assert page == [b] and set(inhibited) == {a.alert.id} and cascades[0].kind == "formed"
 
 
 def test_config_depends_on_and_upstreams_validated_with_shipped_defaults():

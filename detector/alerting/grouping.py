@@ -84,7 +84,9 @@ class Cascade:
 
 @dataclass(frozen=True, slots=True)
 class CascadeChange:
-    """Something that happened to a cascade: opened (notified), joined (recorded), resolved (notified)."""
+    """Something that happened to a cascade: formed and joined (recorded), opened (its one notification,
+    ``group_wait_minutes`` after the first member's onset so that members joining meanwhile are named),
+    updated (recorded), resolved (notified when it was announced)."""
 
     kind: str
     cascade: Cascade
@@ -112,6 +114,11 @@ class _Tracked:
     links: dict[str, tuple[bool, float]]  # upstream -> (declared, naming share)
     cascade: str | None = None
     paged: bool = False
+
+
+def _official_record(o: OfficialIncident) -> dict[str, object]:
+    return {"upstream": o.service, "source": o.source, "id": o.external_id, "title": o.title, "status": o.status,
+            "url": o.url, "started_at": o.started_at.isoformat()}
 
 
 def confidence_terms(*, official: bool, spike: bool, declared_share: float, naming_share: float,
@@ -166,6 +173,7 @@ class CascadeGrouper:
         self._held: dict[str, list[AlertChange]] = {}
         self._spikes: dict[str, Alert] = {}  # upstream -> its open post-spike incident
         self._naming: dict[str, deque[tuple[datetime, frozenset[str], str]]] = {}
+        self._unsent: dict[str, datetime] = {}  # cascade id -> when its notification is due
         self._official_cache: tuple[datetime | None, list[OfficialIncident]] = (None, [])
 
     # -- input -------------------------------------------------------------------------------------
@@ -201,7 +209,8 @@ class CascadeGrouper:
         """Feed one batch's incident changes (event time ``now``); return what to page and what happened
         to cascades."""
         out = Decision()
-        for change in changes:
+        for change in changes:  # each at its own time: a batch can span hours of a replay
+            self._release(change.at, out)
             service = change.alert.service
             if service in self.upstreams:
                 self._track_spike(change)
@@ -216,7 +225,7 @@ class CascadeGrouper:
             if change.kind != "opened" or not change.notify or not self.settings.enabled:
                 out.page.append(change)
                 continue
-            tracked = self._track(change, now)
+            tracked = self._track(change, change.at)
             if self._group(tracked, change.at, out):
                 self._inhibit_or_page(tracked, change, out)
             elif tracked.links and self.wait > timedelta(0):
@@ -271,7 +280,8 @@ class CascadeGrouper:
             out.inhibited[change.alert.id] = cascade.id
         if all(m.status == "resolved" for m in members):
             cascade = replace(cascade, status="resolved", resolved_at=change.at)
-            out.cascades.append(CascadeChange("resolved", cascade, change.at))
+            announced = self._unsent.pop(cascade.id, None) is None
+            out.cascades.append(CascadeChange("resolved" if announced else "closed", cascade, change.at))
             del self._cascades[cascade.id]
             for m in members:
                 self._member_of.pop(m.alert_id, None)
@@ -340,9 +350,7 @@ class CascadeGrouper:
                                  declared_share=len(declared) / len(members),
                                  naming_share=sum(shares) / len(shares), services=len(members))
         evidence = {
-            "official": [{"upstream": o.service, "source": o.source, "id": o.external_id, "title": o.title,
-                          "status": o.status, "url": o.url, "started_at": o.started_at.isoformat()}
-                         for o in official[:3]],
+            "official": [_official_record(o) for o in official[:3]],
             "upstream_spike": None if spike is None else {"incident": spike.id,
                                                            "opened_at": spike.opened_at.isoformat()},
             "posts": posts[:5],
@@ -367,7 +375,8 @@ class CascadeGrouper:
         cascade = Cascade(cascade_id(cause, first), cause, round(min(1.0, confidence), 3), first, now, now, "open",
                           (), evidence)
         self._cascades[cascade.id] = cascade
-        self._join(cascade, tracked, now, out, "opened")
+        self._unsent[cascade.id] = first + self.wait
+        self._join(cascade, tracked, now, out, "formed")
 
     def _join(self, cascade: Cascade, tracked: list[_Tracked], now: datetime, out: Decision, kind: str) -> None:
         new = self._members(cascade.likely_cause, tracked, now)
@@ -385,20 +394,30 @@ class CascadeGrouper:
         out.cascades.append(CascadeChange(kind, cascade, now))
 
     def _rescored(self, cascade: Cascade, members: tuple[Member, ...], now: datetime) -> Cascade:
+        """The cascade's confidence and evidence with new members, and with the cause's official incident
+        or post spike if they appeared since it formed."""
         if cascade.likely_cause == UNKNOWN_CAUSE:
             score = unknown_cause_confidence(len(members))
             return replace(cascade, confidence=score, evidence={**cascade.evidence, "terms": {"timing": score}})
-        terms = dict(cascade.evidence.get("terms", {}))  # type: ignore[arg-type]
-        terms.update(confidence_terms(
-            official=bool(terms.get("official_incident")), spike=bool(terms.get("upstream_post_spike")),
+        cause = cascade.likely_cause
+        evidence = dict(cascade.evidence)
+        official = self._official_for(cause, cascade.opened_at, now)
+        if official and not evidence.get("official"):
+            evidence["official"] = [_official_record(o) for o in official[:3]]
+        spike = self._spikes.get(cause)
+        if spike is not None and not evidence.get("upstream_spike"):
+            evidence["upstream_spike"] = {"incident": spike.id, "opened_at": spike.opened_at.isoformat()}
+        terms = confidence_terms(
+            official=bool(evidence.get("official")), spike=bool(evidence.get("upstream_spike")),
             declared_share=sum(m.declares for m in members) / len(members),
-            naming_share=sum(m.naming_share for m in members) / len(members), services=len(members)))
-        return replace(cascade, confidence=round(min(1.0, sum(terms.values())), 3),
-                       evidence={**cascade.evidence, "terms": terms})
+            naming_share=sum(m.naming_share for m in members) / len(members), services=len(members))
+        evidence["terms"] = terms
+        return replace(cascade, confidence=round(min(1.0, sum(terms.values())), 3), evidence=evidence)
 
     # -- time passing --------------------------------------------------------------------------------
     def _release(self, now: datetime, out: Decision) -> None:
-        """Held incidents: grouped if their cascade has formed meanwhile, else paged alone after the wait."""
+        """Held incidents: grouped if their cascade has formed meanwhile, else paged alone after the wait;
+        cascades whose wait is over: announced."""
         for alert_id in list(self._held):
             tracked = self._tracked.get(alert_id)
             if tracked is None:
@@ -409,6 +428,10 @@ class CascadeGrouper:
             if now - tracked.onset >= self.wait:
                 tracked.paged = True
                 out.page += self._held.pop(alert_id)
+        for cascade_id_, due in list(self._unsent.items()):
+            if now >= due and cascade_id_ in self._cascades:
+                del self._unsent[cascade_id_]
+                out.cascades.append(CascadeChange("opened", self._cascades[cascade_id_], now))
 
     def _prune(self, now: datetime) -> None:
         horizon = now - 2 * self.window - self.wait

@@ -60,15 +60,21 @@ def _actor(by: str | None) -> str:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--service", help="Only this service.")
 @click.option("--status", type=click.Choice(["open", "acknowledged", "resolved"]), help="Only incidents in this state.")
+@click.option("--groups", is_flag=True, help="List cascades instead: incidents of several services (or of one and "
+              "an upstream) grouped with a likely cause, confidence, services and evidence.")
 @click.pass_context
-def alerts_group(ctx: click.Context, db: str | None, fmt: str, service: str | None, status: str | None) -> None:
+def alerts_group(ctx: click.Context, db: str | None, fmt: str, service: str | None, status: str | None,
+                 groups: bool) -> None:
     """List incidents (times in ISO-8601 UTC); subcommands act on them and on their notifications.
 
     JSON output is a list of objects with id, service, status, severity, opened_at (when the alert
-    would have fired live), resolved_at, peak_ratio, expected, reason and evidence (post keys).
+    would have fired live), resolved_at, peak_ratio, expected, reason, evidence (post keys) and group
+    (the id of the cascade it belongs to, or null). With --groups, a list of cascades with id,
+    likely_cause, confidence, status, services, incidents and evidence.
 
     \b
-      detector alerts ack ID / resolve ID        mirrored to PagerDuty and the other channels notified
+      detector alerts ack ID / resolve ID        mirrored to PagerDuty and the other channels notified;
+                                                 a cascade's id (or a member's) acts on the whole group
       detector alerts silence SERVICE --for 2h   record incidents, page nobody
       detector alerts deliveries --dead          notifications that could not be delivered, and why
       detector alerts send -c config.toml        deliver pending notifications now
@@ -81,7 +87,12 @@ def alerts_group(ctx: click.Context, db: str | None, fmt: str, service: str | No
         try:
             if service:
                 service = _known_service(store, service, None)
-            print_alerts(store, fmt, service, status)
+            if groups:
+                from detector.cli.cascades import print_cascades
+
+                print_cascades(store, fmt)
+            else:
+                print_alerts(store, fmt, service, status)
             dead = len(outbox_rows(store, "dead"))
         finally:
             store.close()
@@ -146,6 +157,13 @@ def _act(ctx: click.Context, db: str | None, alert_id: str, status: str, by: str
         return body
 
     try:
+        from detector.cli.cascades import act_on_cascade, group_to_act_on
+
+        group = group_to_act_on(store, alert_id)
+        if group is not None:
+            act_on_cascade(store, group, status, at, actor, settings.alerts,
+                           lambda: _deliver(store, settings, secrets, channels))
+            return
         try:
             alert = set_status(store, alert_id, status, at, actor=actor, notify=payload)
         except KeyError:

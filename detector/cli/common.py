@@ -36,13 +36,17 @@ def open_store(db: str | None, config: Path | None = None) -> Store:
 
 
 def alert_records(store: Store, service: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+    from detector.store.cascades import groups_by_incident
+
     out = []
+    groups = groups_by_incident(store)
     for a in load_alerts(store, service=service, status=status):
         out.append({
             "id": a.id, "service": a.service, "status": a.status, "severity": a.severity,
             "opened_at": _iso(a.opened_at), "resolved_at": _iso(a.resolved_at),
             "peak_ratio": round(a.peak_ratio, 3), "peak_value": a.peak_value, "expected": round(a.expected, 4),
             "suppressed": a.suppressed, "reason": a.reason, "evidence": list(a.evidence),
+            "group": groups.get(a.id),
         })
     return out
 

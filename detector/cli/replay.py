@@ -36,7 +36,8 @@ def settings_for_replay(
         services.insert(0, ServiceSettings(
             name=service, match=terms, exclude=excluded, status_page=existing.status_page if existing else None,
             kind=kind or (existing.kind if existing else DEFAULT_KIND),
-            symptoms=existing.symptoms if existing and not kind else None))
+            symptoms=existing.symptoms if existing and not kind else None,
+            depends_on=existing.depends_on if existing else []))
         updates["services"] = services
     elif match:
         raise click.UsageError("--match needs --service NAME (the service those terms mean)")
@@ -139,12 +140,15 @@ def replay_file_settings(settings: Settings, file: Path | None, *, service: str 
               "pagerduty://, mailto:// or smtp://, cmd://, jsonl:///path, log://, or an apprise URL "
               "(docs/alerting.md).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted replay from its saved cursor.")
+@click.option("--status-pages", is_flag=True,
+              help="Read the status pages of the configured services and upstreams once before replaying: the "
+              "incidents they list count (from the time each was posted) as evidence for cascades and lead time.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary.")
 def replay_cmd(file: Path | None, config: Path | None, db: str | None, service: str | None, match: tuple[str, ...],
                exclude: tuple[str, ...], fmt: str | None, time_column: str | None, text_column: str | None,
                id_column: str | None, author_column: str | None, url_column: str | None, zone: str | None,
                source_name: str | None, speed: float | None, classifier: str | None, kind: str | None,
-               notify: tuple[str, ...], resume: bool, quiet: bool) -> None:
+               notify: tuple[str, ...], resume: bool, status_pages: bool, quiet: bool) -> None:
     """Replay a recorded file of posts (CSV, JSONL or Parquet) through the whole pipeline.
 
     FILE may be left out when the config has a replay source: its path is used, with its columns.
@@ -171,13 +175,22 @@ def replay_cmd(file: Path | None, config: Path | None, db: str | None, service: 
         settings, file, service=service, fmt=fmt, time_column=time_column, text_column=text_column,
         id_column=id_column, author_column=author_column, url_column=url_column, zone=zone,
         source_name=source_name, speed=speed)
-    _replay(settings, replay_settings, notify=notify, resume=resume, quiet=quiet)
+    _replay(settings, replay_settings, notify=notify, resume=resume, quiet=quiet, status_pages=status_pages)
 
 
 def _replay(settings: Settings, replay_settings: ReplaySettings, *, notify=(), resume=False, quiet=False,
-            show_alerts: bool = False, summary_to_stderr: bool = False) -> RunReport:
+            show_alerts: bool = False, summary_to_stderr: bool = False, status_pages: bool = False) -> RunReport:
     system = build_system(settings, notify=notify)
     try:
+        if status_pages:
+            from detector.status.once import poll_once, status_pages_of
+
+            pages = status_pages_of(settings)
+            stored, failed = poll_once(system.store, pages)
+            click.echo(f"status pages: {stored} incident(s) from {len(pages) - len(failed)} of {len(pages)} page(s)",
+                       err=True)
+            for line in failed:
+                click.echo(f"note: status page {line}", err=True)
         unsigned = [c.name for c in system.channels.values() if getattr(c, "signed", True) is False]
         if unsigned:
             click.echo(f"note: no webhook_secret set (DETECTOR_WEBHOOK_SECRET or the secrets file); webhook "

@@ -114,16 +114,34 @@ def build_system(
     channels = {c.name: channel_from_url(c.name, c.url, secrets, c.secret) for c in channel_settings}
     pipeline = Pipeline(
         store,
-        rules=[s.rule() for s in settings.services],
+        rules=[*(s.rule() for s in settings.services), *(u.rule() for u in settings.watched_upstreams())],
         classifier=classifier or build_classifier(settings.classifier, settings.services),
         detection=settings.detection,
         alerts=settings.alerts,
         channels=channel_settings,
         on_change=on_change,
         claims=known_claims(settings.classifier),
+        grouper=build_grouper(settings, store),
     )
     sender = Sender(store, channels, secrets=secrets, settings=settings.alerts)
     return System(settings, store, secrets, Pseudonymiser(key), pipeline, channels, sender)
+
+
+def build_grouper(settings: Settings, store: Store):
+    """The cascade grouper for these settings (None when cascades are off), resuming the open cascades."""
+    if not settings.alerts.cascades.enabled:
+        return None
+    from detector.alerting.grouping import CascadeGrouper
+    from detector.status.store import load_official
+    from detector.store.cascades import load_cascades
+
+    upstreams = {u.name for u in settings.watched_upstreams()}
+
+    def official(since, until):
+        return [o for o in load_official(store, since=since) if o.service in upstreams and o.started_at <= until]
+
+    return CascadeGrouper(settings.alerts, depends_on={s.name: s.depends_on for s in settings.services},
+                          upstreams=upstreams, official=official, known=load_cascades(store, open_only=True))
 
 
 def run_source(

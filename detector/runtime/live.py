@@ -298,6 +298,11 @@ def status_settings_for_services(system: System) -> list[Any]:
             continue
         kind = "feed" if url.lower().endswith((".rss", ".atom", ".xml")) else "atlassian"
         out.append(StatusPageSettings(name=f"status:{service.name}", service=service.name, url=url, format=kind))
+    if settings.run.status_pages:  # the upstreams' pages: evidence for cascades (detector.alerting.grouping)
+        from detector.upstreams import upstream_status_settings
+
+        out += [s for s in upstream_status_settings(settings.watched_upstreams())
+                if (s.service, s.url) not in covered]
     return out
 
 

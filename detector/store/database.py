@@ -78,6 +78,7 @@ _VERSION_TABLES: dict[int, tuple[str, ...]] = {
     3: ("silences", "official_incidents"),
     4: ("worker_leases", "worker_checkpoints"),
     5: ("backtests",),
+    6: ("cascades", "cascade_members", "cascade_events"),
 }
 
 

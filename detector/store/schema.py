@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class UTCDateTime(TypeDecorator):
@@ -264,3 +264,47 @@ backtests = sa.Table(
     sa.Column("settings", sa.JSON, nullable=False),  # margin, default length, metric: how the rows were scored
 )
 sa.Index("ix_backtests_ran_at", backtests.c.ran_at)
+
+# Version 6: cascades (incidents of several services, or of one and an upstream, grouped with a likely cause by
+# `detector.alerting.grouping`), which incident belongs to which, and the cascades' own events (their
+# notifications go through the outbox with the cascade id in ``alert_id``).
+cascades = sa.Table(
+    "cascades",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("likely_cause", sa.String(200), nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # open acknowledged resolved
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("opened_at", UTCDateTime, nullable=False),  # the first member's onset
+    sa.Column("recognised_at", UTCDateTime, nullable=False),  # when the group was formed
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Column("acknowledged_at", UTCDateTime),
+    sa.Column("evidence", sa.JSON, nullable=False),  # official incidents, upstream spike, posts, confidence terms
+)
+sa.Index("ix_cascades_opened", cascades.c.opened_at)
+
+cascade_members = sa.Table(
+    "cascade_members",
+    metadata,
+    sa.Column("alert_id", sa.ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("cascade_id", sa.ForeignKey("cascades.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("service", sa.String(128), nullable=False),
+    sa.Column("onset", UTCDateTime, nullable=False),
+    sa.Column("declares", sa.Boolean, nullable=False),
+    sa.Column("naming_share", sa.Float, nullable=False),
+    sa.Column("paged", sa.Boolean, nullable=False),
+)
+sa.Index("ix_cascade_members_cascade", cascade_members.c.cascade_id)
+
+cascade_events = sa.Table(
+    "cascade_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("cascade_id", sa.ForeignKey("cascades.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),  # opened joined updated acknowledged resolved
+    sa.Column("detail", sa.JSON),
+)
+sa.Index("ix_cascade_events_cascade", cascade_events.c.cascade_id, cascade_events.c.id)

@@ -1,0 +1,59 @@
+"""`detector alerts --groups` and acting on a cascade: the cascades as a table or JSON, and ack / resolve
+of a whole group (the cascade's id, or any member incident's id while its cascade is open)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Callable
+
+import click
+
+from detector.alerting.cascade_payload import build_cascade_payload, cascade_record
+from detector.alerting.settings import AlertSettings
+from detector.store.cascades import cascade_of, load_cascades, set_cascade_status
+from detector.store.store import Store
+
+
+def print_cascades(store: Store, fmt: str) -> None:
+    """Every cascade: JSON records (``likely_cause``, ``confidence``, ``services``, ``evidence``,
+    ``incidents``), or one line each."""
+    records = [cascade_record(c) for c in load_cascades(store)]
+    if fmt == "json":
+        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+        return
+    if not records:
+        click.echo("no cascades")
+        return
+    for r in records:
+        click.echo(f"{r['id']:<44} {r['status']:<12} {r['likely_cause'][:22]:<22} confidence {r['confidence']:.2f}  "
+                   f"opened {r['opened_at'][:16]}  recognised +{r['recognised_after_minutes']:g} min  "
+                   f"{', '.join(r['services'])}")
+
+
+def group_to_act_on(store: Store, given_id: str) -> str | None:
+    """The cascade an ack / resolve of ``given_id`` acts on: itself when it is a cascade, its open cascade
+    when it is a member incident, else None."""
+    cascades = {c.id: c for c in load_cascades(store)}
+    if given_id in cascades:
+        return given_id
+    owner = cascade_of(store, given_id)
+    if owner is not None and cascades[owner].status != "resolved":
+        return owner
+    return None
+
+
+def act_on_cascade(store: Store, cascade_id: str, status: str, at: datetime, actor: str, settings: AlertSettings,
+                   deliver: Callable[[], str]) -> None:
+    """Acknowledge or resolve the group; say what happened and deliver what was queued."""
+
+    def payload(cascade, kind: str) -> dict[str, Any]:
+        return {**build_cascade_payload(store, cascade, kind, at, settings), "by": actor}
+
+    try:
+        done = set_cascade_status(store, cascade_id, status, at, actor, notify=payload)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"cascade {done.id} ({done.likely_cause}) is now {done.status} (by {actor}), with its "
+               f"{len(done.members)} incident(s): {', '.join(m.alert_id for m in done.members)}")
+    click.echo(deliver())
