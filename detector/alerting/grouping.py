@@ -34,12 +34,14 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from detector.alerting.manager import AlertChange
 from detector.alerting.settings import AlertSettings
 from detector.records import SEVERITIES, Alert
-from detector.status.base import OfficialIncident
+
+if TYPE_CHECKING:  # the status stage's record; importing it at run time would load the HTTP client
+    from detector.status.base import OfficialIncident
 
 UNKNOWN_CAUSE = "unknown common cause"
 

@@ -132,12 +132,13 @@ def build_grouper(settings: Settings, store: Store):
     if not settings.alerts.cascades.enabled:
         return None
     from detector.alerting.grouping import CascadeGrouper
-    from detector.status.store import load_official
     from detector.store.cascades import load_cascades
 
     upstreams = {u.name for u in settings.watched_upstreams()}
 
     def official(since, until):
+        from detector.status.store import load_official
+
         return [o for o in load_official(store, since=since) if o.service in upstreams and o.started_at <= until]
 
     return CascadeGrouper(settings.alerts, depends_on={s.name: s.depends_on for s in settings.services},
