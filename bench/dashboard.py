@@ -52,6 +52,7 @@ def page_queries(store, service: str, until, metric: str = "complaint_people", h
         q.services(store)
         e.sources(store)
         e.count_posts(store, week, cap=e.COUNT_CAP)
+        e.posts_over_time(store, week)
         e.page_of_posts(store, week, 0, 100)
         e.labelling_queue(store, week, "complaint", 5)
 

@@ -65,9 +65,9 @@ def _incident_table(frame: pd.DataFrame) -> None:
     table = frame[["service", "status", "severity", "opened_at", "resolved_at", "peak_ratio", "id"]].copy()
     for column in ("opened_at", "resolved_at"):
         table[column] = table[column].map(data.when)
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"peak_ratio": st.column_config.NumberColumn(
-                     "severity ratio", format="%.1f",
+    st.dataframe(data.for_display(table, {"peak_ratio": "{:.1f}"}), hide_index=True, width="stretch",
+                 column_config={"opened_at": "opened", "resolved_at": "resolved", "peak_ratio": st.column_config.TextColumn(
+                     "severity ratio",
                      help="What the severity was decided on (the detector's deciding window against its expected "
                           "sum); the comms view's peak is the busiest single minute.")})
 
@@ -91,7 +91,8 @@ def _incident(cfg: data.AppConfig, viewer, row: pd.Series) -> None:
     with left:
         st.markdown("**Timeline**")
         events = data.query(cfg.db, "incident_events", alert_id)
-        st.dataframe(events.assign(at=events["at"].map(data.when)), hide_index=True, width="stretch")
+        st.dataframe(data.for_display(events.assign(at=events["at"].map(data.when))), hide_index=True,
+                     width="stretch")
     with right:
         st.markdown("**Notifications per channel**")
         sent = data.query(cfg.db, "deliveries", alert_id)
@@ -100,7 +101,7 @@ def _incident(cfg: data.AppConfig, viewer, row: pd.Series) -> None:
         else:
             if int(sent["dead"].sum()):
                 st.error(f"{int(sent['dead'].sum())} notification(s) are dead: they will not be retried.")
-            st.dataframe(sent, hide_index=True, width="stretch")
+            st.dataframe(data.for_display(sent), hide_index=True, width="stretch")
     _downloads(cfg, row)
     st.markdown("**Evidence**")
     show_posts(data.query(cfg.db, "evidence_posts", tuple(row["evidence"] or ())), "No evidence posts stored.",
@@ -111,7 +112,8 @@ def _buttons(cfg: data.AppConfig, viewer, row: pd.Series) -> None:
     alert_id, status = str(row["id"]), str(row["status"])
     cols = st.columns([1, 1, 4])
     acknowledged = status == "acknowledged" or pd.notna(row.get("acknowledged_at"))
-    ack = cols[0].button("Acknowledge", key=f"ack-{alert_id}", type="primary",
+    # the main (red) button is the one on-call should press: Acknowledge while the incident is open only
+    ack = cols[0].button("Acknowledge", key=f"ack-{alert_id}", type="primary" if status == "open" else "secondary",
                          help="A resolved incident stays resolved; acknowledging it records who reviewed it.",
                          disabled=not viewer.can("ack") or acknowledged)
     res = cols[1].button("Resolve", key=f"resolve-{alert_id}", disabled=not viewer.can("resolve") or status == "resolved")
@@ -151,7 +153,7 @@ def _silences(cfg: data.AppConfig, viewer) -> None:
     if active.empty:
         st.caption("No silences.")
     else:
-        st.dataframe(active.drop(columns=["id"]), hide_index=True, width="stretch")
+        st.dataframe(data.for_display(active.drop(columns=["id"])), hide_index=True, width="stretch")
     names = data.query(cfg.db, "services")
     with st.form("silence"):
         cols = st.columns([2, 1, 3])
@@ -200,6 +202,6 @@ def _last_backtest(cfg: data.AppConfig) -> None:
     rows = pd.DataFrame(found["rows"])
     rows["caught"] = [f"{c} of {n}" for c, n in zip(rows["caught"], rows["incidents"])]
     table = rows[[c for c in _BACKTEST_COLUMNS if c in rows.columns]].rename(columns=_BACKTEST_COLUMNS)
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(data.for_display(table), hide_index=True, width="stretch")
     st.caption(f"Pick the budget whose misses and false alerts you can live with and set it as "
                f"[detection] {data.markdown_text(settings.get('budget_setting', 'false_alerts_per_week'))}.")

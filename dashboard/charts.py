@@ -7,10 +7,33 @@ from datetime import datetime
 import altair as alt
 import pandas as pd
 
-METRIC_TITLES = {
-    "complaint_people": "people complaining / min", "complaints": "complaints / min", "people": "people / min",
-    "mentions": "mentions / min", "complaint_share": "complaint share",
-}
+def metric_name(metric: str) -> str:
+    """The detection metric in words ('people reporting a problem'), from the one mapping the comms view,
+    the report and the notifications use."""
+    from detector.comms.facts import UNITS
+
+    return UNITS.get(metric, metric.replace("_", " "))
+
+
+def metric_title(metric: str) -> str:
+    """The chart's axis: the metric per minute (a share is not per minute)."""
+    return metric_name(metric) if metric == "complaint_share" else f"{metric_name(metric)} / min"
+
+
+def chart_caption(series: pd.DataFrame, incidents: pd.DataFrame, official: pd.DataFrame, metric: str,
+                  usual_window: float, usual_days: int) -> str:
+    """What :func:`service_chart` drew, and only that: a layer that is not drawn is not described."""
+    parts = []
+    if not series.empty:
+        parts.append("Red line: " + metric_title(metric) + "; blue line: mentions / min. Grey band: from the expected value up to the alert threshold.")
+        if "usual" in series and series["usual"].notna().any():
+            parts.append(f"Green dotted line: the usual rate at this time of day ({usual_window:g} min sums on the "
+                         f"last {usual_days} days), which a slow rise cannot move.")
+    if not incidents.empty:
+        parts.append("Red spans: our incidents.")
+    if not official.empty:
+        parts.append("Purple spans: the provider's incidents.")
+    return " ".join(parts) or "No data in this range."
 
 
 def _spans(frame: pd.DataFrame, start: str, end: str, since: datetime, until: datetime, label: str) -> pd.DataFrame:
@@ -25,7 +48,7 @@ def service_chart(series: pd.DataFrame, incidents: pd.DataFrame, official: pd.Da
                   since: datetime, until: datetime) -> alt.LayerChart:
     """Layers: our incidents (red spans), official incidents (purple spans), the band, the lines."""
     x = alt.X("start:T", title=None, scale=alt.Scale(domain=[since.isoformat(), until.isoformat()]))
-    title = METRIC_TITLES.get(metric, metric)
+    title = metric_title(metric)
     layers = []
     ours = _spans(incidents[["id", "opened_at", "resolved_at"]] if not incidents.empty else incidents,
                   "opened_at", "resolved_at", since, until, "our incident")

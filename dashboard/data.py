@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from dashboard.throttle import LoginThrottle
@@ -132,22 +133,55 @@ def window(db: str, service: str, choice: str, custom: tuple[datetime, datetime]
     return until - q.RANGES.get(choice, timedelta(hours=24)), until
 
 
+EMPTY = "—"  # what a table shows for "nothing here", never a raw None or NaN
+TIME_FORMAT = "%Y-%m-%d %H:%M UTC"  # the one way the dashboard writes a time
+TIME_COLUMN_FORMAT = "YYYY-MM-DD HH:mm [UTC]"  # the same, for st.column_config.DatetimeColumn
+
+
 def when(moment) -> str:
     """A time as comms writes it: '2020-08-18 14:38 UTC'."""
     if moment is None or (not isinstance(moment, datetime) and not hasattr(moment, "strftime")):
-        return "-"
+        return EMPTY
     try:
         if moment != moment:  # NaT
-            return "-"
+            return EMPTY
     except TypeError:
         pass
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return moment.strftime(TIME_FORMAT)
 
 
 def short_when(moment) -> str:
-    """A time that fits a metric tile: '08-18 14:38'."""
+    """A time that fits a metric tile (whose label says UTC): '08-18 14:38'."""
     text = when(moment)
-    return text if text == "-" else text[5:16]
+    return text if text == EMPTY else text[5:16]
+
+
+def for_display(frame: pd.DataFrame, numbers: dict[str, str] | None = None) -> pd.DataFrame:
+    """``frame`` as a table shows it: times in the one format, missing values as an em dash (never
+    ``None``), and the ``numbers`` columns formatted (``{"peak": "{:.1f}"}``) so a missing one is a dash too."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if column in (numbers or {}):
+            fmt = (numbers or {})[column]
+            out[column] = [EMPTY if missing(v) else fmt.format(v) for v in values]
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            out[column] = values.map(when)
+        elif not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            # object or string columns (pandas may give text its own dtype, whose missing value is NaN)
+            out[column] = pd.Series([EMPTY if missing(v) else (when(v) if isinstance(v, datetime) else v)
+                                     for v in values], index=out.index, dtype=object)
+    return out
+
+
+def missing(value) -> bool:
+    """Whether a table cell holds nothing (None, NaN, NaT)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN, NaT
+    except (TypeError, ValueError):
+        return False
 
 
 def markdown_text(text: object) -> str:

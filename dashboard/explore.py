@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 from datetime import datetime, time, timedelta, timezone
 
+import altair as alt
+import pandas as pd
 import streamlit as st
 
 from dashboard import actions, data
@@ -32,15 +34,37 @@ def render(cfg: data.AppConfig, viewer) -> None:
     cols[3].download_button("Parquet", lambda: _parquet(store, flt), "posts.parquet",
                             "application/vnd.apache.parquet", key="download_parquet", on_click="ignore",
                             disabled=total == 0)
+    _chart(cfg, flt, total)
     frame = data.query(cfg.db, "page_of_posts", flt, int(page), PAGE_SIZE)
     if not frame.empty:
         frame = frame.assign(author=frame["author"].map(pseudonym))
-        st.dataframe(frame[SHOWN], hide_index=True, width="stretch", height=420,
+        shown = data.for_display(frame[SHOWN].drop(columns="link"),
+                                 {"complaint_p": "{:.2f}", "complaint": "{:.0f}", "misinformation": "{:.0f}"})
+        shown["link"] = frame["link"].tolist()
+        st.dataframe(shown, hide_index=True, width="stretch", height=420,
                      column_config={"link": st.column_config.LinkColumn("link", display_text="open"),
-                                    "complaint_p": st.column_config.NumberColumn(format="%.2f"),
-                                    "created_at": st.column_config.DatetimeColumn("time (UTC)")})
+                                    "created_at": "time (UTC)", "complaint_p": "complaint p"})
     st.divider()
     _queue(cfg, viewer, flt)
+
+
+def _chart(cfg: data.AppConfig, flt: PostFilter, total: int) -> None:
+    """The selection over time: posts and complaints per hour (per day beyond a week)."""
+    if total == 0:
+        return
+    series = data.query(cfg.db, "posts_over_time", flt)
+    if series.empty:
+        return
+    long = series.melt(id_vars="start", value_vars=["posts", "complaints"], var_name="what", value_name="count")
+    chart = alt.Chart(long).mark_line(interpolate="step-after").encode(
+        x=alt.X("start:T", title=None), y=alt.Y("count:Q", title="posts in the selection"),
+        color=alt.Color("what:N", title=None, legend=alt.Legend(orient="top"),
+                        scale=alt.Scale(domain=["posts", "complaints"], range=["#4c78a8", "#d62728"])),
+        tooltip=["what:N", alt.Tooltip("start:T", format="%Y-%m-%d %H:%M"), "count:Q"])
+    st.altair_chart(chart.properties(height=180), width="stretch")
+    step = "hour" if len(series) < 2 or series["start"].diff().dropna().iloc[0] <= pd.Timedelta(hours=1) else "day"
+    st.caption(f"Posts and complaints per {step} (UTC) in this selection"
+               + (f", the newest {COUNT_CAP:,}" if total > COUNT_CAP else "") + ".")
 
 
 def _parquet(store, flt: PostFilter) -> bytes:
@@ -81,7 +105,8 @@ def _queue(cfg: data.AppConfig, viewer, flt: PostFilter) -> None:
         post_id = int(row.post_id)
         with st.form(f"label-{post_id}", border=True):
             st.caption(f"{data.when(row.created_at)} · {data.markdown_text(pseudonym(row.author))} · "
-                       f"model: complaint p={float(row.complaint_p):.2f}, symptom {data.markdown_text(row.symptom)}")
+                       f"model: complaint p={float(row.complaint_p):.2f}, "
+                       f"symptom {data.markdown_text(data.EMPTY if data.missing(row.symptom) else row.symptom)}")
             st.text(str(row.text))
             cols = st.columns(3)
             complaint = cols[0].radio("Complaint?", ["1", "0"], format_func={"1": "yes", "0": "no"}.get,

@@ -99,6 +99,24 @@ def count_posts(store: Store, flt: PostFilter, cap: int | None = None) -> int:
         return int(conn.execute(query).scalar() or 0)
 
 
+def posts_over_time(store: Store, flt: PostFilter, cap: int = COUNT_CAP) -> pd.DataFrame:
+    """The filtered posts per hour (per day when they span more than a week): ``start``, ``posts`` and
+    ``complaints``, for Explore's chart. Reads at most ``cap`` post times (the newest), binned here, since
+    SQLite and PostgreSQL truncate times differently."""
+    created = _ps.c.created_at if flt.service else _p.c.created_at
+    query = flt.apply(sa.select(created.label("created_at"), sa.cast(_v.c.complaint, sa.Integer).label("complaint"))
+                      .select_from(_p.outerjoin(_v, _v.c.post_id == _p.c.id))).order_by(created.desc()).limit(cap)
+    frame = read_frame(store, query)
+    if frame.empty:
+        return pd.DataFrame(columns=["start", "posts", "complaints"])
+    times = pd.to_datetime(frame["created_at"], utc=True)
+    step = "1h" if times.max() - times.min() <= pd.Timedelta(days=7) else "1D"
+    binned = frame.assign(start=times.dt.floor(step), complaint=frame["complaint"].fillna(0).astype(int))
+    out = binned.groupby("start").agg(posts=("complaint", "size"), complaints=("complaint", "sum")).reset_index()
+    full = pd.date_range(out["start"].min(), out["start"].max(), freq=step)
+    return out.set_index("start").reindex(full, fill_value=0).rename_axis("start").reset_index()
+
+
 def page_of_posts(store: Store, flt: PostFilter, page: int = 0, size: int = 100) -> pd.DataFrame:
     """One page of the filtered posts, newest first."""
     order = (_ps.c.created_at if flt.service else _p.c.created_at).desc()

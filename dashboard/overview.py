@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import comms, data
+from dashboard.charts import metric_name
 from dashboard.nav import open_incident, open_service
 
 BADGES = {"outage": "OUTAGE", "elevated": "elevated", "normal": "normal"}
@@ -32,11 +33,11 @@ def render(cfg: data.AppConfig, viewer) -> None:
             data_until=frame["data_until"].map(data.when),
         )[["service", "state", "since", "severity", "peak_ratio", "sparkline", "data_until"]]
         st.dataframe(
-            table, hide_index=True, width="stretch",
+            data.for_display(table, {"peak_ratio": "{:.1f}"}), hide_index=True, width="stretch",
             column_config={
                 "service": "Service", "state": "State", "since": "Since", "severity": "Severity",
-                "peak_ratio": st.column_config.NumberColumn("Peak × expected", format="%.1f"),
-                "sparkline": st.column_config.LineChartColumn(f"{cfg.metric} (last 24 h)"),
+                "peak_ratio": "Peak × expected",
+                "sparkline": st.column_config.LineChartColumn(f"{metric_name(cfg.metric)} (last 24 h)"),
                 "data_until": "Data up to",
             },
         )

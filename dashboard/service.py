@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import comms, data
-from dashboard.charts import service_chart
+from dashboard.charts import chart_caption, service_chart
 from dashboard.posts import show_posts
 from dashboard.queries import FACET_LIMIT, metric_column, per_minute
 
@@ -109,50 +109,47 @@ def _panels(cfg: data.AppConfig, service: str, since: datetime, until: datetime)
     st.caption(f"{data.when(since)} – {data.when(until)} (data up to {data.when(until)})")
     _headline(raw, incidents, cfg)
     st.altair_chart(service_chart(series, incidents, official, cfg.metric, since, until), width="stretch")
-    st.caption("Grey band: from the expected value up to the alert threshold. Green dots: the usual rate at "
-               f"this time of day ({cfg.usual_window_minutes:g} min sums on the last {cfg.usual_days} days), "
-               "which a slow rise cannot move. Red spans: our incidents. Purple spans: the provider's incidents.")
+    st.caption(chart_caption(series, incidents, official, cfg.metric, cfg.usual_window_minutes, cfg.usual_days))
     found = data.query(db, "facets", service, since, until)
     if found.sampled < 1:
         st.caption(f"About {found.posts:,} posts in this range: the counts below are estimated from "
                    f"{found.sampled:.0%} of them (every few 10-minute slices, the newest always included).")
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Most reported problems")
-        symptoms = found.symptoms
-        if symptoms.empty:
-            st.caption("No complaints in this range.")
-        else:
-            st.bar_chart(symptoms.set_index("symptom")["posts"], horizontal=True, height=240)
-    with right:
-        st.subheader("Rumours being repeated")
-        claims = found.claims
-        if claims.empty:
-            st.caption("No misinformation in this range.")
-        else:
-            worded = {r.claim or "(unmatched rumour)": r for r in data.rumours(db, service, since, until,
-                                                                                cfg.claims_file)}
+    st.subheader("Most reported problems")
+    symptoms = found.symptoms
+    if symptoms.empty:
+        st.caption("No complaints in this range.")
+    else:
+        st.bar_chart(symptoms.set_index("symptom")["posts"], horizontal=True, height=240)
+    # full width: the rumours table has nine columns, which a half-width column cut off on the right
+    st.subheader("Rumours being repeated")
+    claims = found.claims
+    if claims.empty:
+        st.caption("No misinformation in this range.")
+    else:
+        worded = {r.claim or "(unmatched rumour)": r for r in data.rumours(db, service, since, until,
+                                                                            cfg.claims_file)}
 
-            def said(key: str, attribute: str):
-                rumour = worded.get(key)
-                return getattr(rumour, attribute) if rumour is not None else None
+        def said(key: str, attribute: str):
+            rumour = worded.get(key)
+            return getattr(rumour, attribute) if rumour is not None else None
 
-            table = claims.assign(
-                claim=[said(c, "text") if said(c, "verdict") else
-                       ("not in the claims file" if c == "(unmatched rumour)" else c) for c in claims["claim"]],
-                verdict=[said(c, "verdict") or "-" for c in claims["claim"]],
-                answer=[said(c, "reference") if str(said(c, "reference") or "").startswith(("https://", "http://"))
-                        else None for c in claims["claim"]],
-                example=[said(c, "example") for c in claims["claim"]],
-                first_seen=claims["first_seen"].map(data.when), last_seen=claims["last_seen"].map(data.when))
-            st.dataframe(table[["claim", "verdict", "posts", "example", "answer", "first_seen", "last_seen",
-                                "per_hour", "trend"]],
-                         hide_index=True, width="stretch",
-                         column_config={"per_hour": st.column_config.NumberColumn("posts / h (last hour)",
-                                                                                   format="%.0f"),
-                                        "trend": st.column_config.NumberColumn("vs hour before", format="%+d"),
-                                        "answer": st.column_config.LinkColumn("answer"),
-                                        "example": st.column_config.TextColumn("example post", width="large")})
+        table = claims.assign(
+            claim=[said(c, "text") if said(c, "verdict") else
+                   ("not in the claims file" if c == "(unmatched rumour)" else c) for c in claims["claim"]],
+            verdict=[said(c, "verdict") or data.EMPTY for c in claims["claim"]],
+            example=[said(c, "example") for c in claims["claim"]],
+            first_seen=claims["first_seen"].map(data.when), last_seen=claims["last_seen"].map(data.when))
+        answers = [said(c, "reference") if str(said(c, "reference") or "").startswith(("https://", "http://"))
+                   else None for c in claims["claim"]]
+        shown = data.for_display(table[["claim", "verdict", "posts", "example", "first_seen", "last_seen",
+                                        "per_hour", "trend"]], {"per_hour": "{:.0f}", "trend": "{:+.0f}"})
+        shown.insert(4, "answer", answers)
+        st.dataframe(shown, hide_index=True, width="stretch",
+                     column_config={"claim": st.column_config.TextColumn("claim", width="large"),
+                                    "per_hour": "posts / h (last hour)", "trend": "vs hour before",
+                                    "first_seen": "first seen", "last_seen": "last seen",
+                                    "answer": st.column_config.LinkColumn("answer", display_text="open"),
+                                    "example": st.column_config.TextColumn("example post", width="large")})
     st.subheader("What people say")
     show_posts(data.query(db, "representative_posts", service, since, until, sample_limit=FACET_LIMIT),
                "No complaints in this range.", key="representative")
@@ -160,9 +157,9 @@ def _panels(cfg: data.AppConfig, service: str, since: datetime, until: datetime)
         show_posts(data.query(db, "rumour_posts", service, since, until), "No rumour posts.", key="rumour")
     left, right = st.columns(2)
     left.subheader("Languages")
-    left.dataframe(found.languages, hide_index=True, width="stretch")
+    left.dataframe(data.for_display(found.languages), hide_index=True, width="stretch")
     right.subheader("Sources")
-    right.dataframe(found.sources, hide_index=True, width="stretch")
+    right.dataframe(data.for_display(found.sources), hide_index=True, width="stretch")
 
 
 def _headline(raw, incidents, cfg: data.AppConfig) -> None:
@@ -174,7 +171,7 @@ def _headline(raw, incidents, cfg: data.AppConfig) -> None:
         cols[1].metric("Since (UTC)", data.short_when(first["opened_at"]), help=data.when(first["opened_at"]))
         cols[2].metric("Severity", str(first["severity"]))
         ratio = comms.peak_ratio(cfg, str(first["id"]))
-        cols[3].metric("Peak × expected", "-" if ratio is None else f"{ratio:.1f}",
+        cols[3].metric("Peak × expected", data.EMPTY if ratio is None else f"{ratio:.1f}",
                        help="The busiest minute against its own expected value (floored at 1 per minute).")
         return
     cols[0].metric("State", "normal")
@@ -182,5 +179,5 @@ def _headline(raw, incidents, cfg: data.AppConfig) -> None:
         last = raw.iloc[-1]
         cols[1].metric("Last minute of the range", f"{float(metric_column(raw.tail(1), cfg.metric).iloc[0]):.0f}")
         expected = last["expected"]
-        cols[2].metric("Expected", "-" if expected != expected or expected is None else f"{float(expected):.1f}")
+        cols[2].metric("Expected", data.EMPTY if expected != expected or expected is None else f"{float(expected):.1f}")
     cols[3].metric("Incidents in range", len(incidents))
