@@ -103,24 +103,32 @@ def rumours(db: str, service: str, since: datetime, until: datetime, claims_file
     return rumours_of(rumour_rows(store(db), service, since, until), claims)
 
 
-@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False, max_entries=128)
 def incident_comms(db: str, alert_id: str, metric: str, claims_file: Path | None,
                    templates: tuple[tuple[str, str], ...]):
     """(facts, drafted update) of one incident up to the newest data, as every card and report computes them;
-    None for an unknown id."""
-    from detector.comms.draft import draft
-    from detector.comms.facts import gather
-    from detector.runtime.assembly import known_claims
-    from detector.classify.settings import ClassifierSettings
-
-    row = q.incident(store(db), alert_id)
+    None for an unknown id. Computed once per new minute of data (or change of state), not per refresh:
+    on a big incident it is one pass over tens of thousands of posts."""
+    row = query(db, "incident", alert_id)
     if row is None:
         return None
     until = row["resolved_at"] or query(db, "data_clock").get(row["service"]) or row["opened_at"]
+    return _comms_until(db, alert_id, str(row["status"]), str(row["severity"]), until, metric, claims_file,
+                        templates)
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=64)
+def _comms_until(db: str, alert_id: str, status: str, severity: str, until: datetime, metric: str,
+                 claims_file: Path | None, templates: tuple[tuple[str, str], ...]):
+    from detector.classify.settings import ClassifierSettings
+    from detector.comms.draft import draft
+    from detector.comms.facts import gather
+    from detector.runtime.assembly import known_claims
+
+    row = q.incident(store(db), alert_id)
     claims = known_claims(ClassifierSettings(claims=claims_file)) if claims_file else {}
-    facts = gather(store(db), service=row["service"], incident_id=alert_id, status=row["status"],
-                   severity=row["severity"], opened_at=row["opened_at"], resolved_at=row["resolved_at"], until=until,
-                   metric=metric, claims=claims)
+    facts = gather(store(db), service=row["service"], incident_id=alert_id, status=status, severity=severity,
+                   opened_at=row["opened_at"], resolved_at=row["resolved_at"], until=until, metric=metric,
+                   claims=claims)
     return facts, draft(facts, dict(templates))
 
 

@@ -208,53 +208,62 @@ def gather(
     fresh: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> IncidentFacts:
     """The incident's facts up to ``until`` from the store, plus ``newer`` minutes and ``fresh`` posts that
-    a running pipeline has judged but not committed yet (so a notification counts what it reacts to)."""
+    a running pipeline has judged but not committed yet (so a notification counts what it reacts to).
+
+    One pass over the incident's posts (``store.facts.post_facts``) gives people, first and last report,
+    symptoms and rumours; the buckets give the peak, now and the trend."""
     claims = claims or {}
     end = resolved_at or until
+    past_end = end + timedelta(microseconds=1)
     since = opened_at - LOOKBACK
     first_minute = opened_at.replace(second=0, microsecond=0)
     minutes = [Minute(r.start, metric_value(r, metric), r.expected, r.upper)
-               for r in stored.bucket_rows(store, service, first_minute, end + timedelta(microseconds=1))]
-    minutes = [m for m in merged(minutes, [m for m in newer if first_minute <= m.start <= end])]
-    peak = peak_of(minutes)
-    posts = _fresh_posts(fresh, service, since, end)
-    people = stored.reporters(store, service, since, end + timedelta(microseconds=1))
-    for post in posts.values():
-        if post.get("complaint"):
-            person = post.get("person") or post.get("author") or post.get("text")
-            at = datetime.fromisoformat(post["created_at"])
-            first_at, last_at = people.get(person, (at, at))
-            people[person] = (min(first_at, at), max(last_at, at))
+               for r in stored.bucket_rows(store, service, first_minute, past_end)]
+    minutes = merged(minutes, [m for m in newer if first_minute <= m.start <= end])
+    posts = stored.post_facts(store, service, since, past_end)
+    known = {p.key for p in posts}
+    posts += [_fact(key, post) for key, post in _fresh_posts(fresh, service, since, end).items() if key not in known]
     live = resolved_at is None
+    people: dict[str, tuple[datetime, datetime]] = {}
+    symptoms: Counter[str] = Counter()
+    complaints: list[datetime] = []
+    rumour_rows: list[stored.RumourRow] = []
+    for post in posts:
+        if post.rumour:
+            rumour_rows.append(stored.RumourRow(post.key, post.created_at, post.claim, post.text or ""))
+        if not post.complaint:
+            continue
+        complaints.append(post.created_at)
+        if post.symptom:
+            symptoms[post.symptom] += 1
+        first_at, last_at = people.get(post.person, (post.created_at, post.created_at))
+        people[post.person] = (min(first_at, post.created_at), max(last_at, post.created_at))
     complete = [m for m in minutes if m.start + timedelta(minutes=1) <= end]  # a minute still filling reads low
     now = (complete or minutes)[-1] if live and minutes else None
-    people_now = sum(1 for _, at in people.values() if at >= end - NOW_WINDOW) if live else None
-    joined = sorted(first_at for first_at, _ in people.values())
     above = [m for m in minutes if m.upper is not None and m.value > m.upper]
-    bound = (above[-1].start + timedelta(minutes=1)) if above else end + timedelta(microseconds=1)
-    last = stored.last_complaint(store, service, since, min(bound, end + timedelta(microseconds=1)))
-    fresh_times = [datetime.fromisoformat(p["created_at"]) for p in posts.values() if p.get("complaint")]
-    last = max([t for t in [last, *fresh_times] if t is not None and t < bound], default=last)
-    first = min([t for t in [stored.first_complaint(store, service, since, end + timedelta(microseconds=1)),
-                             *fresh_times] if t is not None], default=None)
-    symptoms = Counter(stored.symptom_counts(store, service, since, end + timedelta(microseconds=1)))
-    rumour_rows = stored.rumour_rows(store, service, since, end + timedelta(microseconds=1))
-    seen = {r.key for r in rumour_rows}
-    for key, post in posts.items():
-        if key not in seen:
-            if post.get("complaint") and post.get("symptom"):
-                symptoms[post["symptom"]] += 1
-            if post.get("claim") or post.get("misinformation"):
-                rumour_rows.append(stored.RumourRow(key, datetime.fromisoformat(post["created_at"]), post.get("claim"),
-                                                    str(post.get("text") or "")))
+    bound = above[-1].start + timedelta(minutes=1) if above else past_end
     return IncidentFacts(
         service=service, incident_id=incident_id, status=status, severity=severity, opened_at=opened_at,
-        resolved_at=resolved_at, until=end, metric=metric, peak=peak, now=now, people_total=len(people),
-        people_now=people_now, people_joined=tuple(joined), first_report=first, last_report=last, trend=_trend(minutes, end) if live else None,
-        symptoms=dict(symptoms.most_common()), rumours=rumours_of(rumour_rows, claims),
+        resolved_at=resolved_at, until=end, metric=metric, peak=peak_of(minutes), now=now,
+        people_total=len(people),
+        people_now=sum(1 for _, at in people.values() if at >= end - NOW_WINDOW) if live else None,
+        people_joined=tuple(sorted(first_at for first_at, _ in people.values())),
+        first_report=min(complaints, default=None),
+        last_report=max((at for at in complaints if at < bound), default=None),
+        trend=_trend(minutes, end) if live else None,
+        symptoms=dict(symptoms.most_common()),
+        rumours=rumours_of(sorted(rumour_rows, key=lambda r: r.created_at)[-stored.RUMOUR_ROWS:], claims),
         official=stored.official_rows(store, service, since, end + timedelta(hours=1)),
-        places=stored.place_counts(store, service, since, end + timedelta(microseconds=1)),
+        places=stored.place_counts(store, service, since, past_end),
     )
+
+
+def _fact(key: str, post: Mapping[str, Any]) -> stored.PostFact:
+    """A post read in this batch (``notification.post_view``) as the store would return it."""
+    rumour = bool(post.get("misinformation")) or post.get("claim") is not None
+    return stored.PostFact(key, str(post.get("person") or post.get("author") or post.get("text")),
+                           datetime.fromisoformat(post["created_at"]), bool(post.get("complaint")),
+                           post.get("symptom"), rumour, post.get("claim"), str(post.get("text") or "") if rumour else None)
 
 
 def _fresh_posts(fresh: Mapping[str, Mapping[str, Any]] | None, service: str, since: datetime,

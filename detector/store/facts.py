@@ -50,40 +50,35 @@ def bucket_rows(store: Store, service: str, since: datetime, until: datetime) ->
         return [BucketRow(*row) for row in conn.execute(query)]
 
 
-def _complaints(service: str, since: datetime, until: datetime) -> sa.Select:
-    return (sa.select().select_from(_ps.join(_p, _p.c.id == _ps.c.post_id).join(_v, _v.c.post_id == _ps.c.post_id))
-            .where(_ps.c.service == service, _ps.c.created_at >= since, _ps.c.created_at < until,
-                   _v.c.complaint.is_(True)))
+@dataclass(frozen=True, slots=True)
+class PostFact:
+    """What an incident's numbers need of one stored post: who, when, its verdict; the text only when it is
+    a rumour (the rest is never read, so a big incident costs one pass over narrow rows)."""
+
+    key: str
+    person: str
+    created_at: datetime
+    complaint: bool
+    symptom: str | None
+    rumour: bool
+    claim: str | None
+    text: str | None
 
 
-def reporters(store: Store, service: str, since: datetime, until: datetime) -> dict[str, tuple[datetime, datetime]]:
-    """Each distinct person who complained about the service in [since, until): (first, last) complaint."""
-    query = _complaints(service, since, until).add_columns(
-        _p.c.person, sa.func.min(_ps.c.created_at), sa.func.max(_ps.c.created_at)).group_by(_p.c.person)
+def post_facts(store: Store, service: str, since: datetime, until: datetime) -> list[PostFact]:
+    """Every classified post about the service in [since, until), in one pass over the (service, created_at)
+    index: person, time, complaint, symptom, rumour flag, claim, and the text of rumours only."""
+    rumour = sa.or_(_v.c.misinformation.is_(True), _v.c.claim.is_not(None))
+    query = (sa.select(_p.c.source, _p.c.source_id, _p.c.person, _ps.c.created_at, _v.c.complaint, _v.c.symptom,
+                       _v.c.misinformation, _v.c.claim, sa.case((rumour, _p.c.text), else_=None))
+             .select_from(_ps.join(_p, _p.c.id == _ps.c.post_id).join(_v, _v.c.post_id == _ps.c.post_id))
+             .where(_ps.c.service == service, _ps.c.created_at >= since, _ps.c.created_at < until)
+             .where(sa.or_(_v.c.complaint.is_(True), rumour)))
     with store.engine.connect() as conn:
-        return {person: (_utc(first), _utc(last)) for person, first, last in conn.execute(query)}
-
-
-def last_complaint(store: Store, service: str, since: datetime, until: datetime) -> datetime | None:
-    """The newest complaint about the service in [since, until)."""
-    query = _complaints(service, since, until).add_columns(sa.func.max(_ps.c.created_at))
-    with store.engine.connect() as conn:
-        return _utc(conn.execute(query).scalar())
-
-
-def first_complaint(store: Store, service: str, since: datetime, until: datetime) -> datetime | None:
-    """The oldest complaint about the service in [since, until)."""
-    query = _complaints(service, since, until).add_columns(sa.func.min(_ps.c.created_at))
-    with store.engine.connect() as conn:
-        return _utc(conn.execute(query).scalar())
-
-
-def symptom_counts(store: Store, service: str, since: datetime, until: datetime) -> dict[str, int]:
-    """Complaints per symptom in [since, until) (a complaint without a symptom is not counted)."""
-    query = (_complaints(service, since, until).add_columns(_v.c.symptom, sa.func.count())
-             .where(_v.c.symptom.is_not(None)).group_by(_v.c.symptom))
-    with store.engine.connect() as conn:
-        return {symptom: int(n) for symptom, n in conn.execute(query)}
+        return [PostFact(f"{source}:{source_id}", person, at, bool(complaint), symptom,
+                         bool(misinformation) or claim is not None, claim, text)
+                for source, source_id, person, at, complaint, symptom, misinformation, claim, text
+                in conn.execute(query)]
 
 
 def rumour_rows(store: Store, service: str, since: datetime, until: datetime,
