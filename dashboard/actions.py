@@ -30,15 +30,27 @@ def _now() -> datetime:
 
 
 def acknowledge(store: Store, viewer: Viewer, alert_id: str):
-    """Acknowledge an incident, exactly as `detector alerts ack` does (the actor is the viewer)."""
+    """Acknowledge an incident, exactly as `detector alerts ack` does (the actor is the viewer); an
+    incident of an open cascade acknowledges the whole group."""
     _require(viewer, "ack")
-    return set_status(store, alert_id, "acknowledged", _now(), actor=f"dashboard:{viewer.name}")
+    return _set(store, viewer, alert_id, "acknowledged")
 
 
 def resolve(store: Store, viewer: Viewer, alert_id: str):
-    """Resolve an incident by hand, exactly as `detector alerts resolve` does."""
+    """Resolve an incident by hand, exactly as `detector alerts resolve` does (with its whole cascade)."""
     _require(viewer, "resolve")
-    return set_status(store, alert_id, "resolved", _now(), actor=f"dashboard:{viewer.name}")
+    return _set(store, viewer, alert_id, "resolved")
+
+
+def _set(store: Store, viewer: Viewer, alert_id: str, status: str):
+    from detector.alerting.cascade_actions import act_on_group, group_to_act_on
+    from detector.store.alerts import load_alerts
+
+    group = group_to_act_on(store, alert_id)
+    if group is None:
+        return set_status(store, alert_id, status, _now(), actor=f"dashboard:{viewer.name}")
+    act_on_group(store, group, status, _now(), f"dashboard:{viewer.name}")
+    return next(a for a in load_alerts(store) if a.id == alert_id)
 
 
 def silence(store: Store, viewer: Viewer, service: str, duration: timedelta, reason: str,

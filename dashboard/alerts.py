@@ -81,6 +81,7 @@ def _incident(cfg: data.AppConfig, viewer, row: pd.Series) -> None:
     cols[1].metric("Opened (UTC)", data.short_when(row["opened_at"]), help=data.when(row["opened_at"]))
     cols[2].metric("Resolved (UTC)", data.short_when(row["resolved_at"]), help=data.when(row["resolved_at"]))
     st.text(str(row["reason"]))
+    _cascade(cfg, alert_id)
     _buttons(cfg, viewer, row)
     st.button("Show on the service page", key=f"show-{alert_id}", on_click=show_incident,
               args=(str(row["service"]), alert_id))
@@ -106,6 +107,27 @@ def _incident(cfg: data.AppConfig, viewer, row: pd.Series) -> None:
     st.markdown("**Evidence**")
     show_posts(data.query(cfg.db, "evidence_posts", tuple(row["evidence"] or ())), "No evidence posts stored.",
                key=f"evidence-{alert_id}")
+
+
+def _cascade(cfg: data.AppConfig, alert_id: str) -> None:
+    """The cascade this incident is part of, as one story: likely cause, confidence, the upstream's word, and
+    a timeline per service (acknowledge / resolve below act on the whole group)."""
+    cascade = data.query(cfg.db, "incident_cascade", alert_id)
+    if cascade is None:
+        return
+    cause = data.markdown_text(cascade["likely_cause"])
+    st.warning(f"Part of a cascade: {len(cascade['services'])} service(s), likely cause **{cause}** "
+               f"(confidence {cascade['confidence']:.2f}), recognised {cascade['recognised_after_minutes']:g} min "
+               f"after the first onset. Acknowledge and resolve act on the whole group.")
+    timeline = pd.DataFrame([{
+        "service": i["service"], "onset (UTC)": data.when(pd.Timestamp(i["onset"])), "severity": i["severity"],
+        "status": i["status"], "declares dependency": i["declares_dependency"],
+        "posts naming cause": f"{i['posts_naming_cause']:.0%}", "paged alone": i["paged_alone"],
+    } for i in cascade["incidents"]])
+    st.dataframe(timeline, hide_index=True, width="stretch")
+    for official in cascade["evidence"].get("official") or []:
+        st.caption(f"{data.markdown_text(official['upstream'])} said at {data.markdown_text(official['started_at'])}: "
+                   f"{data.markdown_text(official['title'])} ({data.markdown_text(official.get('status') or '?')})")
 
 
 def _buttons(cfg: data.AppConfig, viewer, row: pd.Series) -> None:

@@ -461,3 +461,14 @@ def _detail_text(detail: Any) -> str:
         return f"by {detail['by']}"
     parts = [f"{k} {detail[k]:.2f}" for k in ("value", "expected", "upper") if isinstance(detail.get(k), (int, float))]
     return ", ".join(parts)
+
+
+def incident_cascade(store: Store, alert_id: str) -> dict[str, Any] | None:
+    """The cascade an incident belongs to, as `detector alerts --groups --format json` gives it, or None."""
+    from detector.alerting.cascade_payload import cascade_record
+    from detector.store.cascades import cascade_of, load_cascades
+
+    owner = cascade_of(store, alert_id)
+    if owner is None:
+        return None
+    return next((cascade_record(c) for c in load_cascades(store) if c.id == owner), None)

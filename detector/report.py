@@ -48,6 +48,7 @@ class IncidentReport:
     facts: IncidentFacts
     draft: Draft
     notes: list[str] = field(default_factory=list)
+    cascade: dict[str, Any] | None = None  # the cascade it is part of (cascade_record), told as one story
 
     @property
     def end(self) -> datetime | None:
@@ -124,6 +125,7 @@ def build_report(store: Store, incident_id: str, *, metric: str = "complaint_peo
     if not official_rows:
         notes.append("No official acknowledgement from the provider is recorded.")
     return IncidentReport(
+        cascade=_cascade_of(store, incident_id),
         incident=incident, data_until=data_until, first_complaint=first, official=official_rows,
         timeline=timeline, symptoms=found.symptoms, languages=during.languages,
         sources=during.sources, claims=found.claims,
@@ -211,6 +213,31 @@ def _md_url(url: str) -> str:
     return re.sub(r"[\s()<>\[\]]", lambda m: f"%{ord(m.group(0)):02X}", url)
 
 
+def _cascade_of(store: Store, incident_id: str) -> dict[str, Any] | None:
+    from detector.alerting.cascade_payload import cascade_record
+    from detector.store.cascades import cascade_of, load_cascades
+
+    owner = cascade_of(store, incident_id)
+    return next((cascade_record(c) for c in load_cascades(store) if c.id == owner), None) if owner else None
+
+
+def _cascade_lines(r: IncidentReport) -> tuple[str, list[str]]:
+    """The cascade as a headline and one timeline line per service (and the upstream's own word)."""
+    c = r.cascade
+    if c is None:
+        return "", []
+    head = (f"Part of cascade {c['id']}: {len(c['services'])} service(s) in trouble together, likely cause "
+            f"{c['likely_cause']} (confidence {c['confidence']:.2f}), recognised {c['recognised_after_minutes']:g} "
+            f"min after the first onset; status {c['status']}.")
+    lines = [f"{i['onset'][:16].replace('T', ' ')} UTC: {i['service']} incident opened ({i['severity']}, now "
+             f"{i['status']}" + ("; declares the dependency" if i["declares_dependency"] else "")
+             + (f"; {i['posts_naming_cause']:.0%} of its complaints name the cause" if i["posts_naming_cause"] else "")
+             + ")" for i in c["incidents"]]
+    lines += [f"{o['started_at'][:16].replace('T', ' ')} UTC: {o['upstream']} said: {o['title']} ({o.get('status')})"
+              for o in c["evidence"].get("official") or []]
+    return head, sorted(lines)
+
+
 def _markdown(r: IncidentReport) -> str:
     inc = r.incident
     out = [f"# Incident report: {_md(inc['service'])}, {_when(inc['opened_at'])}", "", f"Incident `{inc['id']}`", ""]
@@ -221,6 +248,9 @@ def _markdown(r: IncidentReport) -> str:
     out += [f"> {_md(line)}" for line in r.draft.holding.splitlines()]
     out += ["", f"**Follow-up ({r.draft.follow_up_kind})**", ""]
     out += [f"> {_md(line)}" for line in r.draft.follow_up.splitlines()]
+    head, lines = _cascade_lines(r)
+    if head:
+        out += ["", "## Cascade", "", _md(head), ""] + [f"- {_md(line)}" for line in lines]
     out += ["", "## Timeline", ""] + [f"- {_when(at)}: {_md(text)}" for at, text in r.timeline]
     out += ["", "## What people report", ""]
     out += [f"- {_md(row.symptom)}: {row.posts} posts ({row.share:.0%})" for row in r.symptoms.itertuples()] \
@@ -245,6 +275,14 @@ _CSS = ("body{font:15px/1.45 system-ui,sans-serif;max-width:52rem;margin:2rem au
         "table{border-collapse:collapse}td,th{padding:.2rem .8rem .2rem 0;text-align:left;vertical-align:top}"
         "blockquote{border-left:3px solid #c9d1d9;margin:.6rem 0;padding:.2rem .8rem;white-space:pre-wrap}"
         "h1{font-size:1.5rem}h2{font-size:1.1rem;margin-top:1.4rem}.muted{color:#5b6773}")
+
+
+def _html_cascade(r: IncidentReport) -> str:
+    head, lines = _cascade_lines(r)
+    if not head:
+        return ""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    return f"<h2>Cascade</h2><p>{html.escape(head)}</p><ul>{items}</ul>"
 
 
 def _html(r: IncidentReport) -> str:
@@ -273,7 +311,7 @@ def _html(r: IncidentReport) -> str:
         f"<h2>Drafted public update</h2><p class='muted'>Filled from the facts above; a sentence without its "
         f"fact is left out.</p><h3>Holding statement</h3><blockquote>{e(r.draft.holding)}</blockquote>"
         f"<h3>Follow-up ({e(r.draft.follow_up_kind)})</h3><blockquote>{e(r.draft.follow_up)}</blockquote>"
-        f"<h2>Timeline</h2><ul>{timeline}</ul><h2>What people report</h2><ul>{symptoms}</ul>"
+        f"{_html_cascade(r)}<h2>Timeline</h2><ul>{timeline}</ul><h2>What people report</h2><ul>{symptoms}</ul>"
         f"<h2>Sources and languages</h2><p>Sources: {sources}<br>Languages: {langs}</p>"
         f"<h2>Misinformation</h2><ul>{claims}</ul><h2>Representative posts</h2>{''.join(posts) or '<p>none</p>'}"
         "</body></html>\n"

@@ -171,3 +171,35 @@ def test_an_upstream_incident_that_touches_none_of_our_services_pages_nobody(tmp
     with page:
         _, data = replay(tmp_path, posts, page.url)
     assert data["cascades"] == [] and not (tmp_path / "sent.jsonl").exists()
+
+
+def test_report_and_dashboard_tell_the_cascade_as_one_story(tmp_path: Path, monkeypatch) -> None:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from detector.report import build_report
+    from detector.store.store import Store
+
+    posts = tmp_path / "posts.csv"
+    write_posts(posts, onsets(), until=BURST + timedelta(minutes=12))
+    db, data = replay(tmp_path, posts, None)
+    (cascade,) = data["cascades"]
+    member = cascade["incidents"][1]["id"]
+    with Store(db) as store:
+        text = build_report(store, member).markdown()
+    assert "## Cascade" in text and "likely cause Edgeco" in text
+    assert all(f"{service} incident opened" in text for service in ("Discord", "Slack", "Zoom"))
+
+    monkeypatch.setenv("DETECTOR_DB", str(db))
+    for name in ("DETECTOR_DASHBOARD_PASSWORD", "DETECTOR_DASHBOARD_ANALYST_PASSWORD",
+                 "DETECTOR_DASHBOARD_ONCALL_PASSWORD", "DETECTOR_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    st.cache_data.clear()
+    app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=60)
+    app.query_params["page"] = "alerts"
+    app.query_params["incident"] = member
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    warnings = " ".join(w.value for w in app.warning)
+    assert "Part of a cascade" in warnings and "Edgeco" in warnings
+    st.cache_data.clear()

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Callable
+from typing import Callable
 
 import click
 
-from detector.alerting.cascade_payload import build_cascade_payload, cascade_record
+from detector.alerting.cascade_actions import act_on_group, group_to_act_on  # noqa: F401 (the CLI's entry)
+from detector.alerting.cascade_payload import cascade_record
 from detector.alerting.settings import AlertSettings
-from detector.store.cascades import cascade_of, load_cascades, set_cascade_status
+from detector.store.cascades import load_cascades
 from detector.store.store import Store
 
 
@@ -31,27 +32,11 @@ def print_cascades(store: Store, fmt: str) -> None:
                    f"{', '.join(r['services'])}")
 
 
-def group_to_act_on(store: Store, given_id: str) -> str | None:
-    """The cascade an ack / resolve of ``given_id`` acts on: itself when it is a cascade, its open cascade
-    when it is a member incident, else None."""
-    cascades = {c.id: c for c in load_cascades(store)}
-    if given_id in cascades:
-        return given_id
-    owner = cascade_of(store, given_id)
-    if owner is not None and cascades[owner].status != "resolved":
-        return owner
-    return None
-
-
 def act_on_cascade(store: Store, cascade_id: str, status: str, at: datetime, actor: str, settings: AlertSettings,
                    deliver: Callable[[], str]) -> None:
     """Acknowledge or resolve the group; say what happened and deliver what was queued."""
-
-    def payload(cascade, kind: str) -> dict[str, Any]:
-        return {**build_cascade_payload(store, cascade, kind, at, settings), "by": actor}
-
     try:
-        done = set_cascade_status(store, cascade_id, status, at, actor, notify=payload)
+        done = act_on_group(store, cascade_id, status, at, actor, settings)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"cascade {done.id} ({done.likely_cause}) is now {done.status} (by {actor}), with its "
