@@ -27,7 +27,7 @@ from detector.classify.base import Classifier
 from detector.classify.cause_rumours import flag_cause_rumours
 from detector.classify.claims import Claim
 from detector.sources.matching import ServiceMatcher, ServiceRule
-from detector.records import Bucket, Detection, Post, Rejected, Verdict
+from detector.records import Bucket, Detection, Post, Rejected, Verdict, text_fingerprint
 from detector.sources.base import SourceBatch
 from detector.store.alerts import latest_alerts, save_changes
 from detector.store.store import Store
@@ -75,6 +75,7 @@ class _Reported:
     key: str
     person: str
     complaint_p: float
+    text: str = ""  # fingerprint of the text: a copy-pasted complaint is one piece of evidence
 
 
 class Evidence:
@@ -87,17 +88,19 @@ class Evidence:
 
     def add(self, service: str, post: Post, verdict: Verdict) -> None:
         recent = self._recent.setdefault(service, deque(maxlen=500))
-        recent.append(_Reported(post.created_at, f"{post.source}:{post.source_id}", post.person, verdict.complaint_p))
+        recent.append(_Reported(post.created_at, f"{post.source}:{post.source_id}", post.person, verdict.complaint_p,
+                                text_fingerprint(post.text)))
 
     def for_service(self, service: str, now: datetime) -> tuple[str, ...]:
-        """Up to ``limit`` recent complaints from distinct people, the most confident first."""
+        """Up to ``limit`` recent complaints from distinct people with distinct texts, the most confident first."""
         recent = [r for r in self._recent.get(service, ()) if now - self.keep <= r.at <= now]
         recent.sort(key=lambda r: (r.complaint_p, r.at), reverse=True)
-        chosen, people = [], set()
+        chosen, people, texts = [], set(), set()
         for r in recent:
-            if r.person not in people:
+            if r.person not in people and (not r.text or r.text not in texts):
                 chosen.append(r.key)
                 people.add(r.person)
+                texts.add(r.text)
             if len(chosen) >= self.limit:
                 break
         return tuple(chosen)

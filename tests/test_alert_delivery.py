@@ -375,3 +375,16 @@ def test_evidence_shows_a_copied_text_once(store):
     store.add_posts(posts, [Verdict("replay", p.source_id, True, 0.9) for p in posts])
     shown = evidence_posts(store, [f"replay:e{i}" for i in (0, 1, 1, 2, 3, 4)])
     assert [p["id"] for p in shown] == ["e0", "e4"]
+
+
+def test_the_pipelines_evidence_picks_distinct_texts():
+    from detector.pipeline import Evidence
+    from detector.records import Post, Verdict
+
+    at = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+    evidence = Evidence(limit=3)
+    for i in range(6):  # five people paste the same words, one writes their own
+        text = "LUMEN is down  again" if i < 5 else "lumen app crashed at login"
+        post = Post("replay", f"p{i}", at + timedelta(seconds=i), text, ("Lumen",), author=f"a{i}")
+        evidence.add("Lumen", post, Verdict("replay", f"p{i}", True, 0.9 - i / 100))
+    assert evidence.for_service("Lumen", at + timedelta(minutes=1)) == ("replay:p0", "replay:p5")
