@@ -472,3 +472,18 @@ def incident_cascade(store: Store, alert_id: str) -> dict[str, Any] | None:
     if owner is None:
         return None
     return next((cascade_record(c) for c in load_cascades(store) if c.id == owner), None)
+
+
+PLACE_COLUMNS = ["place", "kind", "region", "country", "people", "posts", "lat", "lon"]
+
+
+def places(store: Store, service: str, since: datetime, until: datetime) -> pd.DataFrame:
+    """Places named in the range's complaints with the distinct people naming each, most first (the same
+    count as the alert's "Where" and the comms view: ``detector.places.summary.count_places``)."""
+    from detector.places.summary import count_places
+    from detector.store.facts import place_mentions
+
+    counts = count_places(place_mentions(store, service, since, until))
+    return pd.DataFrame([{"place": c.place, "kind": c.kind, "region": c.region, "country": c.country,
+                          "people": c.people, "posts": c.posts, "lat": c.lat, "lon": c.lon} for c in counts],
+                        columns=PLACE_COLUMNS)

@@ -150,6 +150,7 @@ def _panels(cfg: data.AppConfig, service: str, since: datetime, until: datetime)
                                     "first_seen": "first seen", "last_seen": "last seen",
                                     "answer": st.column_config.LinkColumn("answer", display_text="open"),
                                     "example": st.column_config.TextColumn("example post", width="large")})
+    _places(data.query(db, "places", service, since, until))
     st.subheader("What people say")
     show_posts(data.query(db, "representative_posts", service, since, until, sample_limit=FACET_LIMIT),
                "No complaints in this range.", key="representative")
@@ -181,3 +182,30 @@ def _headline(raw, incidents, cfg: data.AppConfig) -> None:
         expected = last["expected"]
         cols[2].metric("Expected", data.EMPTY if expected != expected or expected is None else f"{float(expected):.1f}")
     cols[3].metric("Incidents in range", len(incidents))
+
+
+def _places(places: pd.DataFrame) -> None:
+    """Where reports come from: a map of the towns and provinces named (no map tiles, so it draws offline)
+    and the table, addresses included."""
+    st.subheader("Where people report from")
+    if places.empty:
+        st.caption("No places named in the complaints of this range.")
+        return
+    located = places.dropna(subset=["lat", "lon"])
+    left, right = st.columns([3, 2])
+    with left:
+        if located.empty:
+            st.caption("No place with coordinates (only addresses).")
+        else:
+            import pydeck
+
+            layer = pydeck.Layer("ScatterplotLayer", data=located[["place", "people", "lat", "lon"]],
+                                 get_position="[lon, lat]", get_radius="3000 + 1500 * people",
+                                 radius_min_pixels=4, radius_max_pixels=40, get_fill_color=[220, 60, 40, 160],
+                                 pickable=True)
+            view = pydeck.ViewState(latitude=float(located["lat"].mean()), longitude=float(located["lon"].mean()),
+                                    zoom=4 if len(located) > 1 else 7)
+            st.pydeck_chart(pydeck.Deck(layers=[layer], initial_view_state=view, map_style=None,
+                                        tooltip={"text": "{place}: {people} people"}), height=300)
+    with right:
+        st.dataframe(places[["place", "people", "posts", "kind"]], hide_index=True, width="stretch", height=300)

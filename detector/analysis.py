@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from detector.store import schema
+from detector.store.facts import places_of_posts
 from detector.store.store import Store
 from detector.timeparse import parse_time
 
@@ -95,14 +96,17 @@ def posts_query(service: str | None = None, since: datetime | None = None, until
 
 def load_posts(db: str | Path | Store, service: str | None = None, since: When = None,
                until: When = None) -> pd.DataFrame:
-    """Posts with their verdicts: one row per post, ``service`` the first (alphabetically) it matched;
-    ``since`` inclusive, ``until`` exclusive (see the module docstring for the forms they take)."""
+    """Posts with their verdicts: one row per post, ``service`` the first (alphabetically) it matched,
+    ``place`` the places it names ("Kamloops, BC; Vernon, BC"; empty when none); ``since`` inclusive,
+    ``until`` exclusive (see the module docstring for the forms they take)."""
     since, until = _when(since, "since"), _when(until, "until")
     store, own = _store(db)
     try:
         frame = _frame(store, posts_query(service, since, until))
         if service and not frame.empty:
             frame["service"] = service
+        named = places_of_posts(store, [int(i) for i in frame["post_id"]]) if not frame.empty else {}
+        frame["place"] = [("; ".join(named[i]) if i in named else None) for i in frame["post_id"]]
         return frame
     finally:
         if own:

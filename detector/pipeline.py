@@ -26,6 +26,7 @@ from detector.volume.bucketing import ServiceBuckets
 from detector.classify.base import Classifier
 from detector.classify.cause_rumours import flag_cause_rumours
 from detector.classify.claims import Claim
+from detector.places.extract import PlaceFinder
 from detector.sources.matching import ServiceMatcher, ServiceRule
 from detector.records import Bucket, Detection, Post, Rejected, Verdict, text_fingerprint
 from detector.sources.base import SourceBatch
@@ -169,11 +170,15 @@ def _conflict(post: Post) -> Rejected:
                     f"conflict: id {post.source_id!r} is already stored with a different text", raw)
 
 
-def classify_posts(classifier: Classifier, posts: list[Post]) -> tuple[list[Post], list[Verdict]]:
-    """One verdict per post (the classify stage); posts gain the language the classifier found."""
+def classify_posts(classifier: Classifier, posts: list[Post],
+                   places: PlaceFinder | None = None) -> tuple[list[Post], list[Verdict]]:
+    """One verdict per post (the classify stage), with the places it names when ``places`` is given;
+    posts gain the language the classifier found."""
     if not posts:
         return [], []
     verdicts = flag_cause_rumours(posts, classifier.classify(posts))  # whichever classifier: one rule
+    if places is not None:
+        verdicts = [replace(v, places=places.find(p.text)) for p, v in zip(posts, verdicts)]
     return [replace(p, lang=p.lang or v.lang) for p, v in zip(posts, verdicts)], list(verdicts)
 
 
@@ -218,9 +223,11 @@ class Pipeline:
         on_change: Callable[[AlertChange], None] | None = None,
         claims: Mapping[str, Claim] | None = None,
         grouper: "CascadeGrouper | None" = None,
+        places: PlaceFinder | None = None,
     ) -> None:
         self.store = store
         self.grouper = grouper  # groups incidents into cascades and holds back their own pages
+        self.places = places  # None: places are not looked for (tests, the aggregate worker)
         self.claims = dict(claims or {})  # known claims by id: notifications quote their text and answer
         self.selector = PostSelector(store, rules)
         self.rules = self.selector.rules
@@ -244,7 +251,7 @@ class Pipeline:
     # -- the batch ---------------------------------------------------------------------------------
     def process(self, batch: SourceBatch, *, source: str, assigned: str | None = None, report: RunReport) -> None:
         new_posts, conflicts = self.selector.select(batch, assigned=assigned, report=report)
-        new_posts, verdicts = classify_posts(self.classifier, new_posts)
+        new_posts, verdicts = classify_posts(self.classifier, new_posts, self.places)
         observed = self.observe(new_posts, verdicts, report)
         with self.store.engine.begin() as conn:
             stored = self.store.add_posts(new_posts, verdicts, conn)

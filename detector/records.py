@@ -59,6 +59,23 @@ class Post:
 
 
 @dataclass(frozen=True, slots=True)
+class Place:
+    """A place a post names: a town or city, a state or province (``region``), or a street address."""
+
+    name: str
+    kind: str  # city | region | address
+    region: str | None = None  # state or province abbreviation ("BC", "TX"); None for an address
+    country: str | None = None  # ISO 3166 code
+    lat: float | None = None
+    lon: float | None = None
+
+    @property
+    def label(self) -> str:
+        """How people read it: "Kamloops, BC", "Alberta", "259 Portage Avenue"."""
+        return f"{self.name}, {self.region}" if self.kind == "city" and self.region else self.name
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """What the classifier says about one post."""
 
@@ -75,6 +92,7 @@ class Verdict:
     lang: str | None = None
     confidence: float = 1.0  # lower for languages or texts the model is not trained for
     model: str = "keywords"
+    places: tuple[Place, ...] = ()  # the places the post names (see detector/places)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -32,6 +32,8 @@ def post_view(post: Post, verdict: Verdict) -> dict[str, Any]:
         "complaint_p": verdict.complaint_p, "symptom": verdict.symptom, "claim": verdict.claim,
         "complaint": verdict.complaint, "services": list(post.services),
         "misinformation": verdict.misinformation, "person": post.person,
+        "places": [{"place": p.label, "name": p.name, "kind": p.kind, "region": p.region, "country": p.country,
+                    "lat": p.lat, "lon": p.lon} for p in verdict.places],
     }
 
 

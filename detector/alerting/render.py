@@ -184,6 +184,8 @@ def render(notification: Mapping[str, Any], max_posts: int = 5) -> Rendered:
     symptoms = notification.get("symptoms") or {}
     if symptoms:
         facts.append(("Top symptoms", ", ".join(f"{plain(k)} ({v})" for k, v in list(symptoms.items())[:3])))
+    if figures.get("where"):
+        facts.append(("Where", plain(str(figures["where"]))))
     claims = notification.get("claims") or []
     if claims:
         facts.append(("Rumours", " | ".join(rumour_text(c) for c in claims)))

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from detector.records import Post, Verdict
+from detector.records import Place, Post, Verdict
 
 
 def post_to_json(post: Post) -> str:
@@ -30,4 +30,6 @@ def verdict_to_json(verdict: Verdict) -> str:
 
 
 def verdict_from_json(text: str | bytes) -> Verdict:
-    return Verdict(**json.loads(text))
+    data: dict[str, Any] = json.loads(text)
+    data["places"] = tuple(Place(**place) for place in data.get("places") or ())
+    return Verdict(**data)

@@ -26,3 +26,7 @@ class ClassifierSettings(BaseModel):
     )
     claims: Path | None = Field(None, description="TOML file of known claims to match posts against.")
     batch_size: int = Field(256, ge=1, le=10_000, description="Posts encoded per batch.")
+    places: bool = Field(
+        True, description="Look for the places posts name (towns, provinces, place hashtags, addresses) in the "
+        "packaged GeoNames gazetteer; false: store no places.",
+    )

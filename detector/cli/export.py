@@ -19,8 +19,8 @@ from detector.timeparse import parse_time
 @click.option("--until", help="Only posts before this time.")
 def export_cmd(db: str | None, fmt: str, out: Path, service: str | None, since: str | None, until: str | None) -> None:
     """Export posts with their verdicts: complaint (0/1), complaint_p, misinformation (0/1),
-    misinformation_p, claim, symptom, and the post's source, id, time, service, text, author (pseudonymised),
-    url and language."""
+    misinformation_p, claim, symptom, place (the places the post names, "Kamloops, BC; Vernon, BC"), and the
+    post's source, id, time, service, text, author (pseudonymised), url and language."""
     lo = parse_time(since) if since else None
     hi = parse_time(until) if until else None
     store = open_store(db)

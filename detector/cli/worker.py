@@ -141,7 +141,10 @@ def classify_cmd(config: Path | None, db: str | None, bus: str | None, name: str
     if classifier:
         settings = settings.model_copy(update={"classifier": settings.classifier.model_copy(update={"kind": classifier})})
     conn = connect(settings, bus_settings)
-    worker = ClassifyWorker(conn, build_classifier(settings.classifier, settings.services), name=name)
+    from detector.places.extract import PlaceFinder
+
+    worker = ClassifyWorker(conn, build_classifier(settings.classifier, settings.services), name=name,
+                            places=PlaceFinder() if settings.classifier.places else None)
     try:
         _serve(worker)
     finally:

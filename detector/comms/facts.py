@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
 from detector.classify.claims import Claim
+from detector.places.summary import count_places, where_line
 from detector.records import text_fingerprint
 from detector.store import facts as stored
 from detector.store.store import Store
@@ -105,7 +106,8 @@ class IncidentFacts:
     symptoms: dict[str, int] = field(default_factory=dict)
     rumours: list[Rumour] = field(default_factory=list)
     official: list[dict[str, Any]] = field(default_factory=list)
-    places: dict[str, int] | None = None  # None: no place data in this database
+    places: dict[str, int] | None = None  # distinct people per place named ("Kamloops, BC": 4), most first
+    where: str | None = None  # "reports from 7 areas in 3 provinces: Kamloops (4), ..." (None: no place named)
 
     def people_at(self, moment: datetime) -> int:
         """How many distinct people had reported it by ``moment`` (for "what changed since the last one")."""
@@ -145,6 +147,7 @@ class IncidentFacts:
             "resolve_wait_minutes": None if self.resolve_wait is None else self.resolve_wait // timedelta(minutes=1),
             "trend": self.trend,
             "places": self.places,
+            "where": self.where,
             "rumours": [{**asdict(r), "first_seen": iso(r.first_seen), "last_seen": iso(r.last_seen)}
                         for r in self.rumours],
         }
@@ -242,6 +245,12 @@ def gather(
     now = (complete or minutes)[-1] if live and minutes else None
     above = [m for m in minutes if m.upper is not None and m.value > m.upper]
     bound = above[-1].start + timedelta(minutes=1) if above else past_end
+    mentions = stored.place_mentions(store, service, since, past_end)
+    for key, post in _fresh_posts(fresh, service, since, end).items():
+        if post.get("complaint") and key not in known:
+            person = post.get("person") or post.get("author") or post.get("text")
+            mentions += [stored.PlaceMention(**place, person=person) for place in post.get("places") or ()]
+    places = count_places(mentions)
     return IncidentFacts(
         service=service, incident_id=incident_id, status=status, severity=severity, opened_at=opened_at,
         resolved_at=resolved_at, until=end, metric=metric, peak=peak_of(minutes), now=now,
@@ -254,7 +263,7 @@ def gather(
         symptoms=dict(symptoms.most_common()),
         rumours=rumours_of(sorted(rumour_rows, key=lambda r: r.created_at)[-stored.RUMOUR_ROWS:], claims),
         official=stored.official_rows(store, service, since, end + timedelta(hours=1)),
-        places=stored.place_counts(store, service, since, past_end),
+        places={c.place: c.people for c in places}, where=where_line(places),
     )
 
 

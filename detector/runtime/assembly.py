@@ -22,6 +22,7 @@ from detector.classify.keywords import KeywordClassifier
 from detector.classify.settings import ClassifierSettings
 from detector.config import ServiceSettings, Settings
 from detector.pipeline import Pipeline, RunReport
+from detector.places.extract import PlaceFinder
 from detector.pseudonym import Pseudonymiser, key_file_for, load_or_create_key
 from detector.secrets import Secrets
 from detector.sources.base import Source
@@ -122,6 +123,7 @@ def build_system(
         on_change=on_change,
         claims=known_claims(settings.classifier),
         grouper=build_grouper(settings, store),
+        places=PlaceFinder() if settings.classifier.places else None,
     )
     sender = Sender(store, channels, secrets=secrets, settings=settings.alerts)
     return System(settings, store, secrets, Pseudonymiser(key), pipeline, channels, sender)

@@ -79,6 +79,7 @@ _VERSION_TABLES: dict[int, tuple[str, ...]] = {
     4: ("worker_leases", "worker_checkpoints"),
     5: ("backtests",),
     6: ("cascades", "cascade_members", "cascade_events"),
+    7: ("post_places",),
 }
 
 

@@ -41,6 +41,21 @@ class RumourRow:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class PlaceMention:
+    """A place named by one person's complaints (``posts`` of them) about a service."""
+
+    place: str  # the label people read: "Kamloops, BC"
+    name: str
+    kind: str  # city | region | address
+    region: str | None
+    country: str | None
+    lat: float | None
+    lon: float | None
+    person: str
+    posts: int = 1
+
+
 def bucket_rows(store: Store, service: str, since: datetime, until: datetime) -> list[BucketRow]:
     """The service's stored minutes with start in [since, until), in time order (empty minutes are absent)."""
     query = (sa.select(_b.c.start, _b.c.mentions, _b.c.complaints, _b.c.people, _b.c.complaint_people,
@@ -113,6 +128,37 @@ def _utc(value: Any) -> Any:
     return schema.UTCDateTime().process_result_value(value, None)
 
 
+def place_mentions(store: Store, service: str, since: datetime, until: datetime) -> list[PlaceMention]:
+    """Each (place, person) pair of the complaints about the service in [since, until) that name a place:
+    the rows people-per-place counts are made of (``detector.places.summary.count_places``)."""
+    pl = schema.post_places
+    query = (sa.select(pl.c.place, pl.c.name, pl.c.kind, pl.c.region, pl.c.country, pl.c.lat, pl.c.lon,
+                       _p.c.person, sa.func.count())
+             .select_from(_ps.join(_p, _p.c.id == _ps.c.post_id).join(_v, _v.c.post_id == _ps.c.post_id)
+                          .join(pl, pl.c.post_id == _ps.c.post_id))
+             .where(_ps.c.service == service, _ps.c.created_at >= since, _ps.c.created_at < until,
+                    _v.c.complaint.is_(True))
+             .group_by(pl.c.place, pl.c.name, pl.c.kind, pl.c.region, pl.c.country, pl.c.lat, pl.c.lon, _p.c.person))
+    with store.engine.connect() as conn:
+        return [PlaceMention(*row[:7], person=row[7], posts=int(row[8])) for row in conn.execute(query)]
+
+
 def place_counts(store: Store, service: str, since: datetime, until: datetime) -> dict[str, int] | None:
-    """Complaints per place named in them, when this database records places (None when it does not)."""
-    return None
+    """Distinct people per place named in the complaints of [since, until), most first ("Kamloops, BC": 4)."""
+    from detector.places.summary import count_places
+
+    return {row.place: row.people for row in count_places(place_mentions(store, service, since, until))}
+
+
+def places_of_posts(store: Store, post_ids: list[int]) -> dict[int, list[str]]:
+    """The places each post names, as labels ("Kamloops, BC"), by post id (posts naming none are absent)."""
+    pl = schema.post_places
+    out: dict[int, list[str]] = {}
+    with store.engine.connect() as conn:
+        for start in range(0, len(post_ids), 500):
+            chunk = post_ids[start:start + 500]
+            rows = conn.execute(sa.select(pl.c.post_id, pl.c.place).where(pl.c.post_id.in_(chunk))
+                                .order_by(pl.c.post_id, pl.c.place))
+            for post_id, place in rows:
+                out.setdefault(post_id, []).append(place)
+    return out

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class UTCDateTime(TypeDecorator):
@@ -308,3 +308,18 @@ cascade_events = sa.Table(
     sa.Column("detail", sa.JSON),
 )
 sa.Index("ix_cascade_events_cascade", cascade_events.c.cascade_id, cascade_events.c.id)
+
+# Version 7: the places each post names (detector/places), with the gazetteer's coordinates, so counting
+# people per place and drawing them on a map needs no gazetteer at read time.
+post_places = sa.Table(
+    "post_places",
+    metadata,
+    sa.Column("post_id", sa.ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("place", sa.String(200), primary_key=True),  # the label people read: "Kamloops, BC"
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # city | region | address
+    sa.Column("region", sa.String(16)),
+    sa.Column("country", sa.String(8)),
+    sa.Column("lat", sa.Float),
+    sa.Column("lon", sa.Float),
+)

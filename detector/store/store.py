@@ -119,7 +119,7 @@ class Store:
         )
         result = conn.execute(stmt, rows)
         new_ids = {(row.source, row.source_id): row.id for row in result.all()}
-        service_rows, verdict_rows = [], []
+        service_rows, verdict_rows, place_rows = [], [], []
         for post in posts:
             post_id = new_ids.get(post.key)
             if post_id is None:
@@ -130,10 +130,13 @@ class Store:
             verdict = by_key.get(post.key)
             if verdict is not None:
                 verdict_rows.append(_verdict_row(post_id, verdict))
+                place_rows += _place_rows(post_id, verdict)
         if service_rows:
             conn.execute(self._insert_ignoring(schema.post_services), service_rows)
         if verdict_rows:
             conn.execute(self._insert_ignoring(schema.verdicts), verdict_rows)
+        if place_rows:
+            conn.execute(self._insert_ignoring(schema.post_places), place_rows)
         return StoredPosts(new_ids, len(posts) - len(new_ids))
 
     def quarantine(self, rejected: Iterable[Rejected], conn: Connection | None = None) -> int:
@@ -269,6 +272,16 @@ def _verdict_row(post_id: int, verdict: Verdict) -> dict[str, Any]:
         "claim_similarity": None if verdict.claim_similarity is None else float(verdict.claim_similarity),
         "confidence": float(verdict.confidence),
     }
+
+
+def _place_rows(post_id: int, verdict: Verdict) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for place in verdict.places:
+        rows.setdefault(place.label[:200], {
+            "post_id": post_id, "place": place.label[:200], "name": place.name[:200], "kind": place.kind,
+            "region": place.region, "country": place.country, "lat": place.lat, "lon": place.lon,
+        })
+    return list(rows.values())
 
 
 def dumps(value: Any) -> str:

@@ -16,6 +16,7 @@ from detector.bus.codec import post_from_json, post_to_json, verdict_to_json
 from detector.bus.streams import POSTS, Message
 from detector.classify.base import Classifier
 from detector.pipeline import classify_posts
+from detector.places.extract import PlaceFinder
 from detector.records import Post, Rejected
 from detector.workers.base import Worker
 
@@ -28,9 +29,10 @@ class ClassifyWorker(Worker):
     role = "classify"
 
     def __init__(self, conn, classifier: Classifier, *, name: str | None = None,
-                 monotonic=time.monotonic, **kwargs) -> None:
+                 monotonic=time.monotonic, places: PlaceFinder | None = None, **kwargs) -> None:
         super().__init__(conn, name=name, **kwargs)
         self.classifier = classifier
+        self.places = places
         self.monotonic = monotonic
         self.classified = 0
         self.claimed = 0
@@ -85,7 +87,7 @@ class ClassifyWorker(Worker):
             except (KeyError, TypeError, ValueError) as error:  # a poison message must not stop every worker
                 rejected.append(Rejected("bus", f"posts:{message.id}", f"undecodable post message: {error}",
                                          str(message.fields.get("body"))[:2000]))
-        posts, verdicts = classify_posts(self.classifier, list(decoded.values()))
+        posts, verdicts = classify_posts(self.classifier, list(decoded.values()), self.places)
         with self.store.engine.begin() as conn:
             self.store.add_posts(posts, verdicts, conn)
             self.store.quarantine(rejected, conn)

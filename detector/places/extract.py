@@ -1,0 +1,235 @@
+"""Places a post names: towns and cities, states and provinces, place hashtags and street addresses.
+
+Precision matters more than recall here (a false "Mobile, AL" on a map misleads comms), so the rules are
+stated in advance rather than tuned, and a word is taken as a place only when one of them holds:
+
+1. **Hashtag**: ``#kamloops`` is the place; ``#vernonbc`` is a place followed by its own state or province
+   abbreviation; ``#alberta`` a province. A bare hashtag needs a place of ``MIN_HASHTAG`` people.
+2. **Place, region**: a name followed by its state or province ("Vernon BC", "Mobile, AL", "Calgary,
+   Alberta") is that place, whatever its size and even if it is a common word.
+3. **Capitalised** (not the first word of a sentence, and the post is not written in capitals): a name of
+   ``MIN_CAPITALISED`` people or more ("Colwood", "Rutland").
+4. **Any case**: a name of ``MIN_ANY_CASE`` people or more ("kelowna", "calgary").
+5. **Near a place**: a smaller name, capitalised or of five letters or more, in the same state or province
+   as a place found by rules 1-4 ("Deer Run Calgary", "kelowna glenmore and Rutland").
+6. **State or province** by its full name ("southern Alberta", "Texas"); postal abbreviations count alone
+   only for Canada's unambiguous ones (``STANDALONE``), elsewhere only after a place (rule 2).
+7. **Address**: a house number, one to three capitalised words and a street type ("259 Portage Avenue",
+   "15347-37 St").
+
+Rules 3-5 never take a word of ``STOP_WORDS``: everyday words and brands that are also place names
+("Mobile", "Reading", "Normal", "Hope", "Deal", "Rogers", "Bell"). Among places of one name the one in the
+state or province the post names wins, then one in the same region or country as the post's other
+places, then the most populous.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from detector.places.gazetteer import Entry, Gazetteer, fold, load_gazetteer
+from detector.records import Place
+
+MIN_HASHTAG = 5_000
+MIN_CAPITALISED = 15_000
+MIN_ANY_CASE = 100_000
+CONTEXT_LETTERS = 5
+STANDALONE = frozenset({"BC", "B.C.", "NS", "NB", "QC", "SK", "MB", "NL", "PEI", "NWT", "PQ"})
+
+STOP_WORDS = frozenset("""
+home don over many send page point start haven eye box hope gateway nice mobile deal normal happy early
+center centre cool post price man worth luck downtown street friend okay chase guy outlook north south east
+west media claude wall metro college virgin central tornado strong sale reading lead knock surprise story
+quarter hub advance wells orange hurt green fargo effort bridge bay section rock purchase progress minor
+mark keys junction jack friendly battle welcome tool success rush portal loyal law hospital concrete banning
+white stock split research plenty miles kill holder halfway broke beer ball down internet online service
+services cable phone best why love energy power most plain liberty independence commerce enterprise
+justice union unity victory paradise eden bliss temple church school university park lake river beach
+mountain valley spring springs summit crown royal king queen prince princess bishop bell rogers shaw telus
+cox frontier spectrum optimum sprint boost mint charter comcast xfinity verizon windstream starlink ideal
+ring alexa echo galaxy pixel apple amazon netflix hulu disney youtube google twitter facebook gaming
+cali white house march may august sunday monday friday christmas easter of the and or in on at to for is it no new
+""".split())
+STREET = (r"Avenue|Ave|Street|St|Road|Rd|Drive|Dr|Boulevard|Blvd|Lane|Ln|Way|Crescent|Cres|Court|Ct|Place|"
+          r"Pl|Trail|Trl|Highway|Hwy|Parkway|Pkwy|Terrace|Circle|Cir")
+_ADDRESS = re.compile(rf"\b\d{{1,6}}(?:-\d{{1,4}})?\s+(?:(?:[A-Z][a-z]+|\d{{1,3}}(?:st|nd|rd|th)?)\s+){{1,3}}"
+                      rf"(?:{STREET})\b\.?|\b\d{{3,6}}-\d{{1,3}}\s+(?:{STREET})\b\.?")
+_WORD = re.compile(r"[^\W\d_]+(?:[’'.-][^\W\d_]+)*\.?")
+_NOISE = re.compile(r"https?://\S+|www\.\S+|pic\.twitter\.com/\S+|@\w+")
+_HASHTAG = re.compile(r"#(\w+)")
+DIRECTIONS = ("north", "south", "east", "west", "downtown", "central", "greater")
+CONNECTORS = {"of", "and", "upon", "the", "de", "la", "on"}
+MAX_WORDS = 4
+
+
+@dataclass
+class _Found:
+    start: int
+    end: int
+    candidates: list[Entry]
+    strong: bool  # rules 1, 2, 6, or a stated region: counts as context for rule 5
+    entry: Entry | None = None
+
+
+class PlaceFinder:
+    """Finds the places in post texts with a gazetteer (the packaged GeoNames one by default)."""
+
+    def __init__(self, gazetteer: Gazetteer | None = None) -> None:
+        self._gazetteer = gazetteer
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        if self._gazetteer is None:
+            self._gazetteer = load_gazetteer()
+        return self._gazetteer
+
+    def find(self, text: str) -> tuple[Place, ...]:
+        """The distinct places ``text`` names, in the order it names them."""
+        if not text:
+            return ()
+        g = self.gazetteer
+        clean = _NOISE.sub(lambda m: " " * len(m.group()), text)
+        addresses = [" ".join(m.group().rstrip(".").split()) for m in _ADDRESS.finditer(clean)]
+        clean = _ADDRESS.sub(lambda m: " " * len(m.group()), clean)  # "259 Portage Avenue" is not Portage
+        shouting = _shouting(clean)
+        found: list[_Found] = []
+        weak: list[_Found] = []
+        for match in _HASHTAG.finditer(clean):
+            hit = self._hashtag(match.group(1))
+            if hit is not None:
+                found.append(_Found(match.start(), match.end(), *hit))
+        clean = _HASHTAG.sub(lambda m: " " * len(m.group()), clean)
+        words = [(m.start(), m.end(), m.group().rstrip(".")) for m in _WORD.finditer(clean)]
+        i = 0
+        while i < len(words):
+            step = self._words_at(clean, words, i, shouting, found, weak)
+            i += step
+        settled = [f for f in found if f.entry is not None or len(f.candidates) == 1]
+        strong_regions = {(f.entry or f.candidates[0]).region for f in found}
+        for item in weak:
+            near = [e for e in item.candidates if e.region in strong_regions]
+            if near:
+                item.entry = near[0]
+                found.append(item)
+                settled.append(item)
+        places: list[Place] = []
+        for item in sorted(found, key=lambda f: f.start):
+            others = [(f.entry or f.candidates[0]) for f in settled if f is not item]
+            entry = item.entry or _choose(item.candidates, {e.region for e in others}, {e.country for e in others})
+            place = Place(entry.name, entry.kind, entry.region, entry.country, round(entry.lat, 4),
+                          round(entry.lon, 4))
+            if place not in places:
+                places.append(place)
+        for address in addresses:
+            place = Place(address, "address")
+            if place not in places:
+                places.append(place)
+        return tuple(places)
+
+    # -- rules -------------------------------------------------------------------------------------
+    def _hashtag(self, body: str) -> tuple[list[Entry], bool] | None:
+        g = self.gazetteer
+        key = fold(body).replace(" ", "")
+        if not key or key in STOP_WORDS:
+            return None
+        region = next((e for name, e in g.region_names.items() if name.replace(" ", "") == key), None)
+        if region is not None:
+            return [region], True
+        for cut in (2, 3):  # "vernonbc", "kelownabc", "seattlewa", "halifaxns"; "charlottetownpei"
+            head, tail = key[:-cut], key[-cut:]
+            places = [e for e in g.cities(_spaced(g, head)) if e.region.lower() == tail]
+            if head and places:
+                return places, True
+        places = [e for e in g.cities(_spaced(g, key)) if e.population >= MIN_HASHTAG]
+        if not places:  # "#westseattle", "#downtownvancouver": the city
+            direction = next((d for d in DIRECTIONS if key.startswith(d) and len(key) > len(d) + 3), None)
+            if direction:
+                return self._hashtag(key[len(direction):])
+        return (places, True) if places else None
+
+    def _words_at(self, text: str, words: list[tuple[int, int, str]], i: int, shouting: bool,
+                  found: list[_Found], weak: list[_Found]) -> int:
+        """Try the longest name starting at word ``i``; record it; return how many words were used."""
+        g = self.gazetteer
+        for length in range(min(MAX_WORDS, len(words) - i), 0, -1):
+            span = words[i: i + length]
+            if span[0][2].lower() in CONNECTORS or span[-1][2].lower() in CONNECTORS:
+                continue
+            key = fold(" ".join(w for _, _, w in span))
+            region = g.region_names.get(key)
+            cities = g.cities(key)
+            if region is None and not cities:
+                continue
+            start, end = span[0][0], span[-1][1]
+            capitalised = not shouting and all(w[0].isupper() or w.lower() in CONNECTORS for _, _, w in span)
+            first = _sentence_start(text, start)
+            stated, used = self._stated_region(text, words, i + length)
+            if cities and stated:
+                inside = [e for e in cities if (e.country, e.region) in stated]
+                if inside:
+                    found.append(_Found(start, end, inside, True, inside[0]))
+                    return length + used
+            if region is not None and (capitalised or key not in STOP_WORDS):
+                found.append(_Found(start, end, [region], True, region))
+                return length
+            if not cities or key in STOP_WORDS:
+                continue
+            biggest = cities[0].population
+            if biggest >= MIN_ANY_CASE or (capitalised and not (first and length == 1)
+                                           and biggest >= MIN_CAPITALISED):
+                found.append(_Found(start, end, cities, False))
+                return length
+            if capitalised or len(key) >= CONTEXT_LETTERS:
+                weak.append(_Found(start, end, cities, False))
+                return length
+        word = words[i][2]
+        if word in STANDALONE or (word.upper() == word and word.upper() in STANDALONE and not shouting):
+            regions = g.region(word)
+            if regions:
+                found.append(_Found(words[i][0], words[i][1], regions, True, regions[0]))
+        return 1
+
+    def _stated_region(self, text: str, words: list[tuple[int, int, str]], at: int) -> tuple[set, int]:
+        """The states or provinces written right after a name ("Vernon BC", "Mobile, AL", "Calgary,
+        Alberta"), as (country, abbreviation) pairs, and how many words they take."""
+        if at >= len(words):
+            return set(), 0
+        between = text[words[at - 1][1]: words[at][0]]
+        if between.strip() not in ("", ","):
+            return set(), 0
+        word = words[at][2]
+        if word.replace(".", "").isupper() and 2 <= len(word.replace(".", "")) <= 3:
+            return {(e.country, e.region) for e in self.gazetteer.region(word)}, 1
+        for length in (3, 2, 1):
+            key = fold(" ".join(w for _, _, w in words[at: at + length]))
+            region = self.gazetteer.region_names.get(key)
+            if region is not None and words[at][2][0].isupper():
+                return {(region.country, region.region)}, length
+        return set(), 0
+
+
+def _spaced(g: Gazetteer, squashed: str) -> str:
+    """A hashtag's name as the gazetteer spells it: "portcoquitlam" -> "port coquitlam" when known."""
+    if squashed in g.by_name:
+        return squashed
+    return g.squashed().get(squashed, squashed)
+
+
+def _choose(candidates: list[Entry], regions: set[str], countries: set[str]) -> Entry:
+    for wanted in (lambda e: e.region in regions, lambda e: e.country in countries):
+        picked = [e for e in candidates if wanted(e)]
+        if picked:
+            return picked[0]
+    return candidates[0]
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    before = text[:start].rstrip()
+    return not before or before[-1] in ".!?:;\"“(\n"
+
+
+def _shouting(text: str) -> bool:
+    """Most letters are capitals: capitalisation says nothing about names."""
+    letters = [ch for ch in text if ch.isalpha()]
+    return len(letters) >= 8 and sum(ch.isupper() for ch in letters) > 0.6 * len(letters)
