@@ -211,6 +211,7 @@ def _classify_with_head(folder: Path, texts: list[str], embedding_model, batch_s
 
 
 def _classify_with_model(folder: Path, texts: list[str], claims, embedding_model, batch_size) -> dict[str, list]:
+    from detector.classify.cause_rumours import flag_cause_rumours
     from detector.classify.model import EmbeddingClassifier
     from detector.records import Post
 
@@ -222,7 +223,7 @@ def _classify_with_model(folder: Path, texts: list[str], claims, embedding_model
             chunk = texts[start : start + batch_size]
             posts = [Post(source="file", source_id=str(start + i), created_at=now, text=text)
                      for i, text in enumerate(chunk)]
-            verdicts.extend(classifier.classify(posts))
+            verdicts.extend(flag_cause_rumours(posts, classifier.classify(posts)))  # as the pipeline does
             bar.update(len(chunk))
     columns = {name: [getattr(v, name) for v in verdicts] for name in _VERDICT_FIELDS}
     columns["complaint"] = [int(v) for v in columns["complaint"]]
