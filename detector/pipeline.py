@@ -107,6 +107,10 @@ class Evidence:
         return tuple(chosen)
 
 
+# The longest silence walked bucket by bucket (see Pipeline._across_silence).
+LONGEST_WALK = timedelta(days=30)
+
+
 class PostSelector:
     """Which posts of a batch are new and about a watched service (the ingest stage)."""
 
@@ -297,8 +301,9 @@ class Pipeline:
     def observe_flush(self, until: datetime) -> Observation:
         """Judge every bucket that ends by ``until``; nothing is written."""
         observed = Observation()
-        for service, buckets in self.buckets.items():
-            for bucket in buckets.advance(until):
+        for service in list(self.buckets):
+            buckets, last = self._across_silence(service, self.buckets[service], until)
+            for bucket in [*last, *buckets.advance(until)]:
                 observed.changes += self._judge_closed(bucket, observed.scored)
         self._decide(observed, until, {})
         return observed
@@ -344,7 +349,8 @@ class Pipeline:
             report.late += 1  # stored and counted in its bucket, but the detector has moved on
             return []
         changes: list[AlertChange] = []
-        for closed in buckets.advance(post.created_at):
+        buckets, last = self._across_silence(service, buckets, post.created_at)
+        for closed in [*last, *buckets.advance(post.created_at)]:
             changes += self._judge_closed(closed, scored)
         partial = buckets.add(post, verdict)
         if verdict.complaint:
@@ -374,6 +380,27 @@ class Pipeline:
                                     claims=self.claims, newer=scored)
             out += [(change, channel, payload) for channel in channels]
         return out
+
+    def _across_silence(
+        self, service: str, buckets: ServiceBuckets, moment: datetime
+    ) -> tuple[ServiceBuckets, list[Bucket]]:
+        """The service's buckets, started afresh when ``moment`` lies more than LONGEST_WALK after them, and
+        the bucket that was open before the silence (to be judged as closed).
+
+        Empty buckets are judged one by one so the baseline learns a quiet night; but a file with a row
+        from 1991 before rows from 2024 had the detector walk 17 million empty minutes. After a silence that
+        long nothing learned before it describes the stream: the service's detector starts over (warm-up
+        included) at ``moment``, in time proportional to the posts, not the minutes.
+        """
+        start = buckets.open_start
+        if start is None or moment - start <= LONGEST_WALK:
+            return buckets, []
+        last = list(buckets.advance(start + self.width))
+        log.warning("service %s: no posts from %s to %s; its detector starts over", service,
+                    start.isoformat(), moment.isoformat())
+        self.detectors[service] = build_detector(self.detection, service)
+        fresh = self.buckets[service] = ServiceBuckets(service, self.width)
+        return fresh, last
 
     def _detector(self, service: str) -> VolumeDetector:
         detector = self.detectors.get(service)
