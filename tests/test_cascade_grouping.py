@@ -170,3 +170,18 @@ def test_config_depends_on_and_upstreams_validated_with_shipped_defaults():
         parse_settings('[[services]]\nname = "Discord"\ndepends_on = ["Cloudfare"]\n')
     with pytest.raises(ConfigError, match="both a service and an upstream"):
         parse_settings('[[upstreams]]\nname = "Discord"\n[[services]]\nname = "Discord"\n')
+
+
+def test_an_incident_held_when_the_process_stopped_is_held_again_and_paged_if_alone():
+    a = opened("Discord", 0)
+    settings = AlertSettings(cascades={"group_wait_minutes": 5})
+    g = CascadeGrouper(settings, depends_on=DEPENDS, upstreams={"Cloudflare"}, unpaged=[a.alert])
+    page, cascades, _ = feed(g, [(2, None)])
+    assert page == [] and cascades == []  # still inside its wait
+    b = opened("Slack", 3)
+    page, cascades, inhibited = feed(g, [(3, b)])
+    assert cascades[0].cascade.services == ("Discord", "Slack") and set(inhibited) == {a.alert.id, b.alert.id}
+    old = CascadeGrouper(settings, depends_on=DEPENDS, upstreams={"Cloudflare"}, unpaged=[a.alert])
+    assert feed(old, [(180, None)])[0] == []  # hours later it is old news, not a page
+    alone = CascadeGrouper(settings, depends_on=DEPENDS, upstreams={"Cloudflare"}, unpaged=[a.alert])
+    assert feed(alone, [(4, None), (6, None)])[0] == [a]

@@ -203,3 +203,27 @@ def test_report_and_dashboard_tell_the_cascade_as_one_story(tmp_path: Path, monk
     warnings = " ".join(w.value for w in app.warning)
     assert "Part of a cascade" in warnings and "Edgeco" in warnings
     st.cache_data.clear()
+
+
+def test_a_restart_inside_the_group_wait_still_announces_the_cascade_once(tmp_path: Path) -> None:
+    from detector.store.cascades import interrupted
+    from detector.store.store import Store
+
+    whole, first, second = tmp_path / "all.csv", tmp_path / "first.csv", tmp_path / "second.csv"
+    write_posts(whole, onsets(), until=BURST + timedelta(minutes=30))
+    rows = list(csv.reader(whole.open()))
+    cut = (BURST + timedelta(minutes=4, seconds=30)).isoformat().replace("+00:00", "Z")
+    for path, part in ((first, [r for r in rows[1:] if r[1] < cut]), (second, [r for r in rows[1:] if r[1] >= cut])):
+        with path.open("w", newline="") as handle:
+            csv.writer(handle).writerows([rows[0], *part])
+    db, _ = replay(tmp_path, first, None)  # stops 4.5 minutes in: the cascade formed, not yet announced
+    with Store(db) as store:
+        (formed,) = json.loads(run("alerts", "--db", str(db), "--format", "json", "--groups"))
+        unannounced, _ = interrupted(store, [formed["id"]], {"Discord", "Slack", "Zoom"})
+    assert unannounced == [formed["id"]] and not (tmp_path / "sent.jsonl").exists()
+    run("replay", str(second), "-c", str(tmp_path / "detector.toml"), "--time-column", "ts", "--text-column", "text",
+        "--id-column", "id", "--author-column", "user", "--source-name", "replay-2", "-q")
+    (cascade,) = alerts(db)["cascades"]
+    opened = [n for n in sent(tmp_path) if n["event"] == "opened"]
+    assert [n["alert"]["id"] for n in opened] == [cascade["id"]]
+    assert opened[0]["cascade"]["services"] == ["Discord", "Slack", "Zoom"]

@@ -158,7 +158,12 @@ class CascadeGrouper:
         upstreams: Iterable[str],
         official: Callable[[datetime, datetime], list[OfficialIncident]] = lambda since, until: [],
         known: Iterable[Cascade] = (),
+        unannounced: Iterable[str] = (),
+        unpaged: Iterable[Alert] = (),
     ) -> None:
+        """``known``: the open cascades to resume; ``unannounced``: those of them whose notification was not
+        made yet; ``unpaged``: open incidents of services with a dependency that no channel heard of and no
+        cascade holds (a restart inside their group wait): they are held again, and paged if still alone."""
         self.settings = settings.cascades
         self.inhibit = settings.inhibit
         self.depends_on = {service: tuple(ups) for service, ups in depends_on.items()}
@@ -176,6 +181,10 @@ class CascadeGrouper:
         self._spikes: dict[str, Alert] = {}  # upstream -> its open post-spike incident
         self._naming: dict[str, deque[tuple[datetime, frozenset[str], str]]] = {}
         self._unsent: dict[str, datetime] = {}  # cascade id -> when its notification is due
+        for cascade_id_ in unannounced:
+            if cascade_id_ in self._cascades:
+                self._unsent[cascade_id_] = self._cascades[cascade_id_].opened_at + self.wait
+        self._restore = [a for a in unpaged if a.id not in self._member_of]
         self._official_cache: tuple[datetime | None, list[OfficialIncident]] = (None, [])
 
     # -- input -------------------------------------------------------------------------------------
@@ -211,6 +220,8 @@ class CascadeGrouper:
         """Feed one batch's incident changes (event time ``now``); return what to page and what happened
         to cascades."""
         out = Decision()
+        if self._restore:
+            self._resume_held(now)
         for change in changes:  # each at its own time: a batch can span hours of a replay
             self._release(change.at, out)
             service = change.alert.service
@@ -238,6 +249,16 @@ class CascadeGrouper:
         self._release(now, out)
         self._prune(now)
         return out
+
+    def _resume_held(self, now: datetime) -> None:
+        """Hold again what a restart interrupted (see ``__init__``); an incident opened more than an hour
+        before the first event seen now is old news, not a page."""
+        for alert in self._restore:
+            if timedelta(0) <= now - alert.opened_at <= timedelta(hours=1):
+                change = AlertChange("opened", alert, alert.opened_at)
+                self._track(change, alert.opened_at)
+                self._held[alert.id] = [change]
+        self._restore = []
 
     def _track(self, change: AlertChange, now: datetime) -> _Tracked:
         service = change.alert.service

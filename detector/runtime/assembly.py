@@ -143,8 +143,14 @@ def build_grouper(settings: Settings, store: Store):
 
         return [o for o in load_official(store, since=since) if o.service in upstreams and o.started_at <= until]
 
+    from detector.store.cascades import interrupted
+
+    linked = {s.name for s in settings.services if s.depends_on}
+    known = load_cascades(store, open_only=True)
+    unannounced, unpaged = interrupted(store, [c.id for c in known], linked)
     return CascadeGrouper(settings.alerts, depends_on={s.name: s.depends_on for s in settings.services},
-                          upstreams=upstreams, official=official, known=load_cascades(store, open_only=True))
+                          upstreams=upstreams, official=official, known=known, unannounced=unannounced,
+                          unpaged=unpaged)
 
 
 def run_source(

@@ -165,3 +165,22 @@ def set_cascade_status(
         with store.engine.begin() as conn:
             _enqueue(conn, cascade_id, event_id, [(ch, payload) for ch in sorted(notified_channels(conn, cascade_id))], at)
     return done
+
+
+def interrupted(store: Store, open_cascades: Sequence[str], linked_services: Iterable[str]) -> tuple[list[str], list]:
+    """What a restart may have interrupted: the open cascades with no ``opened`` event yet (not announced),
+    and the open, unsuppressed incidents of ``linked_services`` that are in no cascade and have no outbox row
+    (held for their group wait when the process stopped)."""
+    from detector.store.alerts import alert_from_row
+
+    e, a, m, o = schema.cascade_events, schema.alerts, schema.cascade_members, schema.outbox
+    linked = list(linked_services)
+    with store.engine.connect() as conn:
+        announced = {r[0] for r in conn.execute(
+            sa.select(e.c.cascade_id).where(e.c.kind == "opened", e.c.cascade_id.in_(list(open_cascades))))}
+        rows = conn.execute(
+            sa.select(a).where(a.c.status == "open", a.c.suppressed.is_(False), a.c.service.in_(linked))
+            .where(~sa.exists().where(m.c.alert_id == a.c.id))
+            .where(~sa.exists().where(o.c.alert_id == a.c.id))
+        ).all() if linked else []
+    return [c for c in open_cascades if c not in announced], [alert_from_row(r) for r in rows]
