@@ -59,7 +59,8 @@ def summary(cfg: data.AppConfig, alert_id: str) -> None:
         return
     facts, _ = found
     symptoms = ", ".join(f"{name} ({n})" for name, n in list(facts.symptoms.items())[:3]) or "none named yet"
-    places = ", ".join(f"{name} ({n})" for name, n in list((facts.places or {}).items())[:3]) or "no places named"
+    places = facts.where or ", ".join(f"{name} ({n})" for name, n in list((facts.places or {}).items())[:3]) \
+        or "no places named"
     rumours = "; ".join(f"{r.text if r.claim else 'not in the claims file: ' + r.example[:80]} "
                         f"({r.verdict or 'no verdict in the claims file'}, {r.posts} posts)"
                         for r in facts.rumours[:2]) or "none"
@@ -76,12 +77,18 @@ def show(cfg: data.AppConfig, alert_id: str, key: str = "comms") -> None:
         return
     facts, drafted = found
     headline(cfg, alert_id)
+    if facts.minutes:
+        series = pd.Series([m.value for m in facts.minutes], index=pd.DatetimeIndex([m.start for m in facts.minutes]))
+        series = series.resample("1min").sum()  # empty minutes are zero reports, not gaps
+        st.line_chart(series.rename(facts.unit), height=160)
     st.text("Peak: " + (facts.peak.describe(facts.unit) if facts.peak else "no counted minutes yet"))
     left, right = st.columns(2)
     with left:
         st.markdown("**Where**")
         if facts.places:
-            st.dataframe(pd.DataFrame(list(facts.places.items()), columns=["place", "complaints"]),
+            if facts.where:
+                st.text(facts.where)
+            st.dataframe(pd.DataFrame(list(facts.places.items()), columns=["place", "people"]),
                          hide_index=True, width="stretch")
         else:
             st.caption("No places named in the reports.")

@@ -108,6 +108,7 @@ class IncidentFacts:
     official: list[dict[str, Any]] = field(default_factory=list)
     places: dict[str, int] | None = None  # distinct people per place named ("Kamloops, BC": 4), most first
     where: str | None = None  # "reports from 7 areas in 3 provinces: Kamloops (4), ..." (None: no place named)
+    minutes: tuple[Minute, ...] = ()  # the incident's stored minutes (empty ones absent): its trend, drawn
 
     def people_at(self, moment: datetime) -> int:
         """How many distinct people had reported it by ``moment`` (for "what changed since the last one")."""
@@ -263,7 +264,7 @@ def gather(
         symptoms=dict(symptoms.most_common()),
         rumours=rumours_of(sorted(rumour_rows, key=lambda r: r.created_at)[-stored.RUMOUR_ROWS:], claims),
         official=stored.official_rows(store, service, since, end + timedelta(hours=1)),
-        places={c.place: c.people for c in places}, where=where_line(places),
+        places={c.place: c.people for c in places}, where=where_line(places), minutes=tuple(minutes),
     )
 
 
