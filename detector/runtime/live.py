@@ -75,13 +75,13 @@ class Job:
 
     def allowed_seconds(self, tick_seconds: float) -> float | None:
         """How long this source may go without completing a poll before /healthz calls it failing: its
-        interval (jittered by up to a tenth) plus its deadline (the request timeout, and the scheduler's
-        tick it may wait to be noticed). ``None`` when the source has no interval (it is not judged by time)."""
+        interval (jittered by up to a tenth) plus its deadline (a request's whole-answer deadline, three
+        timeouts as PoliteClient sets it, and the scheduler's tick it may wait to be noticed). ``None`` when the source has no interval (it is not judged by time)."""
         settings = getattr(self.source, "settings", None)
         interval = getattr(settings, "interval_seconds", None)
         if interval is None or self.finite:
             return None
-        return 1.1 * float(interval) + float(getattr(settings, "timeout_seconds", 0.0)) + tick_seconds
+        return 1.1 * float(interval) + 3 * float(getattr(settings, "timeout_seconds", 0.0)) + tick_seconds
 
 
 class LiveRunner:

@@ -135,11 +135,14 @@ class PoliteClient:
         headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
         max_bytes: int = 20 * 1024 * 1024,
+        deadline: float | None = None,
     ) -> None:
         self.source = source
         self.budget = budget or RequestBudget(60, 60.0)
         self.requests = 0
-        self.deadline = timeout  # for the whole request, headers to last byte
+        # for the whole request, headers to last byte: three reads' worth, so a slow but honest answer passes
+        # and a server dripping a byte per read timeout is cut off
+        self.deadline = deadline if deadline is not None else 3 * timeout
         self.max_bytes = max_bytes
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout),
