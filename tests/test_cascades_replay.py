@@ -9,6 +9,7 @@ import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from detector.cli.main import cli
@@ -65,8 +66,8 @@ def run(*args: str) -> str:
     return result.output
 
 
-def replay(tmp: Path, posts: Path, status_page: str | None) -> tuple[Path, dict]:
-    db = tmp / "c.db"
+def replay(tmp: Path, posts: Path, status_page: str | None, db: Path | str | None = None) -> tuple[Path, dict]:
+    db = db or tmp / "c.db"
     cfg = config(tmp / "detector.toml", db, status_page)
     extra = ["--status-pages"] if status_page else []
     run("replay", str(posts), "-c", str(cfg), "--time-column", "ts", "--text-column", "text", "--id-column", "id",
@@ -227,3 +228,22 @@ def test_a_restart_inside_the_group_wait_still_announces_the_cascade_once(tmp_pa
     opened = [n for n in sent(tmp_path) if n["event"] == "opened"]
     assert [n["alert"]["id"] for n in opened] == [cascade["id"]]
     assert opened[0]["cascade"]["services"] == ["Discord", "Slack", "Zoom"]
+
+
+@pytest.mark.postgres
+def test_the_cascade_is_recorded_the_same_on_postgresql(tmp_path: Path, monkeypatch) -> None:
+    from tests.test_postgres import fresh_database
+
+    monkeypatch.setenv("DETECTOR_PSEUDONYM_KEY", "k" * 32)
+    posts = tmp_path / "posts.csv"
+    write_posts(posts, onsets(), until=BURST + timedelta(minutes=12))
+    url, drop = fresh_database()
+    try:
+        _, data = replay(tmp_path, posts, None, db=url)
+        (cascade,) = data["cascades"]
+        assert cascade["likely_cause"] == "Edgeco" and cascade["services"] == ["Discord", "Slack", "Zoom"]
+        assert {i["group"] for i in data["incidents"] if i["service"] != "Edgeco"} == {cascade["id"]}
+        out = run("alerts", "resolve", cascade["id"], "--db", url, "--by", "bob")
+        assert "resolved" in out
+    finally:
+        drop()
