@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard import actions, data
 from dashboard.posts import pseudonym
-from dashboard.explore_queries import COUNT_CAP, LABEL_FILTERS, PostFilter, export_posts
+from dashboard.explore_queries import CHART_CAP, COUNT_CAP, LABEL_FILTERS, PostFilter, export_posts
 from dashboard.queries import SYMPTOMS
 
 PAGE_SIZE = 100
@@ -64,7 +64,7 @@ def _chart(cfg: data.AppConfig, flt: PostFilter, total: int) -> None:
     st.altair_chart(chart.properties(height=180), width="stretch")
     step = "hour" if len(series) < 2 or series["start"].diff().dropna().iloc[0] <= pd.Timedelta(hours=1) else "day"
     st.caption(f"Posts and complaints per {step} (UTC) in this selection"
-               + (f", the newest {COUNT_CAP:,}" if total > COUNT_CAP else "") + ".")
+               + (f", its newest {CHART_CAP:,} posts" if total > CHART_CAP else "") + ".")
 
 
 def _parquet(store, flt: PostFilter) -> bytes:

@@ -19,6 +19,7 @@ from detector.store.store import Store
 _p, _ps, _v = schema.posts, schema.post_services, schema.verdicts
 QUEUE_CANDIDATES = 5000
 COUNT_CAP = 100_000
+CHART_CAP = 20_000  # Explore's chart counts the newest this many (0.15 s on 1M posts; 100,000 took 0.7 s)
 
 
 LABEL_FILTERS = ("any", "complaint", "misinformation", "other", "unclassified", "labelled", "unlabelled")
@@ -99,22 +100,28 @@ def count_posts(store: Store, flt: PostFilter, cap: int | None = None) -> int:
         return int(conn.execute(query).scalar() or 0)
 
 
-def posts_over_time(store: Store, flt: PostFilter, cap: int = COUNT_CAP) -> pd.DataFrame:
+def posts_over_time(store: Store, flt: PostFilter, cap: int = CHART_CAP) -> pd.DataFrame:
     """The filtered posts per hour (per day when they span more than a week): ``start``, ``posts`` and
-    ``complaints``, for Explore's chart. Reads at most ``cap`` post times (the newest), binned here, since
-    SQLite and PostgreSQL truncate times differently."""
+    ``complaints``, for Explore's chart. Counts the newest ``cap`` posts at most, grouped by hour in the
+    database (each backend names the hour its own way), so a page costs one grouped query."""
     created = _ps.c.created_at if flt.service else _p.c.created_at
-    query = flt.apply(sa.select(created.label("created_at"), sa.cast(_v.c.complaint, sa.Integer).label("complaint"))
-                      .select_from(_p.outerjoin(_v, _v.c.post_id == _p.c.id))).order_by(created.desc()).limit(cap)
+    newest = flt.apply(sa.select(created.label("created_at"), sa.cast(_v.c.complaint, sa.Integer).label("complaint"))
+                       .select_from(_p.outerjoin(_v, _v.c.post_id == _p.c.id))).order_by(created.desc()).limit(cap)
+    rows = newest.subquery()
+    if store.engine.dialect.name == "postgresql":
+        hour = sa.func.to_char(sa.func.timezone("UTC", rows.c.created_at), "YYYY-MM-DD HH24")
+    else:  # SQLite keeps UTC times as 'YYYY-MM-DD HH:MM:SS...' text
+        hour = sa.func.substr(rows.c.created_at, 1, 13)
+    query = sa.select(hour.label("hour"), sa.func.count().label("posts"),
+                      sa.func.coalesce(sa.func.sum(rows.c.complaint), 0).label("complaints")).group_by(hour)
     frame = read_frame(store, query)
     if frame.empty:
         return pd.DataFrame(columns=["start", "posts", "complaints"])
-    times = pd.to_datetime(frame["created_at"], utc=True)
-    step = "1h" if times.max() - times.min() <= pd.Timedelta(days=7) else "1D"
-    binned = frame.assign(start=times.dt.floor(step), complaint=frame["complaint"].fillna(0).astype(int))
-    out = binned.groupby("start").agg(posts=("complaint", "size"), complaints=("complaint", "sum")).reset_index()
-    full = pd.date_range(out["start"].min(), out["start"].max(), freq=step)
-    return out.set_index("start").reindex(full, fill_value=0).rename_axis("start").reset_index()
+    frame["start"] = pd.to_datetime(frame["hour"].str.replace("T", " ") + ":00", utc=True)
+    frame = frame.groupby("start")[["posts", "complaints"]].sum().astype(int)
+    step = "1h" if frame.index.max() - frame.index.min() <= pd.Timedelta(days=7) else "1D"
+    frame = frame.resample(step).sum()  # also fills the empty hours (or days) with zeros
+    return frame.rename_axis("start").reset_index()
 
 
 def page_of_posts(store: Store, flt: PostFilter, page: int = 0, size: int = 100) -> pd.DataFrame:

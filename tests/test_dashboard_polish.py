@@ -94,3 +94,30 @@ def test_explore_has_a_chart_of_the_selection(shared_db, monkeypatch):
     no_exceptions(at)
     assert len(at.get("vega_lite_chart")) == 1
     assert any(c.value.startswith("Posts and complaints per hour (UTC)") for c in at.caption)
+
+
+@pytest.mark.postgres
+def test_explore_chart_counts_the_same_on_postgresql(tmp_path):
+    from click.testing import CliRunner
+
+    from dashboard.explore_queries import PostFilter, posts_over_time
+    from detector.cli.main import cli
+    from tests.test_postgres import fresh_database
+
+    rows = ["created_at,text,author"] + [f"2026-03-05T{h:02d}:{m:02d}:00Z,acme is down,p{h}{m}"
+                                         for h in (13, 14, 16) for m in range(0, 60, 20)]
+    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n")
+    url, drop = fresh_database()
+    try:
+        counts = []
+        for db in (url, str(tmp_path / "p.db")):
+            result = CliRunner().invoke(cli, ["replay", str(tmp_path / "p.csv"), "--service", "Acme", "--match", "acme",
+                                              "--db", db, "--classifier", "keywords", "-q"],
+                                        env={"DETECTOR_PSEUDONYM_KEY": "k" * 32})
+            assert result.exit_code == 0, result.output
+            with Store(db) as store:
+                counts.append(posts_over_time(store, PostFilter(service="Acme")))
+        assert counts[0]["posts"].tolist() == counts[1]["posts"].tolist() == [3, 3, 0, 3]
+        pd.testing.assert_frame_equal(counts[0], counts[1], check_dtype=False)
+    finally:
+        drop()
