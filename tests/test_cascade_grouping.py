@@ -185,3 +185,26 @@ def test_an_incident_held_when_the_process_stopped_is_held_again_and_paged_if_al
     assert feed(old, [(180, None)])[0] == []  # hours later it is old news, not a page
     alone = CascadeGrouper(settings, depends_on=DEPENDS, upstreams={"Cloudflare"}, unpaged=[a.alert])
     assert feed(alone, [(4, None), (6, None)])[0] == [a]
+
+
+def test_detector_run_polls_the_upstreams_status_pages_as_jobs(tmp_path):
+    from detector.runtime.assembly import build_system
+    from detector.runtime.live import build_jobs, close_jobs
+    from tests.fakes.statuspage import FakeStatusPage, incident
+
+    page = FakeStatusPage([incident("e1", "Edge errors", T0)])
+    with page:
+        settings = parse_settings(
+            f'db = "{tmp_path / "r.db"}"\n[classifier]\nkind = "keywords"\n[[upstreams]]\nname = "Edgeco"\n'
+            f'status_page = "{page.url}"\n[[services]]\nname = "Discord"\nmatch = ["discord"]\n'
+            'depends_on = ["Edgeco", "Cloudflare"]\n')
+        system = build_system(settings)
+        jobs = build_jobs(system)
+        try:
+            by_name = {job.name: job for job in jobs}
+            assert {"status:Edgeco", "status:Cloudflare"} <= set(by_name)  # the shipped default is not fetched here
+            found = by_name["status:Edgeco"].source.incidents()
+            assert [(i.service, i.title) for i in found] == [("Edgeco", "Edge errors")]
+        finally:
+            close_jobs(jobs)
+            system.close()

@@ -124,6 +124,8 @@ def test_three_dependants_and_the_upstreams_incident_are_one_cascade_with_one_pa
     assert [n["alert"]["id"] for n in sent(tmp_path) if n["event"] == "resolved"].count(cascade["id"]) == 1
     table = run("alerts", "--db", str(db), "--groups")
     assert "Edgeco" in table and "Discord, Slack, Zoom" in table
+    rows = list(csv.DictReader(run("alerts", "--db", str(db), "--groups", "--format", "csv").splitlines()))
+    assert [(r["id"], r["likely_cause"], r["services"]) for r in rows] == [(cascade["id"], "Edgeco", "Discord Slack Zoom")]
 
 
 def test_ack_and_resolve_act_on_the_group(tmp_path: Path) -> None:

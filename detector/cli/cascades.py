@@ -23,6 +23,19 @@ def print_cascades(store: Store, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(records, indent=2, ensure_ascii=False))
         return
+    if fmt == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        columns = ["id", "status", "likely_cause", "confidence", "severity", "opened_at", "recognised_at",
+                   "recognised_after_minutes", "resolved_at", "services"]
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for r in records:
+            writer.writerow({**r, "services": " ".join(r["services"])})
+        click.echo(buffer.getvalue(), nl=False)
+        return
     if not records:
         click.echo("no cascades")
         return
