@@ -186,6 +186,7 @@ def _facts(report: IncidentReport) -> list[tuple[str, str]]:
         ("Incident open", _span(report.duration)),
         ("Peak", facts.peak.describe(facts.unit) if facts.peak else "-"),
         ("People who reported it", people),
+        ("Where", facts.where or "no places named"),
         ("Our lead", lead_text),
     ]
 

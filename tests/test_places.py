@@ -20,6 +20,7 @@ from detector.cli.main import cli
 from detector.places.extract import PlaceFinder
 from detector.places.summary import count_places, where_line
 from detector.records import Place, Verdict
+from detector.report import build_report
 from detector.store.facts import PlaceMention, place_counts
 from detector.store.store import Store
 
@@ -125,6 +126,10 @@ def test_replay_stores_exports_counts_and_alerts_with_places(tmp_path):
     where = dict(render(opened).facts)["Where"]  # at opening: the posts up to the tipping one
     assert re.fullmatch(r"reports from [2-5] areas in [12] provinces?: (\w+ \(\d\)(, )?)+", where), where
     assert "Kamloops (1)" in where
+
+    with Store(db) as store:  # the incident report says where, over the whole incident
+        report = build_report(store, opened["alert"]["id"]).markdown()
+    assert "- **Where:** reports from 5 areas in 2 provinces: Calgary \\(7\\), Kamloops \\(7\\)" in report
 
 
 def test_service_page_shows_a_table_of_places(tmp_path, monkeypatch):
