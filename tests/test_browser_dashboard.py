@@ -139,5 +139,8 @@ def test_a_notifications_dashboard_link_lands_on_its_incident(chromium, dashboar
             page.get_by_text(f"Incident {sample_db.resolved_incident}", exact=True).wait_for(timeout=60_000)
             assert page.get_by_text(f"Incident {sample_db.open_incident}", exact=True).count() == 0
             assert "incident=" + sample_db.resolved_incident in page.url
+            page.get_by_text("Drafted public update").first.wait_for(timeout=30_000)  # its comms view is there
+            page.get_by_text("Follow-up (resolved)").first.wait_for(timeout=30_000)
+            page.get_by_text("People in all").first.wait_for(timeout=30_000)
         finally:
             browser.close()
