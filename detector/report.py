@@ -127,11 +127,18 @@ def build_report(store: Store, incident_id: str, *, metric: str = "complaint_peo
     return IncidentReport(
         cascade=_cascade_of(store, incident_id),
         incident=incident, data_until=data_until, first_complaint=first, official=official_rows,
-        timeline=timeline, symptoms=found.symptoms, languages=during.languages,
+        timeline=timeline, symptoms=_symptom_table(facts), languages=during.languages,
         sources=during.sources, claims=found.claims,
         posts=q.representative_posts(store, service, opened, until, limit=5), facts=facts,
         draft=draft(facts, templates), notes=notes,
     )
+
+
+def _symptom_table(facts: IncidentFacts) -> pd.DataFrame:
+    """The incident's symptoms as the cards count them (``comms.facts``): symptom, posts, share."""
+    table = pd.DataFrame(list(facts.symptoms.items()), columns=["symptom", "posts"])
+    table["share"] = table["posts"] / table["posts"].sum() if len(table) else []
+    return table
 
 
 def _rise_start(store: Store, service: str, opened: datetime) -> datetime | None:

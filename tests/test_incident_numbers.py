@@ -159,3 +159,14 @@ def test_a_rumour_reaches_the_opening_card_with_an_example_not_a_bare_count(tmp_
         assert 'not in the claims file: ' in facts["Rumours"] and "shutting down, that's why" in facts["Rumours"]
     assert cards[0]["event"] == "opened" and cards[0]["claims"][0]["posts"] >= 1
     assert cards[-1]["claims"][0]["posts"] == 6
+
+
+def test_the_reports_symptoms_are_the_cards(replayed):
+    db, cards = replayed
+    resolved = next(c for c in cards if c["event"] == "resolved")
+    from detector.report import build_report
+    from detector.store.store import Store
+
+    with Store(db) as store:
+        report = build_report(store, resolved["alert"]["id"])
+    assert dict(zip(report.symptoms["symptom"], report.symptoms["posts"])) == resolved["symptoms"]
