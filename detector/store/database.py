@@ -80,6 +80,7 @@ _VERSION_TABLES: dict[int, tuple[str, ...]] = {
     5: ("backtests",),
     6: ("cascades", "cascade_members", "cascade_events"),
     7: ("post_places",),
+    8: ("quarantine_keys",),
 }
 
 

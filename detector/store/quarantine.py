@@ -1,12 +1,14 @@
 """The quarantine: input that could not become a post, kept with its reason and raw form.
 
-Kept once: a row is known by its source and its raw form (or, without one, where it was and why), so
-replaying the same file again, or polling the same malformed item again, adds nothing. Reading it is
+Kept once: a row is known by its source and a digest of its raw form (or, without one, of where it was
+and why), kept in ``quarantine_keys``, so replaying the same file again, or polling the same malformed
+item again, adds nothing. Reading it is
 here too, for `detector quarantine`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
@@ -16,37 +18,35 @@ from sqlalchemy.engine import Connection, Engine
 from detector.records import Rejected
 from detector.store import schema
 
-_CHUNK = 200  # raw forms compared per query (each may be a few kilobytes)
+_CHUNK = 500  # digests looked up per query
 
 
-def _key(source: str, ref: str, reason: str, raw: str | None) -> tuple:
-    return (source, raw) if raw is not None else (source, None, ref, reason)
+def digest(source: str, ref: str, reason: str, raw: str | None) -> str:
+    """The key of a quarantined row: its raw form, or where it was and why when it has none."""
+    text = raw if raw is not None else f"\x00{ref}\x00{reason}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def keep(conn: Connection, rejected: Iterable[Rejected]) -> int:
-    """Store the rows of ``rejected`` not already in quarantine; return how many were given (all of them
-    are in quarantine afterwards)."""
+    """Store the rows of ``rejected`` not already in quarantine (by source and digest, in
+    ``quarantine_keys``); return how many were given (all of them are in quarantine afterwards).
+    Rows quarantined before schema version 8 have no key and may be stored once more."""
     given = list(rejected)
-    fresh: dict[tuple, dict[str, Any]] = {}
+    fresh: dict[tuple[str, str], dict[str, Any]] = {}
     for r in given:
-        fresh.setdefault(_key(r.source, r.ref, r.reason, r.raw),
+        fresh.setdefault((r.source, digest(r.source, r.ref, r.reason, r.raw)),
                          {"source": r.source, "ref": r.ref, "reason": r.reason, "raw": r.raw,
                           "at": datetime.now(timezone.utc)})
-    q = schema.quarantine
+    k = schema.quarantine_keys
     for source in {key[0] for key in fresh}:
-        raws = [key[1] for key in fresh if key[0] == source and key[1] is not None]
-        for start in range(0, len(raws), _CHUNK):
-            chunk = raws[start:start + _CHUNK]
-            for (raw,) in conn.execute(sa.select(q.c.raw).where(q.c.source == source, q.c.raw.in_(chunk))):
-                fresh.pop((source, raw), None)
-        bare = [key for key in fresh if key[0] == source and key[1] is None]
-        if bare:
-            known = conn.execute(sa.select(q.c.ref, q.c.reason).where(q.c.source == source, q.c.raw.is_(None),
-                                                                       q.c.ref.in_([k[2] for k in bare])))
-            for ref, reason in known:
-                fresh.pop((source, None, ref, reason), None)
+        digests = [key[1] for key in fresh if key[0] == source]
+        for start in range(0, len(digests), _CHUNK):
+            chunk = digests[start:start + _CHUNK]
+            for (known,) in conn.execute(sa.select(k.c.digest).where(k.c.source == source, k.c.digest.in_(chunk))):
+                fresh.pop((source, known), None)
     if fresh:
-        conn.execute(q.insert(), list(fresh.values()))
+        conn.execute(schema.quarantine.insert(), list(fresh.values()))
+        conn.execute(k.insert(), [{"source": source, "digest": key} for source, key in fresh])
     return len(given)
 
 
