@@ -62,6 +62,7 @@ def test_places_named_in_real_outage_posts_are_found(finder, text, expected):
     "Thanks for the Best Service ever, Deal with it",
     "Rogers and Bell are both down",
     "15 Mbps is all I get",
+    "Hi Mary! If you're in an area outage, keep an eye on the app",
 ])
 def test_common_words_that_are_also_towns_are_not_places(finder, text):
     assert labels(finder, text) == []

@@ -18,8 +18,8 @@ stated in advance rather than tuned, and a word is taken as a place only when on
    "15347-37 St").
 
 Rules 3-5 never take a word of ``STOP_WORDS``: everyday words and brands that are also place names
-("Mobile", "Reading", "Normal", "Hope", "Deal", "Rogers", "Bell"). Among places of one name the one in the
-state or province the post names wins, then one in the same region or country as the post's other
+("Mobile", "Reading", "Normal", "Hope", "Deal", "Rogers", "Bell"), nor a name right after a greeting ("Hi
+Mary", "Thanks Linda": a person). Among places of one name the one in the state or province the post names wins, then one in the same region or country as the post's other
 places, then the most populous.
 """
 
@@ -49,7 +49,7 @@ justice union unity victory paradise eden bliss temple church school university 
 mountain valley spring springs summit crown royal king queen prince princess bishop bell rogers shaw telus
 cox frontier spectrum optimum sprint boost mint charter comcast xfinity verizon windstream starlink ideal
 ring alexa echo galaxy pixel apple amazon netflix hulu disney youtube google twitter facebook gaming
-cali white house march may august sunday monday friday christmas easter of the and or in on at to for is it no new
+cali saga white house march may august sunday monday friday christmas easter of the and or in on at to for is it no new
 """.split())
 STREET = (r"Avenue|Ave|Street|St|Road|Rd|Drive|Dr|Boulevard|Blvd|Lane|Ln|Way|Crescent|Cres|Court|Ct|Place|"
           r"Pl|Trail|Trl|Highway|Hwy|Parkway|Pkwy|Terrace|Circle|Cir")
@@ -173,7 +173,7 @@ class PlaceFinder:
             if region is not None and (capitalised or key not in STOP_WORDS):
                 found.append(_Found(start, end, [region], True, region))
                 return length
-            if not cities or key in STOP_WORDS:
+            if not cities or key in STOP_WORDS or _addressed(text, start):
                 continue
             biggest = cities[0].population
             if biggest >= MIN_ANY_CASE or (capitalised and not (first and length == 1)
@@ -222,6 +222,15 @@ def _choose(candidates: list[Entry], regions: set[str], countries: set[str]) -> 
         if picked:
             return picked[0]
     return candidates[0]
+
+
+GREETINGS = frozenset({"hi", "hey", "hello", "dear", "thanks", "thank", "sorry", "welcome", "ok", "okay"})
+
+
+def _addressed(text: str, start: int) -> bool:
+    """The name follows a greeting ("Hi Mary", "Thanks Linda"): a person, not a place."""
+    before = text[:start].rstrip(" ,").split()
+    return bool(before) and before[-1].strip(",.!").casefold() in GREETINGS
 
 
 def _sentence_start(text: str, start: int) -> bool:
