@@ -64,7 +64,11 @@ def _store(db: str | Path | Store) -> tuple[Store, bool]:
     if "://" not in str(db) and not Path(db).is_file():
         raise FileNotFoundError(f"database {db} does not exist; give the path `detector replay` or `detector run` "
                                 "wrote (or a database URL)")
-    return Store(db), True
+    try:
+        return Store(db), True
+    except sa.exc.DatabaseError as error:  # a CSV given by mistake, a corrupt file: one line, no SQL
+        reason = str(getattr(error, "orig", error)).splitlines()[0]
+        raise ValueError(f"{db} cannot be read as a detector database ({reason})") from None
 
 
 def posts_query(service: str | None = None, since: datetime | None = None, until: datetime | None = None) -> sa.Select:

@@ -75,3 +75,11 @@ def test_load_buckets_fills_empty_minutes_and_says_which(bank_db: Path) -> None:
     assert filled["mentions"].sum() == stored["mentions"].sum() == 19
     real = filled[~filled["filled"]].drop(columns="filled").reset_index(drop=True)
     pd.testing.assert_frame_equal(real, stored.reset_index(drop=True), check_dtype=False)
+
+
+def test_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
+    posts = tmp_path / "posts.csv"
+    posts.write_text("created_at,text\n2026-03-05T14:00:00Z,acme down\n" * 50)
+    with pytest.raises(ValueError) as caught:
+        detector.load_posts(posts)
+    assert str(caught.value) == f"{posts} cannot be read as a detector database (file is not a database)"
