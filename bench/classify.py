@@ -12,19 +12,17 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from detector.classify.embedding import EmbeddingCache, TextEncoder  # noqa: E402
-from detector.classify.model import EmbeddingClassifier  # noqa: E402
-from detector.classify.normalise import normalise_text  # noqa: E402
-from detector.records import Post  # noqa: E402
+from detector.classify.embedding import EmbeddingCache, TextEncoder
+from detector.classify.model import EmbeddingClassifier
+from detector.classify.normalise import normalise_text
+from detector.records import Post
 
 TWEETS = REPO.parent / "shared" / "data" / "xfinity-outage-2020" / "tweets.csv"
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)

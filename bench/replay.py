@@ -13,22 +13,20 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from detector.classify.settings import ClassifierSettings  # noqa: E402
-from detector.config import ServiceSettings, Settings  # noqa: E402
-from detector.sources.matching import ServiceMatcher  # noqa: E402
-from detector.pseudonym import Pseudonymiser  # noqa: E402
-from detector.runtime.assembly import build_classifier, build_system, run_source  # noqa: E402
-from detector.sources.replay import ReplaySource  # noqa: E402
-from detector.sources.replay_settings import ReplaySettings  # noqa: E402
+from detector.classify.settings import ClassifierSettings
+from detector.config import ServiceSettings, Settings
+from detector.sources.matching import ServiceMatcher
+from detector.pseudonym import Pseudonymiser
+from detector.runtime.assembly import build_classifier, build_system, run_source
+from detector.sources.replay import ReplaySource
+from detector.sources.replay_settings import ReplaySettings
 
 
 def main() -> None:

@@ -32,16 +32,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import redis  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
+import redis
+import sqlalchemy as sa
 
-from detector.bus.settings import BusSettings  # noqa: E402
-from detector.bus.streams import POSTS, RedisBus  # noqa: E402
-from detector.classify.settings import ClassifierSettings  # noqa: E402
-from detector.records import Post  # noqa: E402
+from detector.bus.settings import BusSettings
+from detector.bus.streams import POSTS, RedisBus
+from detector.classify.settings import ClassifierSettings
+from detector.records import Post
 
 T0 = datetime(2024, 3, 4, 6, 0, tzinfo=timezone.utc)
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"

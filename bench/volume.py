@@ -25,17 +25,15 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from detector.volume.nab import score_results  # noqa: E402
-from detector.volume.series import detect_series, read_series  # noqa: E402
-from detector.volume.settings import VolumeSettings  # noqa: E402
+from detector.volume.nab import score_results
+from detector.volume.series import detect_series, read_series
+from detector.volume.settings import VolumeSettings
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "nab-realtweets-dev"
 

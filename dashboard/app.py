@@ -5,17 +5,12 @@ It sets the page up, lets the access gate decide who is looking, and renders the
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # streamlit puts only this folder on the path; the pages import `dashboard.*`
-    sys.path.insert(0, str(ROOT))
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from dashboard import access, alerts, data, explore, overview, service  # noqa: E402
-from dashboard.nav import current_page  # noqa: E402
+from dashboard import access, alerts, data, explore, overview, service
+from dashboard.nav import current_page
 
 RENDER = {"overview": overview.render, "service": service.render, "alerts": alerts.render, "explore": explore.render}
 

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-import streamlit as st  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
-from dashboard import sample  # noqa: E402
-from detector.store import schema  # noqa: E402
-from detector.store.store import Store  # noqa: E402
+from dashboard import sample
+from detector.store import schema
+from detector.store.store import Store
 
 APP = str(REPO / "dashboard" / "app.py")
 PASSWORDS = ("DETECTOR_DASHBOARD_PASSWORD", "DETECTOR_DASHBOARD_ANALYST_PASSWORD", "DETECTOR_DASHBOARD_ONCALL_PASSWORD")

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
-import streamlit as st  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
-
-from dashboard import access, actions, data, sample  # noqa: E402
-from detector.secrets import Secrets  # noqa: E402
-from detector.store import schema  # noqa: E402
-from detector.store.store import Store  # noqa: E402
+from dashboard import access, actions, data, sample
+from detector.secrets import Secrets
+from detector.store import schema
+from detector.store.store import Store
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 try:
     from tests.conftest import require_service
 except ImportError:  # tests/ run as a plain folder of modules
     from conftest import require_service
-from dashboard import sample  # noqa: E402
-from dashboard.access import Viewer  # noqa: E402
-from dashboard.actions import acknowledge, save_labels, silence  # noqa: E402
-from dashboard import explore_queries as e, queries as q  # noqa: E402
-from detector.report import build_report  # noqa: E402
-from detector.store import schema  # noqa: E402
-from detector.store.store import Store  # noqa: E402
+from dashboard import sample
+from dashboard.access import Viewer
+from dashboard.actions import acknowledge, save_labels, silence
+from dashboard import explore_queries as e, queries as q
+from detector.report import build_report
+from detector.store import schema
+from detector.store.store import Store
 
 pytestmark = pytest.mark.postgres
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"

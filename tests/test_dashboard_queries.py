@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from dashboard import sample  # noqa: E402
-from dashboard.access import Viewer  # noqa: E402
-from dashboard.actions import save_labels  # noqa: E402
-from dashboard.data import markdown_text  # noqa: E402
-from dashboard import explore_queries as e, queries as q  # noqa: E402
-from detector.store.store import Store  # noqa: E402
+from dashboard import sample
+from dashboard.access import Viewer
+from dashboard.actions import save_labels
+from dashboard.data import markdown_text
+from dashboard import explore_queries as e, queries as q
+from detector.store.store import Store
 
 
 @pytest.fixture(scope="module")

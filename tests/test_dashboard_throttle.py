@@ -3,21 +3,18 @@ refuses even the right password while locked out, in every session of the server
 
 from __future__ import annotations
 
-import sys
 import threading
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import streamlit as st
+from streamlit.runtime.app_session import AppSession
+from streamlit.testing.v1 import AppTest
 
-import streamlit as st  # noqa: E402
-from streamlit.runtime.app_session import AppSession  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
-
-from dashboard import access, data, sample  # noqa: E402
-from dashboard.throttle import UNKNOWN_CLIENT, LoginThrottle, Refusal, ThrottlePolicy, client_key  # noqa: E402
+from dashboard import access, data, sample
+from dashboard.throttle import UNKNOWN_CLIENT, LoginThrottle, Refusal, ThrottlePolicy, client_key
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 MINUTE = 60.0

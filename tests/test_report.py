@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from dashboard import sample  # noqa: E402
-from detector.cli.main import cli  # noqa: E402
-from detector.report import UnknownIncident, build_report  # noqa: E402
-from detector.store.store import Store  # noqa: E402
+from dashboard import sample
+from detector.cli.main import cli
+from detector.report import UnknownIncident, build_report
+from detector.store.store import Store
 
 
 @pytest.fixture(scope="module")

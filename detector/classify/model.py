@@ -23,6 +23,7 @@ from detector.classify.language import LanguageDetector
 from detector.classify.normalise import normalise_text
 from detector.classify.symptoms import SymptomMatcher, SymptomSet
 from detector.records import Post, Verdict
+from detector.resources import bundled
 
 HEADS = ("complaint", "misinformation", "symptom")
 LANGUAGE_TRUST = {"en": 1.0}  # other detected languages get FOREIGN_TRUST, unknown UNKNOWN_TRUST
@@ -36,8 +37,8 @@ _encoders_lock = threading.Lock()
 
 
 def default_model_dir() -> Path:
-    """The shipped heads: ``models/default`` at the repository root."""
-    return Path(__file__).resolve().parents[2] / "models" / "default"
+    """The shipped heads: ``models/default`` (in the repository; carried by the wheel)."""
+    return bundled("models", "default")
 
 
 def shared_encoder(

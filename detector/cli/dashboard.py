@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from importlib.resources import files
 from pathlib import Path
 
 import click
@@ -15,9 +16,12 @@ import click
 from detector.cli.common import db_option, open_store
 from detector.secrets import Secrets
 
-REPO = Path(__file__).resolve().parents[2]
-APP = REPO / "dashboard" / "app.py"
 PASSWORD_NAMES = ("dashboard_password", "dashboard_analyst_password", "dashboard_oncall_password")
+
+
+def dashboard_app() -> Path:
+    """The Streamlit script: ``app.py`` of the installed ``dashboard`` package (a checkout's, or the wheel's)."""
+    return Path(str(files("dashboard").joinpath("app.py")))
 
 
 def dashboard_command(db: str, port: int, config: Path | None = None, address: str | None = None,
@@ -36,7 +40,7 @@ def dashboard_command(db: str, port: int, config: Path | None = None, address: s
             f"--address {address} without a dashboard password would give everyone who can reach it on-call rights; "
             "set DETECTOR_DASHBOARD_ONCALL_PASSWORD (and DETECTOR_DASHBOARD_PASSWORD for viewers) or listen on 127.0.0.1")
     command = [
-        sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.address", address,
+        sys.executable, "-m", "streamlit", "run", str(dashboard_app()), "--server.port", str(port), "--server.address", address,
         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
     ]
     if config is not None:

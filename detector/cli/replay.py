@@ -12,12 +12,12 @@ from detector.cli.common import db_option, load_or_default, print_alerts, progre
 from detector.classify.symptoms import DEFAULT_KIND, KINDS
 from detector.config import ServiceSettings, Settings
 from detector.pipeline import RunReport
+from detector.resources import bundled
 from detector.runtime.assembly import build_system, run_source
 from detector.sources.replay import ReplaySource
 from detector.sources.replay_settings import ReplaySettings
 from detector.secrets import display_url
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def settings_for_replay(
@@ -250,13 +250,16 @@ def _explain_quarantine(report: RunReport, replay_settings: ReplaySettings, db: 
 def demo_cmd(db: str, dashboard: bool, port: int, classifier: str | None) -> None:
     """Replay the bundled real outage data (Xfinity, 2020) into a fresh database, print the incidents it
     finds, and start the dashboard on them."""
-    config = REPO / "examples" / "xfinity.toml"
-    data = REPO / "data" / "xfinity-outage-2020" / "tweets.csv"
+    config = bundled("examples", "xfinity.toml")
+    data = bundled("data", "xfinity-outage-2020", "tweets.csv")
     if not config.exists() or not data.exists():
-        raise click.ClickException(f"demo files missing ({config} or {data}); run from a full checkout")
+        raise click.ClickException(f"demo files missing ({config} or {data}); reinstall the package")
     settings = load_or_default(config)
     settings = settings_for_replay(settings, service=None, match=(), exclude=(), db=db, classifier=classifier)
     target = Path(db)
+    # the alert log goes beside the database, not beside the config (inside the installed package)
+    settings = settings.model_copy(update={"alerts": settings.alerts.model_copy(
+        update={"jsonl": target.absolute().parent / f"{target.stem}-alerts.jsonl"})})
     for suffix in ("", "-wal", "-shm"):
         Path(str(target) + suffix).unlink(missing_ok=True)
     replay_settings = next(s for s in settings.sources if isinstance(s, ReplaySettings))
