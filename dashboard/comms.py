@@ -42,9 +42,9 @@ def headline(cfg: data.AppConfig, alert_id: str) -> None:
     cols[0].metric("People reporting now", "-" if facts.people_now is None else facts.people_now,
                    help="Distinct people whose posts were complaints in the last 15 minutes of data.")
     cols[1].metric("People in all", facts.people_total,
-                   help="Distinct people who complained, from 15 minutes before the incident opened.")
+                   help="Distinct people who complained, from the start of the rise that led to the alert.")
     cols[2].metric("First report (UTC)", data.short_when(facts.first_report or facts.opened_at),
-                   help="The first complaint, from 15 minutes before the incident opened.")
+                   help="The first complaint of the rise that led to the alert.")
     if facts.live:
         cols[3].metric("Trend", facts.trend or "-", help="Last 15 minutes against the 15 before (±20%).")
     else:

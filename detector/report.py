@@ -95,9 +95,11 @@ def build_report(store: Store, incident_id: str, *, metric: str = "complaint_peo
     service, opened = incident["service"], incident["opened_at"]
     data_until = q.data_clock(store).get(service)
     until = incident["resolved_at"] or data_until or opened + timedelta(minutes=1)
-    rise = _rise_start(store, service, opened)
-    since = min(rise, opened - CONTEXT) if rise else opened - CONTEXT
-    first = q.first_complaint(store, service, rise or opened - CONTEXT, opened + timedelta(minutes=1))
+    facts = gather(store, service=service, incident_id=incident_id, status=incident["status"],
+                   severity=incident["severity"], opened_at=opened, resolved_at=incident["resolved_at"],
+                   until=until, metric=metric, claims=claims)
+    since = min(facts.counted_from, opened - CONTEXT)
+    first = facts.first_report
     official = q.official_incidents(store, service, opened - RISE_LOOKBACK, until + CONTEXT)
     official_rows = official.to_dict("records") if not official.empty else []
     timeline: list[tuple[datetime, str]] = []
@@ -116,9 +118,6 @@ def build_report(store: Store, incident_id: str, *, metric: str = "complaint_peo
     timeline.sort(key=lambda item: item[0])
     found = q.facets(store, service, since, until, limit=None)
     during = q.facets(store, service, opened, until, limit=None)
-    facts = gather(store, service=service, incident_id=incident_id, status=incident["status"],
-                   severity=incident["severity"], opened_at=opened, resolved_at=incident["resolved_at"],
-                   until=until, metric=metric, claims=claims)
     notes = []
     if incident["resolved_at"] is None:
         notes.append(f"The incident is still {incident['status']}; figures run to {_when(until)}.")
@@ -139,22 +138,6 @@ def _symptom_table(facts: IncidentFacts) -> pd.DataFrame:
     table = pd.DataFrame(list(facts.symptoms.items()), columns=["symptom", "posts"])
     table["share"] = table["posts"] / table["posts"].sum() if len(table) else []
     return table
-
-
-def _rise_start(store: Store, service: str, opened: datetime) -> datetime | None:
-    """The start of the run of minutes with complaints that leads into the alert (gaps up to 5 min)."""
-    frame = q.buckets(store, service, opened - RISE_LOOKBACK, opened + timedelta(minutes=1))
-    if frame.empty:
-        return None
-    with_complaints = frame[frame["complaints"] > 0]["start"].sort_values(ascending=False).tolist()
-    if not with_complaints:
-        return None
-    start = with_complaints[0]
-    for earlier in with_complaints[1:]:
-        if start - earlier > timedelta(minutes=5):
-            break
-        start = earlier
-    return start.to_pydatetime()
 
 
 # -- formatting ----------------------------------------------------------------------------------------

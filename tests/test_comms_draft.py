@@ -18,7 +18,7 @@ T = datetime(2026, 3, 5, 14, 0, tzinfo=timezone.utc)
 def facts(**changes) -> IncidentFacts:
     base = dict(
         service="Lumen Bank", incident_id="lumen-bank-1", status="open", severity="major", opened_at=T,
-        resolved_at=None, until=T + timedelta(minutes=40), metric="complaint_people",
+        resolved_at=None, until=T + timedelta(minutes=40), metric="complaint_people", counted_from=T - timedelta(minutes=15),
         peak=Peak(T + timedelta(minutes=10), 30.0, 0.4, 30.0), now=None, people_total=139, people_now=41,
         people_joined=(), first_report=T - timedelta(minutes=4), last_report=None, trend="falling",
         symptoms={"login": 80, "payments": 30}, places=None,

@@ -68,7 +68,9 @@ def test_resolved_card_and_report_agree_with_the_stored_buckets(replayed):
     figures = resolved["figures"]
     assert _t(figures["peak"]["at"]) == peak["at"] and figures["peak"]["value"] == peak["value"]
     assert figures["peak"]["expected"] == peak["expected"] and figures["peak"]["ratio"] == peak["ratio"]
-    people = recomputed_people(db, opened_at - timedelta(minutes=15), resolved_at)
+    counted_from = _t(figures["counted_from"])  # the rise's start, or 15 minutes before opening if earlier
+    assert counted_from <= opened_at - timedelta(minutes=15)
+    people = recomputed_people(db, counted_from, resolved_at)
     assert figures["people"]["total"] == people > 50  # 139-like: every distinct person, not posts per minute
     assert figures["people"]["now"] is None and figures["now"] is None  # no stale "now" once resolved
 

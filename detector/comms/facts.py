@@ -9,7 +9,10 @@ Definitions, stated once (every number a user reads comes from here):
 - **Now** (only while the incident is live): the newest complete minute bucket (a minute still filling
   reads low), its value and expected value.
 - **People**: distinct people (a pseudonymous author, else the post text) whose posts were complaints,
-  from ``LOOKBACK`` before the incident opened until ``until``; "now" is those of the last ``NOW_WINDOW``.
+  from the start of the rise (the run of minutes with complaints leading into the alert, gaps of up to
+  ``RISE_GAP``, at most ``RISE_LOOKBACK`` back) or ``LOOKBACK`` before the incident opened if that is
+  earlier, until ``until``; "now" is those of the last ``NOW_WINDOW``. The first report is the first
+  complaint of that span: the report's timeline, the cards and the draft's "since" all say it.
 - **Reports stopped** (last report): the last complaint up to the end of the last minute that was above
   its band; **resolved** comes later, after the resolve wait, and the wait is shown as the difference.
 - **Rumours**: posts that match a known claim (shown with the claim's text, verdict and reference from the
@@ -31,6 +34,8 @@ from detector.store import facts as stored
 from detector.store.store import Store
 
 LOOKBACK = timedelta(minutes=15)
+RISE_LOOKBACK = timedelta(hours=6)  # how far back the rise leading into an alert is looked for
+RISE_GAP = timedelta(minutes=5)  # a quiet gap this long ends the rise
 NOW_WINDOW = timedelta(minutes=15)
 RATIO_FLOOR = 1.0
 UNITS = {
@@ -95,6 +100,7 @@ class IncidentFacts:
     resolved_at: datetime | None
     until: datetime
     metric: str
+    counted_from: datetime  # the start of the rise, or LOOKBACK before opening if that is earlier
     peak: Peak | None
     now: Minute | None
     people_total: int
@@ -136,7 +142,7 @@ class IncidentFacts:
             return None if moment is None else moment.isoformat()
 
         return {
-            "metric": self.metric, "unit": self.unit,
+            "metric": self.metric, "unit": self.unit, "counted_from": iso(self.counted_from),
             "peak": None if self.peak is None else {
                 "at": iso(self.peak.at), "value": self.peak.value, "expected": _round(self.peak.expected),
                 "ratio": _round(self.peak.ratio, 2)},
@@ -181,6 +187,20 @@ def peak_of(minutes: Iterable[Minute]) -> Peak | None:
     return Peak(best.start, best.value, best.expected, ratio(best.value, best.expected))
 
 
+def rise_start(rows: Iterable[stored.BucketRow]) -> datetime | None:
+    """The start of the run of minutes with complaints that leads into the newest of ``rows`` (gaps of up to
+    ``RISE_GAP``); None when none of them has a complaint."""
+    starts = sorted((r.start for r in rows if r.complaints > 0), reverse=True)
+    if not starts:
+        return None
+    start = starts[0]
+    for earlier in starts[1:]:
+        if start - earlier > RISE_GAP:
+            break
+        start = earlier
+    return start
+
+
 def merged(rows: Iterable[Minute], newer: Iterable[Minute]) -> list[Minute]:
     """Stored minutes with the ones judged since (not stored yet) in their place, in time order."""
     by_start = {m.start: m for m in rows}
@@ -219,8 +239,9 @@ def gather(
     claims = claims or {}
     end = resolved_at or until
     past_end = end + timedelta(microseconds=1)
-    since = opened_at - LOOKBACK
     first_minute = opened_at.replace(second=0, microsecond=0)
+    rise = rise_start(stored.bucket_rows(store, service, opened_at - RISE_LOOKBACK, first_minute + timedelta(minutes=1)))
+    since = min(rise, opened_at - LOOKBACK) if rise else opened_at - LOOKBACK
     minutes = [Minute(r.start, metric_value(r, metric), r.expected, r.upper)
                for r in stored.bucket_rows(store, service, first_minute, past_end)]
     minutes = merged(minutes, [m for m in newer if first_minute <= m.start <= end])
@@ -254,7 +275,7 @@ def gather(
     places = count_places(mentions)
     return IncidentFacts(
         service=service, incident_id=incident_id, status=status, severity=severity, opened_at=opened_at,
-        resolved_at=resolved_at, until=end, metric=metric, peak=peak_of(minutes), now=now,
+        resolved_at=resolved_at, until=end, metric=metric, counted_from=since, peak=peak_of(minutes), now=now,
         people_total=len(people),
         people_now=sum(1 for _, at in people.values() if at >= end - NOW_WINDOW) if live else None,
         people_joined=tuple(sorted(first_at for first_at, _ in people.values())),
