@@ -3,24 +3,19 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from dashboard import sample
+from detector.comms.draft import draft
+from detector.comms.facts import gather
+from dashboard.queries import data_clock, incident
+from detector.store.store import Store
 
-import streamlit as st  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
-
-from dashboard import sample  # noqa: E402
-from detector.comms.draft import draft  # noqa: E402
-from detector.comms.facts import gather  # noqa: E402
-from dashboard.queries import data_clock, incident  # noqa: E402
-from detector.store.store import Store  # noqa: E402
-
-APP = str(REPO / "dashboard" / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
 
 @pytest.fixture(scope="module")

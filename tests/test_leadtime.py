@@ -13,7 +13,8 @@ from detector.cli.main import cli
 from detector.records import Alert
 from detector.sources.live_settings import StatusPageSettings
 from detector.sources.polite import MalformedResponse, SourceUnavailable
-from detector.status.base import OfficialIncident, build_status_source
+from detector.status.base import OfficialIncident
+from detector.status.registry import build_status_source
 from detector.status.leadtime import match_incidents
 from detector.status.store import load_official, save_official
 from detector.store import schema

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -134,7 +133,6 @@ def test_replay_stores_exports_counts_and_alerts_with_places(tmp_path):
 
 
 def test_service_page_shows_a_table_of_places(tmp_path, monkeypatch):
-    sys.path.insert(0, str(REPO))
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 

@@ -324,7 +324,7 @@ def build_jobs(system: System, **source_kwargs: Any) -> list[Job]:
     from detector.sources.live_settings import StatusPageSettings
     from detector.sources.registry import LIVE_SOURCES, live_source_class
     from detector.sources.replay_settings import ReplaySettings
-    from detector.status.base import build_status_source
+    from detector.status.registry import build_status_source
 
     jobs: list[Job] = []
     for settings in [*system.settings.sources, *status_settings_for_services(system)]:

@@ -68,14 +68,3 @@ class StatusSource(ABC):
 
     def close(self) -> None:
         self.client.close()
-
-
-def build_status_source(settings: StatusPageSettings, **kwargs) -> StatusSource:
-    """The status source for ``settings.format``."""
-    if settings.format == "feed":
-        from detector.status.feed import StatusFeed
-
-        return StatusFeed(settings, **kwargs)
-    from detector.status.atlassian import AtlassianStatusPage
-
-    return AtlassianStatusPage(settings, **kwargs)

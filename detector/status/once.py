@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from detector.sources.polite import MalformedResponse, SourceUnavailable
-from detector.status.base import build_status_source
+from detector.status.registry import build_status_source
 from detector.status.store import save_official
 from detector.store.store import Store
 

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 
+class ChannelError(ValueError):
+    """A channel URL that cannot be used (unknown scheme, missing part); the message never holds secrets."""
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """How one send went. ``retry_after`` (seconds) honours a server's Retry-After; ``permanent`` means

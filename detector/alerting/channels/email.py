@@ -20,7 +20,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any, Mapping, Sequence
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from detector.alerting.channels.base import Channel, Delivery
+from detector.alerting.channels.base import Channel, ChannelError, Delivery
 from detector.alerting.channels.http import mask_text, register_secrets
 from detector.alerting.render import escape_html, plain, post_line, render
 
@@ -154,8 +154,6 @@ def email_from_url(name: str, url: str) -> EmailChannel:
     host = parts.hostname or "localhost"
     sender = query.get("from", [None])[-1] or (username if username and "@" in username else f"detector@{host}")
     if not recipients:
-        from detector.alerting.channels.registry import ChannelError
-
         raise ChannelError(f"channel {name!r}: e-mail needs recipients, e.g. {scheme}://smtp.example.com?to=oncall@example.com")
     return EmailChannel(name, host, port, sender=sender, recipients=recipients, username=username, password=password,
                         security=security, cafile=query.get("cafile", [None])[-1],

@@ -12,14 +12,10 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
-from detector.alerting.channels.base import Channel
+from detector.alerting.channels.base import Channel, ChannelError
 from detector.alerting.channels.jsonl import JsonlChannel
 from detector.alerting.channels.log import LogChannel
 from detector.secrets import Secrets
-
-
-class ChannelError(ValueError):
-    """A channel URL that cannot be used (unknown scheme, missing part); the message never holds secrets."""
 
 
 Factory = Callable[[str, str, Secrets, str], Channel]
