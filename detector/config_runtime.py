@@ -20,7 +20,8 @@ _REFERENCE = re.compile(r"\$\{(?:secret:)?([A-Za-z_][A-Za-z0-9_.-]*)\}")
 def runtime_problems(settings: Settings, text: str, secrets: Secrets | None = None) -> list[Problem]:
     """Every run-time failure of ``settings`` (read from ``text``, paths already resolved) we can foresee."""
     secrets = secrets or Secrets(settings.secrets_file)
-    return [*_files(settings, text), *_channels(settings, text), *_unset_secrets(settings, text, secrets)]
+    return [*_files(settings, text), *_channels(settings, text), *_web_addresses(settings, text),
+            *_unset_secrets(settings, text, secrets)]
 
 
 def _files(settings: Settings, text: str) -> Iterator[Problem]:
@@ -56,6 +57,22 @@ def _channels(settings: Settings, text: str) -> Iterator[Problem]:
         yield problem_at(["alerts", "channels", i, "url"], text,
                          f"channel {channel.name!r} has an unsupported URL scheme {scheme + '://' if scheme else '(none)'}",
                          f"use one of: {', '.join(s + '://' for s in sorted(FACTORIES))} or an apprise URL")
+
+
+def _web_addresses(settings: Settings, text: str) -> Iterator[Problem]:
+    """Status pages and the sources' API addresses are fetched over HTTP: anything else fails every poll."""
+    places: list[tuple[list[Any], str]] = [(["services", i, "status_page"], s.status_page)
+                                           for i, s in enumerate(settings.services) if s.status_page]
+    for i, source in enumerate(settings.sources):
+        if getattr(source, "type", None) == "replay":
+            continue
+        for name, value in source:
+            if (name == "url" or name.endswith("_url")) and isinstance(value, str) and value:
+                places.append((["sources", i, name], value))
+    for loc, value in places:
+        if not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):
+            yield problem_at(loc, text, f"{value[:80]!r} is not an http(s) address, so every poll would fail",
+                             "write the page's or API's address starting with https://")
 
 
 def _apprise_knows(url: str) -> bool:

@@ -147,3 +147,18 @@ services = ["Slack"]
     places = [p.split(":")[0] for p in problems]
     assert places == ["services[1].name (line 10)", "alerts.channels[0].services (line 26)",
                       "sources[0].service (line 16)", "sources[1].name (line 20)"]
+
+
+def test_status_pages_and_api_addresses_must_be_http(tmp_path: Path) -> None:
+    text = GOOD.replace('name = "Acme"', 'name = "Acme"\nstatus_page = "ftp://status.acme.example"') + """
+[[sources]]
+type = "hackernews"
+name = "hn"
+base_url = "hn.algolia.com/api"
+"""
+    code, problems = _check(tmp_path, text)
+    assert code == 1
+    assert [p.split(":")[0] for p in problems] == ["services[0].status_page (line 5)", "sources[0].base_url (line 13)"]
+    assert all("is not an http(s) address" in p for p in problems)
+    fixed = text.replace("ftp://", "https://").replace('"hn.algolia', '"https://hn.algolia')
+    assert _check(tmp_path, fixed)[0] == 0
