@@ -82,7 +82,8 @@ def test_where_line_counts_areas_provinces_and_people():
                            mention("Kamloops", "BC", "a"), mention("Vernon", "BC", "c"),
                            mention("Calgary", "AB", "d"), mention("Alberta", "AB", "e", "region")])
     assert [(c.place, c.people, c.posts) for c in counts][:2] == [("Kamloops, BC", 2, 3), ("Alberta", 1, 1)]
-    assert where_line(counts) == "reports from 3 areas in 2 provinces: Kamloops (2), Calgary (1), Vernon (1)"
+    assert where_line(counts) == ("reports from 4 areas in 2 provinces: Kamloops (2), Alberta (1), Calgary (1), "
+                                  "Vernon (1)")
     assert where_line([]) is None
 
 

@@ -49,18 +49,17 @@ def count_places(mentions: Iterable[PlaceMention]) -> list[PlaceCount]:
 def where_line(counts: Sequence[PlaceCount], limit: int = 5) -> str | None:
     """"reports from 7 areas in 3 provinces: Kamloops (4), Vernon (2), ..." or None when no place is named.
 
-    Areas are the towns, cities and addresses; the regions are their states or provinces and those named
-    alone.
+    Every place named is an area (a town, an address, or a province named alone: "southern Alberta"), so
+    the areas are never fewer than the states or provinces they lie in.
     """
     if not counts:
         return None
-    areas = [c for c in counts if c.kind != "region"]
     regions = {(c.country, c.region) for c in counts if c.region}
     countries = {country for country, _ in regions}
     word = REGION_WORDS.get(next(iter(countries)), ("region", "regions")) if len(countries) == 1 \
         else ("state or province", "states and provinces")
-    shown = ", ".join(f"{c.name if c.kind == 'city' else c.place} ({c.people})" for c in (areas or counts)[:limit])
-    more = f" and {len(areas or counts) - limit} more" if len(areas or counts) > limit else ""
-    head = f"reports from {len(areas)} area{'s' if len(areas) != 1 else ''}" if areas else "reports"
+    shown = ", ".join(f"{c.name if c.kind == 'city' else c.place} ({c.people})" for c in counts[:limit])
+    more = f" and {len(counts) - limit} more" if len(counts) > limit else ""
+    head = f"reports from {len(counts)} area{'s' if len(counts) != 1 else ''}"
     where = f" in {len(regions)} {word[0] if len(regions) == 1 else word[1]}" if regions else ""
     return f"{head}{where}: {shown}{more}"
