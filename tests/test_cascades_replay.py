@@ -254,3 +254,38 @@ def test_the_cascade_is_recorded_the_same_on_postgresql(tmp_path: Path, monkeypa
         assert "resolved" in out
     finally:
         drop()
+
+
+def test_a_cascade_resolved_by_hand_is_not_resolved_again_by_the_running_detector(tmp_path: Path) -> None:
+    from datetime import datetime as wall
+
+    from detector.alerting.cascade_actions import act_on_group
+    from detector.config import load_settings
+    from detector.runtime.assembly import build_system, run_source
+    from detector.sources.replay import ReplaySource
+    from detector.sources.replay_settings import ReplaySettings
+
+    posts = tmp_path / "posts.csv"
+    write_posts(posts, onsets(), until=BURST + timedelta(hours=3))
+    rows = list(csv.reader(posts.open()))
+    cut = (BURST + timedelta(minutes=12)).isoformat().replace("+00:00", "Z")
+    parts = []
+    for name, keep in (("first", lambda r: r[1] < cut), ("second", lambda r: r[1] >= cut)):
+        path = tmp_path / f"{name}.csv"
+        with path.open("w", newline="") as handle:
+            csv.writer(handle).writerows([rows[0], *(r for r in rows[1:] if keep(r))])
+        parts.append(path)
+    settings = load_settings(config(tmp_path / "detector.toml", tmp_path / "c.db", None))
+    system = build_system(settings)  # one running process: the grouper keeps its state between the parts
+    try:
+        columns = dict(time_column="ts", text_column="text", id_column="id", author_column="user")
+        run_source(system, ReplaySource(ReplaySettings(path=parts[0], name="part-1", **columns), system.pseudonymiser),
+                   flush_at_end=False)
+        (cascade,) = alerts(tmp_path / "c.db")["cascades"]
+        act_on_group(system.store, cascade["id"], "resolved", wall.now(timezone.utc), "alice")
+        run_source(system, ReplaySource(ReplaySettings(path=parts[1], name="part-2", **columns), system.pseudonymiser))
+        system.sender.deliver_due()
+    finally:
+        system.close()
+    told = [n["event"] for n in sent(tmp_path) if n["alert"]["id"] == cascade["id"]]
+    assert told == ["opened", "resolved"]

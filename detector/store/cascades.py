@@ -43,6 +43,9 @@ def save_cascade_changes(
         pending.setdefault(id(change), []).append((channel, payload))
     c, m = schema.cascades, schema.cascade_members
     for change in changes:
+        stored = conn.execute(sa.select(c.c.status).where(c.c.id == change.cascade.id)).scalar()
+        if change.kind in ("resolved", "closed") and stored == "resolved":
+            continue  # resolved by hand already: the detector's own resolve is old news
         row = _cascade_row(change.cascade)
         stmt = _insert(conn, c).values(**row)
         keep = ("id", "recognised_at", "status")
