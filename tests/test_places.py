@@ -48,6 +48,7 @@ def labels(finder, text):
     ("Vernon BC here, nothing works", ["Vernon, BC"]),
     ("@Xfinity Seattle outage: fixed when?", ["Seattle, WA"]),
     ("My mobile internet is down in Mobile, AL", ["Mobile, AL"]),
+    ("internet disrupted in Windsor, 06095 CT since August", ["Windsor, CT"]),
 ])
 def test_places_named_in_real_outage_posts_are_found(finder, text, expected):
     assert labels(finder, text) == expected

@@ -6,7 +6,7 @@ stated in advance rather than tuned, and a word is taken as a place only when on
 1. **Hashtag**: ``#kamloops`` is the place; ``#vernonbc`` is a place followed by its own state or province
    abbreviation; ``#alberta`` a province. A bare hashtag needs a place of ``MIN_HASHTAG`` people.
 2. **Place, region**: a name followed by its state or province ("Vernon BC", "Mobile, AL", "Calgary,
-   Alberta") is that place, whatever its size and even if it is a common word.
+   Alberta", "Windsor, 06095 CT") is that place, whatever its size and even if it is a common word.
 3. **Capitalised** (not the first word of a sentence, and the post is not written in capitals): a name of
    ``MIN_CAPITALISED`` people or more ("Colwood", "Rutland").
 4. **Any case**: a name of ``MIN_ANY_CASE`` people or more ("kelowna", "calgary").
@@ -58,6 +58,7 @@ _ADDRESS = re.compile(rf"\b\d{{1,6}}(?:-\d{{1,4}})?\s+(?:(?:[A-Z][a-z]+|\d{{1,3}
 _WORD = re.compile(r"[^\W\d_]+(?:[’'.-][^\W\d_]+)*\.?")
 _NOISE = re.compile(r"https?://\S+|www\.\S+|pic\.twitter\.com/\S+|@\w+")
 _HASHTAG = re.compile(r"#(\w+)")
+_ZIP = re.compile(r",?\s*(?:\d{5}(?:-\d{4})?\s*,?)?")
 DIRECTIONS = ("north", "south", "east", "west", "downtown", "central", "greater")
 CONNECTORS = {"of", "and", "upon", "the", "de", "la", "on"}
 MAX_WORDS = 4
@@ -196,7 +197,7 @@ class PlaceFinder:
         if at >= len(words):
             return set(), 0
         between = text[words[at - 1][1]: words[at][0]]
-        if between.strip() not in ("", ","):
+        if _ZIP.fullmatch(between.strip()) is None:  # nothing, a comma, or a ZIP code ("Windsor, 06095 CT")
             return set(), 0
         word = words[at][2]
         if word.replace(".", "").isupper() and 2 <= len(word.replace(".", "")) <= 3:
