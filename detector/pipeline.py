@@ -32,6 +32,7 @@ from detector.records import Bucket, Detection, Post, Rejected, Verdict, text_fi
 from detector.sources.base import SourceBatch
 from detector.store.alerts import latest_alerts, save_changes
 from detector.store.store import Store
+from detector.timefloor import floor_time
 from detector.volume.base import VolumeDetector
 from detector.volume.registry import build_detector
 from detector.volume.settings import VolumeSettings
@@ -292,7 +293,7 @@ class Pipeline:
                 self.grouper.note_post(post.services, post.created_at, verdict.complaint,
                                        f"{post.source}:{post.source_id}")
             for service in post.services:
-                observed.touched.setdefault(service, set()).add(_floor(post.created_at, self.width))
+                observed.touched.setdefault(service, set()).add(floor_time(post.created_at, self.width))
                 observed.changes += self._observe_post(service, post, verdict, observed.scored, report)
         fresh = {f"{p.source}:{p.source_id}": post_view(p, v) for p, v in zip(posts, verdicts)}
         self._decide(observed, posts[-1].created_at if posts else None, fresh)
@@ -432,12 +433,6 @@ def detection_rows(scored: Iterable[Detection]) -> list[dict[str, Any]]:
          "upper": float(d.upper), "score": float(d.score)}
         for d in scored
     ]
-
-
-def _floor(moment: datetime, width: timedelta) -> datetime:
-    from detector.store.store import floor_time
-
-    return floor_time(moment, width)
 
 
 def as_rows(changes: Iterable[AlertChange]) -> list[dict[str, Any]]:

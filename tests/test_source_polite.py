@@ -9,7 +9,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from detector.sources.polite import Backoff, RequestBudget, SeenSet, SourceUnavailable, Watermark, user_agent
+from detector.backoff import Backoff
+from detector.sources.polite import RequestBudget, SeenSet, SourceUnavailable, Watermark, user_agent
 from detector.timeparse import retry_after_seconds as retry_after
 
 

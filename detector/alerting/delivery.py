@@ -24,6 +24,7 @@ from typing import Callable, Mapping
 
 from detector.alerting.channels.base import Channel, Delivery
 from detector.alerting.settings import AlertSettings
+from detector.backoff import backoff_delay
 from detector.secrets import Secrets
 from detector.store.alerts import OutboxItem, claim_delivery, due_notifications, mark_delivery
 from detector.store.store import Store
@@ -36,11 +37,6 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     dead: int = 0
-
-
-def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with jitter: attempt 1 waits up to base, then 2x, 4x, ... capped."""
-    return rng.uniform(0.5, 1.0) * min(cap, base * 2 ** max(0, attempt - 1))
 
 
 class Sender:
@@ -119,7 +115,7 @@ class Sender:
             mark_delivery(self.store, item, ok=False, now=now, error=error, dead=True)
             log.error("notification %s to %s is dead after %d attempts: %s", item.key, item.channel, attempts, error)
             return "dead"
-        delay = result.retry_after if result.retry_after is not None else backoff(
+        delay = result.retry_after if result.retry_after is not None else backoff_delay(
             attempts, self.base_delay, self.max_delay, self._rng
         )
         delay = min(max(delay, 0.0), max(self.max_delay, 3600.0))

@@ -35,7 +35,7 @@ from detector.sources.polling import PollingSource
 from detector.status.base import StatusSource
 from detector.status.store import save_official
 from detector.store import schema
-from detector.store.store import floor_time
+from detector.timefloor import floor_time
 
 log = logging.getLogger("detector.live")
 

@@ -10,7 +10,6 @@ scheduler waits, so tests drive time by hand.
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -52,29 +51,6 @@ class MalformedResponse(Exception):
         super().__init__(message)
         self.url = url
         self.raw = raw
-
-
-class Backoff:
-    """Exponential backoff with full jitter, reset when new items arrive (as praw's stream does)."""
-
-    def __init__(self, base: float = 5.0, cap: float = 900.0, rng: random.Random | None = None) -> None:
-        self.base = base
-        self.cap = cap
-        self.failures = 0
-        self._rng = rng or random.Random()
-
-    def failed(self) -> float:
-        """Record a failure; return the seconds to wait before the next try."""
-        self.failures += 1
-        return self._rng.uniform(0.5, 1.0) * min(self.cap, self.base * 2 ** (self.failures - 1))
-
-    def quiet(self, interval: float) -> float:
-        """A poll that worked but found nothing: wait the interval, a little jittered (no thundering herd)."""
-        self.failures = 0
-        return interval * self._rng.uniform(0.9, 1.1)
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 class SeenSet:

@@ -21,11 +21,11 @@ from typing import Any, Callable, Iterator
 from detector.pseudonym import Pseudonymiser
 from detector.records import Post, Rejected
 from detector.secrets import Secrets
+from detector.backoff import Backoff
 from detector.sources.base import Source, SourceBatch
 from detector.sources.live_settings import LiveSourceSettings
 from detector.sources.polite import (
     PoliteClient,
-    Backoff,
     MalformedResponse,
     RequestBudget,
     SeenSet,

@@ -16,7 +16,8 @@ from typing import Callable
 
 from detector.records import require_utc
 from detector.sources.live_settings import StatusPageSettings
-from detector.sources.polite import Backoff, PoliteClient, RequestBudget
+from detector.backoff import Backoff
+from detector.sources.polite import PoliteClient, RequestBudget
 
 log = logging.getLogger("detector.status")
 

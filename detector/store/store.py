@@ -20,17 +20,11 @@ from sqlalchemy.engine import Connection, Engine
 from detector.records import Bucket, Post, Rejected, Verdict
 from detector.store import schema
 from detector.store.database import create_engine, migrate
+from detector.timefloor import floor_time
 
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def floor_time(moment: datetime, width: timedelta) -> datetime:
-    """The start of the bucket of ``width`` that holds ``moment`` (buckets align to the Unix epoch)."""
-    seconds = int(width.total_seconds())
-    stamp = int(moment.timestamp())
-    return datetime.fromtimestamp(stamp - stamp % seconds, timezone.utc)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Iterator
 
 from detector.records import Bucket, Post, Verdict
-from detector.store.store import floor_time
+from detector.timefloor import floor_time
 
 
 @dataclass

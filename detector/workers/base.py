@@ -20,6 +20,7 @@ from typing import Callable
 import redis
 import sqlalchemy as sa
 
+from detector.backoff import Backoff
 from detector.bus.settings import BusSettings
 from detector.bus.streams import RedisBus
 from detector.config import Settings
@@ -109,15 +110,14 @@ class Worker(ABC):
 
     def run(self) -> None:
         """Step until stopped (or finished), riding out Redis and database outages."""
-        delay = 0.0
+        backoff = Backoff(base=0.2, cap=10.0, rng=self._rng)
         try:
             while not self._stopping and not self.finished():
                 try:
                     self.step()
-                    delay = 0.0
+                    backoff.reset()
                 except TRANSIENT as error:
-                    delay = min(max(delay * 2, 0.2), 10.0)
-                    wait = self._rng.uniform(0.5, 1.0) * delay
+                    wait = backoff.failed()
                     log.warning("%s %s: %s: %s; retrying in %.1fs", self.role, self.name, type(error).__name__,
                                 str(error).splitlines()[0] if str(error) else "", wait)
                     self.recover()
