@@ -147,11 +147,11 @@ def _buttons(cfg: data.AppConfig, viewer, row: pd.Series) -> None:
         else:
             return
     except actions.NotAllowed as error:
-        st.error(str(error))
+        st.error(data.markdown_text(error))
         return
     st.cache_data.clear()
     note = " (acknowledged)" if ack and done.status == "resolved" else ""
-    st.toast(f"{done.id} is now {done.status}{note}")
+    st.toast(f"{data.markdown_text(done.id)} is now {done.status}{note}")
     st.rerun()
 
 
@@ -187,10 +187,10 @@ def _silences(cfg: data.AppConfig, viewer) -> None:
         try:
             actions.silence(data.store(cfg.db), viewer, service, timedelta(hours=float(hours)), reason)
         except actions.NotAllowed as error:
-            st.error(str(error))
+            st.error(data.markdown_text(error))
             return
         st.cache_data.clear()
-        st.toast(f"{service} silenced for {hours:g} h")
+        st.toast(f"{data.markdown_text(service)} silenced for {hours:g} h")
         st.rerun()
 
 

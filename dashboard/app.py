@@ -23,7 +23,7 @@ def main() -> None:
         st.error(f"Database {cfg.db} does not exist. Create it with `detector replay` or `detector run`.")
         st.stop()
     page = current_page()
-    st.sidebar.caption(f"Signed in as {viewer.name} ({viewer.role})")
+    st.sidebar.caption(f"Signed in as {data.markdown_text(viewer.name)} ({viewer.role})")
     if viewer.role == "oncall" and viewer.name == "local":
         st.sidebar.caption("No password configured: anyone who can reach this port can act.")
     st.sidebar.caption(f"Live: refreshes every {cfg.refresh_seconds:g} s")

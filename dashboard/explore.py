@@ -120,7 +120,7 @@ def _queue(cfg: data.AppConfig, viewer, flt: PostFilter) -> None:
                 n = actions.save_labels(data.store(cfg.db), viewer, post_id,
                                         {"complaint": complaint, "misinformation": misinfo, "symptom": symptom})
             except actions.NotAllowed as error:
-                st.error(str(error))
+                st.error(data.markdown_text(error))
                 return
             st.cache_data.clear()
             st.toast(f"saved {n} label(s) for post {post_id}")

@@ -51,6 +51,6 @@ def render(cfg: data.AppConfig, viewer) -> None:
         st.caption("Open a service:")
         buttons = st.columns(min(len(frame), 6))
         for i, name in enumerate(frame["service"]):
-            buttons[i % len(buttons)].button(name, key=f"open-{name}", on_click=open_service, args=(name,))
+            buttons[i % len(buttons)].button(data.markdown_text(name), key=f"open-{name}", on_click=open_service, args=(name,))
 
     live()

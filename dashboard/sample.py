@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,14 +46,16 @@ def _stamp(values: np.ndarray) -> list[str]:
 
 
 def build(path: Path | str, posts: int = 3000, services: int = 2, days: float = 2.0,
-          end: datetime = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc), seed: int = 7) -> Sample:
+          end: datetime = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc), seed: int = 7,
+          names: tuple[str, ...] = SERVICES) -> Sample:
     """Write a fresh database at ``path``: ``posts`` posts over ``days`` days for ``services`` services,
-    the first of which has an open incident in its last two hours (and a resolved one the day before)."""
+    the first of which has an open incident in its last two hours (and a resolved one the day before).
+    ``names`` are the services' names (a test passes hostile ones to check they are shown as text)."""
     path = Path(path)
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     rng = np.random.default_rng(seed)
-    names = SERVICES[:services]
+    names = tuple(names)[:services]
     end_s = int(end.timestamp())
     start_s = end_s - int(days * 86400)
     incident_s = end_s - 100 * 60  # the open incident: the last 100 minutes of the first service
@@ -174,7 +177,8 @@ def _buckets(frame: pd.DataFrame) -> list[tuple]:
 def _incident(con, service: str, opened_s: int, resolved_s: int | None, severity: str, evidence: list[str]) -> str:
     opened = _stamp(np.array([opened_s]))[0]
     resolved = _stamp(np.array([resolved_s]))[0] if resolved_s else None
-    alert_id = f"{service.lower()}-{datetime.fromtimestamp(opened_s, timezone.utc):%Y%m%dT%H%M}"
+    slug = re.sub(r"[^a-z0-9]+", "-", service.casefold()).strip("-") or "service"  # as real ids are
+    alert_id = f"{slug}-{datetime.fromtimestamp(opened_s, timezone.utc):%Y%m%dT%H%M}"
     con.execute(
         "INSERT INTO alerts (id, service, opened_at, updated_at, resolved_at, acknowledged_at, status, severity,"
         " peak_ratio, peak_value, expected, reason, evidence, suppressed) VALUES (?,?,?,?,?,NULL,?,?,?,?,?,?,?,0)",
