@@ -2,8 +2,8 @@
 
 Kept once: a row is known by its source and a digest of its raw form (or, without one, of where it was
 and why), kept in ``quarantine_keys``, so replaying the same file again, or polling the same malformed
-item again, adds nothing. Reading it is
-here too, for `detector quarantine`.
+item again, adds nothing. Reading it, and forgetting rows a user has replayed fixed, is here too, for
+`detector quarantine`.
 """
 
 from __future__ import annotations
@@ -50,23 +50,48 @@ def keep(conn: Connection, rejected: Iterable[Rejected]) -> int:
     return len(given)
 
 
-def list_quarantined(engine: Engine, *, source: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+def _selected(query: Any, *, source: str | None, file: str | None, ids: Iterable[int] | None) -> Any:
+    """``query`` narrowed to one source, one replayed file (refs are ``NAME:LINE``) and/or some row ids."""
+    q = schema.quarantine
+    if source is not None:
+        query = query.where(q.c.source == source)
+    if file is not None:
+        escaped = file.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(q.c.ref.like(f"{escaped}:%", escape="\\"))
+    if ids is not None:
+        query = query.where(q.c.id.in_(sorted(set(ids))))
+    return query
+
+
+def list_quarantined(engine: Engine, *, source: str | None = None, limit: int | None = None,
+                     file: str | None = None, ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
     """Quarantined rows, oldest first: id, when, source, where in the input, why, and the raw form."""
     q = schema.quarantine
     query = sa.select(q.c.id, q.c.at, q.c.source, q.c.ref, q.c.reason, q.c.raw).order_by(q.c.id)
-    if source is not None:
-        query = query.where(q.c.source == source)
+    query = _selected(query, source=source, file=file, ids=ids)
     if limit is not None:
         query = query.limit(limit)
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
 
 
-def reason_counts(engine: Engine, *, source: str | None = None) -> list[tuple[str, int]]:
+def forget(engine: Engine, *, source: str | None = None, file: str | None = None,
+           ids: Iterable[int] | None = None) -> int:
+    """Remove the selected rows from the quarantine list; return how many. Their keys stay in
+    ``quarantine_keys``, so replaying the original file again does not bring them back."""
+    if source is None and file is None and ids is None:
+        raise ValueError("forget needs a selection (source, file or ids)")
+    q = schema.quarantine
+    query = _selected(sa.delete(q), source=source, file=file, ids=ids)
+    with engine.begin() as conn:
+        return int(conn.execute(query).rowcount or 0)
+
+
+def reason_counts(engine: Engine, *, source: str | None = None, file: str | None = None,
+                  ids: Iterable[int] | None = None) -> list[tuple[str, int]]:
     """How many quarantined rows there are per reason, the commonest first."""
     q = schema.quarantine
     query = sa.select(q.c.reason, sa.func.count()).group_by(q.c.reason).order_by(sa.func.count().desc(), q.c.reason)
-    if source is not None:
-        query = query.where(q.c.source == source)
+    query = _selected(query, source=source, file=file, ids=ids)
     with engine.connect() as conn:
         return [(reason, int(count)) for reason, count in conn.execute(query)]
