@@ -1,4 +1,4 @@
-"""The seasonal volume detector: cold start, sparse counts, daily patterns, causality, partial buckets,
+"""The previous volume rule (``detector = "seasonal"``): cold start, sparse counts, daily patterns, causality, partial buckets,
 suppression windows, persistence. Synthetic series are seeded Poisson draws, so every test is exact."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def poisson_minutes(rate_per_hour, minutes: int, seed: int) -> np.ndarray:
 
 @pytest.fixture
 def detector() -> VolumeDetector:
-    return build_detector(VolumeSettings(), "isp")
+    return build_detector(VolumeSettings(detector="seasonal"), "isp")
 
 
 @pytest.mark.parametrize("name", sorted(DETECTORS))
@@ -95,7 +95,7 @@ def test_sparse_counts_a_real_outage_alerts_within_minutes(detector):
 def test_a_strong_daily_pattern_raises_no_alert():
     """Nine days of complaints swinging 20x between night and evening: the profile, not an alert, explains
     it, and from the fourth day on so does the usual volume for this time of day."""
-    detector = build_detector(VolumeSettings(), "isp")
+    detector = build_detector(VolumeSettings(detector="seasonal"), "isp")
 
     def rate(i: int) -> float:
         hour = (i / 60) % 24
@@ -115,7 +115,7 @@ def test_a_rise_that_builds_over_hours_alerts_against_the_usual_for_this_time_of
     climb = poisson_minutes(lambda i: 12 + 24 * min(1.0, i / 360), 10 * 60, seed=40)
     found = {}
     for minutes in (180.0, 0.0):
-        detector = build_detector(VolumeSettings(reference_window_minutes=minutes), "isp")
+        detector = build_detector(VolumeSettings(detector="seasonal", reference_window_minutes=minutes), "isp")
         assert not any(d.alert for d in feed(detector, week))
         found[minutes] = [d for d in feed(detector, climb, offset=7 * 24 * 60) if d.alert]
     assert found[0.0] == []  # without the reference the climb is absorbed
@@ -127,7 +127,7 @@ def test_a_rise_that_builds_over_hours_alerts_against_the_usual_for_this_time_of
 
 
 def test_the_usual_for_this_time_of_day_needs_three_earlier_days():
-    detector = build_detector(VolumeSettings(), "isp")
+    detector = build_detector(VolumeSettings(detector="seasonal"), "isp")
     feed(detector, poisson_minutes(12, 2 * 24 * 60, seed=21))
     climb = feed(detector, poisson_minutes(lambda i: 12 + 24 * min(1.0, i / 360), 10 * 60, seed=40),
                  offset=2 * 24 * 60)
@@ -185,7 +185,7 @@ def test_an_outage_does_not_become_the_new_baseline(detector):
 def test_maintenance_windows_mark_detections_suppressed():
     window = MaintenanceWindow(start=T0 + 30 * 60 * MINUTE, end=T0 + 31 * 60 * MINUTE, reason="fibre works")
     other = MaintenanceWindow(service="mobile", start=T0, end=T0 + 100 * 60 * MINUTE)
-    detector = build_detector(VolumeSettings(maintenance=[window, other]), "isp")
+    detector = build_detector(VolumeSettings(detector="seasonal", maintenance=[window, other]), "isp")
     feed(detector, poisson_minutes(2, 30 * 60, seed=9))
     inside = feed(detector, [6, 7, 8, 9], offset=30 * 60)
     assert all(d.suppressed for d in inside)
@@ -197,7 +197,7 @@ def test_maintenance_windows_mark_detections_suppressed():
 
 def test_recurring_maintenance_window_covers_every_occurrence():
     nightly = MaintenanceWindow(cron="0 2 * * *", duration_minutes=30, reason="nightly deploy")
-    detector = build_detector(VolumeSettings(maintenance=[nightly]), "isp")
+    detector = build_detector(VolumeSettings(detector="seasonal", maintenance=[nightly]), "isp")
     flags = {i: detector.score(bucket(i, 0)).suppressed for i in (119, 120, 149, 150, 24 * 60 + 125)}
     assert flags == {119: False, 120: True, 149: True, 150: False, 24 * 60 + 125: True}
 
@@ -205,9 +205,9 @@ def test_recurring_maintenance_window_covers_every_occurrence():
 def test_detector_state_pickles_and_resumes_identically():
     counts = poisson_minutes(20, 400, seed=10)
     counts[350:360] += 5
-    straight = build_detector(VolumeSettings(), "isp")
+    straight = build_detector(VolumeSettings(detector="seasonal"), "isp")
     expected = feed(straight, counts)
-    resumed = build_detector(VolumeSettings(), "isp")
+    resumed = build_detector(VolumeSettings(detector="seasonal"), "isp")
     feed(resumed, counts[:200])
     resumed = pickle.loads(pickle.dumps(resumed))
     assert feed(resumed, counts[200:], offset=200) == expected[200:]
@@ -216,7 +216,7 @@ def test_detector_state_pickles_and_resumes_identically():
 def test_state_pickled_before_the_daily_reference_resumes():
     """A state saved by the previous release (no daily reference, shorter memory of recent buckets) loads,
     keeps judging, and starts its reference from then on."""
-    detector = build_detector(VolumeSettings(), "isp")
+    detector = build_detector(VolumeSettings(detector="seasonal"), "isp")
     feed(detector, poisson_minutes(20, 300, seed=13))
     state = detector.state_
     old = dict(state.__dict__)
@@ -234,7 +234,7 @@ def test_state_pickled_before_the_daily_reference_resumes():
 
 
 def test_any_bucket_width_and_metric():
-    settings = VolumeSettings(metric="mentions", bucket_seconds=300)
+    settings = VolumeSettings(detector="seasonal", metric="mentions", bucket_seconds=300)
     detector = build_detector(settings, "isp")
     rng = np.random.default_rng(11)
     five = timedelta(minutes=5)

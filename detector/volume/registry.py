@@ -16,8 +16,15 @@ def _seasonal(settings: VolumeSettings, service: str) -> VolumeDetector:
     return SeasonalDetector(settings, service)
 
 
+def _cusum(settings: VolumeSettings, service: str) -> VolumeDetector:
+    from detector.volume.cusum import CusumDetector
+
+    return CusumDetector(settings, service)
+
+
 DETECTORS: dict[str, Callable[[VolumeSettings, str], VolumeDetector]] = {
-    "seasonal": _seasonal,
+    "cusum": _cusum,  # the default: count CUSUMs whose threshold is the false-alarm budget
+    "seasonal": _seasonal,  # the previous rule: window p-values calibrated against the series' surprises
 }
 
 

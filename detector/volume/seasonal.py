@@ -463,6 +463,10 @@ class SeasonalDetector(VolumeDetector):
 
     # -- learning -------------------------------------------------------------------------------------
 
+    def _spread_value(self, window_sum: float, window_expected: float, dispersion: float) -> float:
+        """The window sum the dispersion learns from: capped Huber-style, so one burst barely moves it."""
+        return _capped_spread(window_sum, window_expected, dispersion)
+
     def _learn(self, state: SeasonalState, entry: "_Pending") -> None:
         """Learn one bucket judged ``learn_delay_minutes`` ago, capped so anomalies barely move anything."""
         s = self.settings
@@ -500,8 +504,7 @@ class SeasonalDetector(VolumeDetector):
             state.spread_mean_sq[i] *= spread_decay
             if window_expected <= 0 or entry.anomalous:
                 continue
-            capped = window_sum if window_sum <= window_expected else min(
-                window_sum, _learning_cap(window_expected, dispersion, window_sum))
+            capped = self._spread_value(window_sum, window_expected, dispersion)
             state.spread_sq[i] += (capped - window_expected) ** 2
             state.spread_mean[i] += window_expected
             state.spread_mean_sq[i] += window_expected**2
@@ -509,9 +512,14 @@ class SeasonalDetector(VolumeDetector):
 
         # As in SPOT, alarms (and their run-up) do not enter the record of surprises: an outage cannot
         # raise the bar.
-        if not entry.anomalous:
+        if not entry.anomalous and state.surprises is not None:  # the CUSUM rule keeps no record of surprises
             state.surprises.learn(judgement.surprise, hours)
             state.alert_surprise_ = None
+
+
+def _capped_spread(window_sum: float, window_expected: float, dispersion: float) -> float:
+    return window_sum if window_sum <= window_expected else min(
+        window_sum, _learning_cap(window_expected, dispersion, window_sum))
 
 
 def _learning_cap(expected: float, dispersion: float, value: float = math.inf) -> float:

@@ -71,8 +71,11 @@ class VolumeSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    detector: Literal["seasonal"] = Field(
-        "seasonal", description="Which volume detector runs per service (see detector.volume.registry)."
+    detector: Literal["cusum", "seasonal"] = Field(
+        "cusum",
+        description="Which volume detector runs per service (see detector.volume.registry): 'cusum' (default; "
+        "count CUSUMs whose threshold is set from false_alerts_per_week) or 'seasonal' (the previous rule: "
+        "window p-values against alpha, calibrated on the series' own surprises).",
     )
     false_alerts_per_week: float = Field(
         0.25,

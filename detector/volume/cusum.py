@@ -1,0 +1,297 @@
+"""The default volume detector: count CUSUMs on the seasonal baseline, with the threshold set from a budget.
+
+**The promise.** On a stream with no outage whose counts follow the learned baseline (a seasonal
+negative-binomial: expected count x time-of-day x day-of-week, with the series' own overdispersion), the
+detector raises on average ``false_alerts_per_week`` alerts a week (per service), whatever the stream's
+volume, burstiness or bucket width. The budget is the only knob a user needs; an alert episode counts once.
+
+**The rule.** For each of a few shift sizes ``ratio`` (the rate is 1.5, 2, 4, 10 or 30 times expected) a
+one-sided CUSUM (Page 1954) accumulates the negative-binomial log-likelihood ratio of each bucket's count
+``x`` under "``ratio`` x expected" against "expected": ``S = max(0, S + log LR(x))``. Against a known shift
+the CUSUM is the detector with the smallest worst-case delay for a given false-alarm rate (Lorden 1971,
+Moustakides 1986); several shift sizes cover the ones we do not know. Each CUSUM's threshold ``h`` is the
+height whose average run length to a false alarm is ``K`` weeks / budget (``K`` CUSUMs share the budget,
+Bonferroni), computed exactly for the current expected count and dispersion (``thresholds``), in buckets of
+the series' own width, so 1-minute and 5-minute series keep the same weekly rate. An alert also needs
+``min_count`` units (people) in the CUSUM's current run, after ``warmup_minutes``.
+
+**What is kept from the seasonal detector** (this class reuses its baseline): the seasonal expectation is
+learned robustly (a bucket is learned ``learn_delay_minutes`` after it was judged and not at all, beyond a
+cap, when an alert-worthy bucket came in between; others are capped at three standard deviations), the
+metric is distinct people by default, open buckets are judged against the elapsed part of the bucket so an
+alert fires on the post that tips it, decisions are causal, and maintenance windows mark detections
+suppressed. Nothing learns the bar from the series' record of surprises: the threshold depends only on the
+budget, the expected count and the dispersion.
+
+**Dispersion.** The per-bucket dispersion is the largest the window sums show (``n`` buckets summed
+with dispersion ``D`` behave like independent buckets of dispersion ``n D``, so bursts that last several
+buckets count in full), learned from every window outside alert episodes, uncapped, shrunk toward Poisson when a bucket
+expects little (weight ``m^2 / (m^2 + 0.1)`` for an expected count ``m``): at a few people an hour a bucket
+holds 0 or 1 and two people in a minute is the signal, not noise; a busy bursty series (hundreds a bucket)
+keeps its whole overdispersion, so its bursts do not add up to false alarms.
+
+**Re-arm.** After an alert every CUSUM restarts at zero; a crossing within ``rearm_minutes`` of the last one
+belongs to the same episode and does not alert again.
+
+>>> from datetime import datetime, timedelta, timezone
+>>> from detector.records import Bucket
+>>> from detector.volume.settings import VolumeSettings
+>>> detector = CusumDetector(VolumeSettings(metric="mentions"), service="isp")
+>>> t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+>>> minute = timedelta(minutes=1)
+>>> quiet = [detector.update(Bucket("isp", t0 + i * minute, t0 + (i + 1) * minute, mentions=i % 30 == 0))
+...          for i in range(600)]
+>>> any(d.alert for d in quiet)
+False
+>>> burst = Bucket("isp", t0 + 600 * minute, t0 + 601 * minute, mentions=8, as_of=t0 + 600 * minute + 40 * minute / 60)
+>>> detector.score(burst).alert
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from detector.records import Bucket, Detection
+from detector.volume.maintenance import suppression_reason
+from detector.volume.seasonal import SeasonalDetector, SeasonalState, _hours, _Pending
+from detector.volume.settings import VolumeSettings, metric_value
+from detector.volume.thresholds import threshold_for
+
+RATIOS = (1.5, 2.0, 4.0, 10.0, 30.0)
+_WEEK_SECONDS = 7 * 86400
+_SPARSE = 0.1  # a bucket expecting m units keeps m^2 / (m^2 + _SPARSE) of the learned overdispersion
+
+
+@dataclass
+class CusumState:
+    """The CUSUMs of one service: their statistics and what their current runs hold; plain data."""
+
+    stats: list[float] = field(default_factory=lambda: [0.0] * len(RATIOS))
+    run_sums: list[float] = field(default_factory=lambda: [0.0] * len(RATIOS))
+
+
+@dataclass
+class _Decision:
+    value: float
+    expected: float  # of the (elapsed part of the) bucket
+    stats: list[float]
+    run_sums: list[float]
+    crossing: int | None  # index of the CUSUM that crossed its threshold (the most decisive), if any
+    thresholds: list[float]
+    dispersion: float
+    window_sums: tuple[tuple[float, float], ...]
+
+
+class CusumDetector(SeasonalDetector):
+    """Seasonal baseline (learned robustly) + negative-binomial CUSUMs whose threshold is a weekly budget."""
+
+    def __init__(self, settings: VolumeSettings, service: str) -> None:
+        self.cusum_ = CusumState()
+        super().__init__(settings, service)
+
+    def _derive(self) -> None:
+        super()._derive()
+        self._budget = self.settings.budget_for(self.service)
+
+    def _reference_length(self, width: timedelta) -> int:
+        return 0  # the usual-volume test belongs to the previous rule; the CUSUM's slow shifts cover it
+
+    def _state_for(self, bucket: Bucket) -> SeasonalState:
+        fresh = self.state_ is None
+        state = super()._state_for(bucket)
+        if fresh:
+            state.surprises = None  # no record of surprises: the bar never learns from the series
+        return state
+
+    # -- the contract ---------------------------------------------------------------------------------
+
+    def score(self, bucket: Bucket) -> Detection:
+        state = self._state_for(bucket)
+        return self._detection(state, bucket, self._decide(state, bucket))
+
+    def update(self, bucket: Bucket) -> Detection:
+        if not bucket.closed:
+            raise ValueError(f"update() needs a closed bucket; {bucket.start} is open until {bucket.end}")
+        state = self._state_for(bucket)
+        if state.last_end is not None and bucket.start != state.last_end:
+            state.recent.clear()  # a gap: earlier buckets are not adjacent
+            state.windows_ = []
+        decision = self._decide(state, bucket)
+        detection = self._detection(state, bucket, decision)
+        cusum = self.cusum_
+        significant = decision.crossing is not None
+        if significant:
+            state.last_anomalous_end = bucket.end
+            if detection.alert:
+                state.alerted_at = bucket.as_of
+            cusum.stats = [0.0] * len(RATIOS)  # the episode is counted: every CUSUM starts again
+            cusum.run_sums = [0.0] * len(RATIOS)
+            for entry in state.pending:  # the run-up to an incident is part of it: not learned as normal
+                entry.anomalous = True
+        else:
+            cusum.stats, cusum.run_sums = decision.stats, decision.run_sums
+            quiet_since = state.last_anomalous_end
+            if quiet_since is not None and bucket.end - quiet_since >= self._rearm:
+                state.alerted_at = None  # the episode is over: the next crossing is a new one
+        self._remember(state, bucket.start, decision.value, bucket.width)
+        warming = state.seen_hours * 60 < self.settings.warmup_minutes
+        state.pending.append(_Pending(bucket.start, bucket.width, _AsJudgement(decision), significant, warming,
+                                      detection.suppressed))
+        horizon = bucket.end - self._learn_delay
+        while state.pending and state.pending[0].start + state.pending[0].width <= horizon:
+            entry = state.pending.popleft()
+            if not entry.suppressed:
+                self._learn(state, entry)
+        state.seen_hours += _hours(bucket.width)
+        state.last_end = bucket.end
+        return detection
+
+    def _spread_value(self, window_sum: float, window_expected: float, dispersion: float) -> float:
+        """Uncapped: the bursts a busy series shows outside its alert episodes are its noise, whole."""
+        return window_sum
+
+    # -- deciding -------------------------------------------------------------------------------------
+
+    def bucket_dispersion(self, state: SeasonalState, expected: float, width: timedelta) -> float:
+        """The per-bucket negative-binomial dispersion the CUSUMs assume (see the module doc)."""
+        if not state.dispersions_:
+            return 0.0
+        lengths = self._window_lengths(width)
+        weight = expected * expected / (expected * expected + _SPARSE)
+        return max(n * d for n, d in zip(lengths, state.dispersions_)) * weight
+
+    def _decide(self, state: SeasonalState, bucket: Bucket) -> _Decision:
+        s = self.settings
+        fraction = 1.0 if bucket.closed else max(0.0, (bucket.as_of - bucket.start) / bucket.width)
+        value = metric_value(bucket, s.metric)
+        hod, dow = state.hod_factors_, state.dow_factors_
+        scale = self._rate(state) * _hours(bucket.width)
+        whole = scale * hod[bucket.start.hour] * dow[bucket.start.weekday()]
+        expected = whole * fraction
+        dispersion = self.bucket_dispersion(state, whole, bucket.width)
+        run_length = len(RATIOS) * _WEEK_SECONDS / bucket.width.total_seconds() / self._budget
+        cusum = self.cusum_
+        stats, run_sums, thresholds = [], [], []
+        crossing, best = None, 0.0
+        for index, ratio in enumerate(RATIOS):
+            statistic = max(0.0, cusum.stats[index] + _log_lr(value, ratio, expected, dispersion))
+            run_sum = cusum.run_sums[index] + value if statistic > 0 else 0.0
+            h = threshold_for(run_length, ratio, whole, dispersion)
+            stats.append(statistic)
+            run_sums.append(run_sum)
+            thresholds.append(h)
+            if statistic >= h and run_sum >= s.min_count and statistic / h > best:
+                crossing, best = index, statistic / h
+        return _Decision(value, expected, stats, run_sums, crossing, thresholds, dispersion,
+                         self._window_sums(state, bucket, value, expected, scale))
+
+    def _window_sums(self, state: SeasonalState, bucket: Bucket, value: float, expected: float,
+                     scale: float) -> tuple[tuple[float, float], ...]:
+        """Each window's sum and expected sum ending with this bucket (what the dispersion learns from)."""
+        hod, dow = state.hod_factors_, state.dow_factors_
+        lengths = self._window_lengths(bucket.width)
+        adjacent = state.last_end is None or bucket.start == state.last_end
+        windows = state.windows_ if adjacent and len(state.windows_) == len(lengths) else None
+        sums = []
+        recent = None
+        for index, length in enumerate(lengths):
+            if windows is not None and not windows[index].fractional:
+                window_expected = expected
+                for (hour, weekday), count in windows[index].slots.items():
+                    window_expected += count * (scale * hod[hour] * dow[weekday])
+                sums.append((value + windows[index].value_sum, window_expected))
+                continue
+            if recent is None:
+                recent = list(state.recent)
+            earlier = recent[len(recent) - min(length - 1, len(recent)):] if length > 1 else []
+            sums.append((value + sum(v for _, v in earlier),
+                         expected + sum(scale * hod[start.hour] * dow[start.weekday()] for start, _ in earlier)))
+        return tuple(sums)
+
+    def _detection(self, state: SeasonalState, bucket: Bucket, decision: _Decision) -> Detection:  # type: ignore[override]
+        s = self.settings
+        elapsed = state.seen_hours * 60 + (bucket.as_of - bucket.start).total_seconds() / 60
+        warm = elapsed >= s.warmup_minutes
+        ongoing = (state.alerted_at is not None and state.last_anomalous_end is not None
+                   and bucket.start < state.last_anomalous_end + self._rearm)
+        significant = decision.crossing is not None
+        alert = significant and warm and not ongoing
+        reason = ""
+        closest = decision.crossing
+        if closest is None:
+            closest = max(range(len(RATIOS)), key=lambda i: decision.stats[i] / decision.thresholds[i])
+        statistic, h = decision.stats[closest], decision.thresholds[closest]
+        if significant:
+            reason = (f"{decision.run_sums[closest]:g} {s.metric} since the rise began, "
+                      f"{RATIOS[closest]:g}x expected fits {math.exp(min(statistic, 700)):.3g} times better "
+                      f"than usual (threshold {math.exp(min(h, 700)):.3g}, for {self._budget:g} false alerts "
+                      f"a week)")
+            if not warm:
+                reason = f"warming up: {reason}"
+            elif ongoing:
+                reason = f"ongoing since {state.alerted_at.isoformat()}: {reason}"
+        suppressed_by = (suppression_reason(s.maintenance, self.service, bucket.start, bucket.end)
+                         if s.maintenance else None)
+        if suppressed_by is not None and reason:
+            reason = f"suppressed ({suppressed_by}): {reason}"
+        score = statistic / h if math.isfinite(h) and h > 0 else 0.0
+        return Detection(
+            service=self.service,
+            bucket_start=bucket.start,
+            at=bucket.as_of,
+            value=decision.value,
+            expected=decision.expected,
+            upper=self._upper(decision, closest),
+            score=max(0.0, min(1.0, score)),
+            alert=alert,
+            reason=reason,
+            suppressed=suppressed_by is not None,
+            window_value=decision.run_sums[closest] if significant else None,
+            window_expected=None,
+        )
+
+    def _upper(self, decision: _Decision, index: int) -> float:
+        """The smallest count in this bucket that would take the nearest CUSUM over its threshold."""
+        ratio, h = RATIOS[index], decision.thresholds[index]
+        if not math.isfinite(h):
+            return math.inf
+        before = self.cusum_.stats[index]
+        expected, dispersion = decision.expected, decision.dispersion
+        per_unit = _log_lr(1.0, ratio, expected, dispersion) - _log_lr(0.0, ratio, expected, dispersion)
+        if per_unit <= 0:
+            return math.inf
+        needed = (h - before - _log_lr(0.0, ratio, expected, dispersion)) / per_unit
+        return max(1.0, math.ceil(needed))
+
+
+@dataclass
+class _AsJudgement:
+    """What the seasonal baseline's learning reads from a judged bucket."""
+
+    decision: _Decision
+
+    @property
+    def value(self) -> float:
+        return self.decision.value
+
+    @property
+    def expected(self) -> float:
+        return self.decision.expected
+
+    @property
+    def window_sums(self) -> tuple[tuple[float, float], ...]:
+        return self.decision.window_sums
+
+
+def _log_lr(count: float, ratio: float, mean: float, dispersion: float) -> float:
+    """log P(count | ratio x mean) / P(count | mean), negative binomial (Poisson when dispersion is 0)."""
+    if mean <= 0:
+        return 0.0 if count <= 0 else 50.0  # nothing expected at all: any count is strong evidence
+    if dispersion <= 1e-9:
+        return count * math.log(ratio) - (ratio - 1.0) * mean
+    r = 1.0 / dispersion
+    high = ratio * mean
+    return count * (math.log(high / (high + r)) - math.log(mean / (mean + r))) + r * math.log((r + mean) / (r + high))
