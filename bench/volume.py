@@ -1,11 +1,13 @@
 """Our volume detector beside established ones on NAB realTweets, scored by our NAB scorer.
 
     python bench/volume.py [--data ../shared/data/nab-realtweets-dev] [--config C] [--out DIR] [--only NAME]
-                           [--xfinity] [--speed]
+                           [--xfinity] [--synthetic] [--speed]
 
 Detectors (one configuration each for all files, no per-file tuning):
 
-* ``seasonal``  - ours, the packaged defaults (or the [detection] table of --config), metric = the value.
+* ``cusum``     - ours, the packaged defaults (or the [detection] table of --config), metric = the value:
+  count CUSUMs whose threshold is set from ``false_alerts_per_week``.
+* ``seasonal``  - the previous rule (window p-values calibrated on the series' surprises), same settings.
 * ``river-gauss`` - river's GaussianScorer (running mean/variance, grace period 100), alert when its score
   exceeds 0.9999 (about 3.9 sigma); NAB's windowedGaussian is the same idea.
 * ``river-hst`` - river's HalfSpaceTrees (25 trees, height 15, window 250, seed 42) on min-max scaled value
@@ -103,6 +105,20 @@ REFERENCES = {"river-gauss": river_gauss, "river-hst": river_hst, "stl-esd": stl
 
 XFINITY = REPO.parent / "shared" / "data" / "xfinity-outage-2020" / "tweets.csv"
 XFINITY_ONSETS = {"2020-01-23": "2020-01-23T19:00:00+00:00", "2020-06-03": "2020-06-03T18:55:00+00:00"}
+XFINITY_INCIDENTS = REPO / "data" / "xfinity-outage-2020" / "incidents.csv"
+
+
+def xfinity_known() -> list[tuple]:
+    """(start, end) of the Xfinity incidents: data/xfinity-outage-2020/incidents.csv, else the two spikes."""
+    from datetime import datetime, timedelta
+
+    if XFINITY_INCIDENTS.exists():
+        with open(XFINITY_INCIDENTS, newline="", encoding="utf-8") as handle:
+            return [(datetime.fromisoformat(r["start"].replace("Z", "+00:00")),
+                     datetime.fromisoformat((r["end"] or r["start"]).replace("Z", "+00:00")) + timedelta(hours=6))
+                    for r in csv.DictReader(handle)]
+    return [(datetime.fromisoformat(o) - timedelta(hours=1), datetime.fromisoformat(o) + timedelta(hours=6))
+            for o in XFINITY_ONSETS.values()]
 
 
 def xfinity_live(settings: VolumeSettings, path: Path = XFINITY) -> dict:
@@ -144,19 +160,18 @@ def xfinity_live(settings: VolumeSettings, path: Path = XFINITY) -> dict:
     note(detector.update(Bucket("xfinity", start, start + width, mentions=count, complaints=count,
                                 people=len(users), complaint_people=len(users))))
     delays = {}
-    for day, onset_text in XFINITY_ONSETS.items():
-        onset = datetime.fromisoformat(onset_text)
-        after = [a for a in alerts if onset - timedelta(hours=1) <= a <= onset + timedelta(hours=6)]
-        delays[day] = (after[0] - onset).total_seconds() / 60 if after else None
-    known = [datetime.fromisoformat(o) for o in XFINITY_ONSETS.values()]
-    others = [a for a in alerts if not any(o - timedelta(hours=1) <= a <= o + timedelta(hours=6) for o in known)]
+    for start, end in xfinity_known():
+        after = [a for a in alerts if start - timedelta(hours=1) <= a <= end]
+        delays[start.isoformat()] = (after[0] - start).total_seconds() / 60 if after else None
+    known = xfinity_known()
+    others = [a for a in alerts if not any(start - timedelta(hours=1) <= a <= end for start, end in known)]
     months = (times[-1] - times[0]).total_seconds() / (30.44 * 86400)
     return {"alerts": alerts, "delays": delays, "others": others, "months": months}
 
 
 def detector_speed(settings: VolumeSettings, minutes: int = 200_000) -> None:
-    """Time ``update()`` per one-minute bucket on a sparse series (two people an hour), with the usual-volume
-    reference test on and, as the baseline in the same process, off."""
+    """Time ``update()`` per one-minute bucket on a sparse series (two people an hour): the default (CUSUM)
+    rule against the previous one, with its usual-volume test on and off, in the same process."""
     from datetime import datetime, timedelta, timezone
 
     import numpy as np
@@ -169,7 +184,8 @@ def detector_speed(settings: VolumeSettings, minutes: int = 200_000) -> None:
     buckets = [Bucket("s", t0 + i * width, t0 + (i + 1) * width, mentions=int(c), complaints=int(c),
                       people=int(c), complaint_people=int(c)) for i, c in enumerate(counts)]
     timings = {}
-    for label, update in (("reference off (baseline)", {"reference_window_minutes": 0.0}), ("default", {})):
+    for label, update in (("reference off (baseline)", {"detector": "seasonal", "reference_window_minutes": 0.0}),
+                          ("previous (seasonal)", {"detector": "seasonal"}), ("default", {})):
         detector = build_detector(settings.model_copy(update=update), "s")
         started = time.perf_counter()
         for bucket in buckets:
@@ -177,7 +193,7 @@ def detector_speed(settings: VolumeSettings, minutes: int = 200_000) -> None:
         timings[label] = (time.perf_counter() - started) / len(buckets) * 1e6
         state = len(__import__("pickle").dumps(detector))
         print(f"detector speed, {label:26}: {timings[label]:6.1f} us per bucket, state {state / 1024:.0f} KiB")
-    print(f"detector speed ratio default / baseline: {timings['default'] / timings['reference off (baseline)']:.2f}")
+    print(f"detector speed ratio default / previous: {timings['default'] / timings['previous (seasonal)']:.2f}")
 
 
 def main() -> int:
@@ -185,7 +201,10 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with the CSVs and windows.json")
     parser.add_argument("--config", type=Path, default=None, help="config whose [detection] table to use")
     parser.add_argument("--out", type=Path, default=None, help="keep the result CSVs here (default: temporary)")
-    parser.add_argument("--only", choices=["seasonal", *REFERENCES], action="append", help="run only these")
+    parser.add_argument("--only", choices=["cusum", "seasonal", *REFERENCES], action="append",
+                        help="run only these on NAB")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="also run the synthetic support, busy and step streams (bench/synthetic_streams.py)")
     parser.add_argument("--xfinity", action="store_true",
                         help="also replay the Xfinity 2020 tweets live (per-minute people) and report alert delays")
     parser.add_argument("--speed", action="store_true",
@@ -193,21 +212,27 @@ def main() -> int:
     args = parser.parse_args()
     if args.speed:
         detector_speed(VolumeSettings())
+    if args.synthetic:
+        from synthetic_bench import run_synthetic
+
+        run_synthetic()
     if args.xfinity:
         if not XFINITY.exists():
             print(f"skipped Xfinity: {XFINITY} not found")
         else:
             base = VolumeSettings() if args.config is None else __import__(
                 "detector.cli.volume", fromlist=["detection_settings"]).detection_settings(args.config)
-            result = xfinity_live(base)
-            for day, delay in result["delays"].items():
-                shown = "missed" if delay is None else f"{delay:+.1f} min"
-                print(f"xfinity onset {XFINITY_ONSETS[day]}: first alert {shown}")
-            print(f"xfinity alerts: {len(result['alerts'])} in {result['months']:.1f} months; "
-                  f"{len(result['others'])} outside the two known spikes "
-                  f"({len(result['others']) / result['months']:.1f} per month)")
-            for moment in result["alerts"]:
-                print(f"  alert at {moment.isoformat()}")
+            source = XFINITY_INCIDENTS if XFINITY_INCIDENTS.exists() else "the two known spikes"
+            for name in ("cusum", "seasonal"):
+                result = xfinity_live(base.model_copy(update={"detector": name}))
+                for start, delay in result["delays"].items():
+                    shown = "missed" if delay is None else f"{delay:+.1f} min"
+                    print(f"xfinity {name:9} incident {start}: first alert {shown} after its start")
+                print(f"xfinity {name:9} alerts: {len(result['alerts'])} in {result['months']:.1f} months; "
+                      f"{len(result['others'])} outside the incidents of {source} "
+                      f"({len(result['others']) / result['months']:.1f} per month)")
+                for moment in result["others"]:
+                    print(f"  {name} alert outside at {moment.isoformat()}")
     windows = args.data / "windows.json"
     if not windows.exists():
         print(f"skipped: NAB realTweets data not found at {args.data} (needs windows.json and the CSVs)")
@@ -219,7 +244,7 @@ def main() -> int:
         settings = detection_settings(args.config)
     settings = settings.model_copy(update={"metric": "mentions"})  # a bare series: every count field is the value
     files = sorted(p for p in args.data.glob("*.csv"))
-    names = args.only or ["seasonal", *REFERENCES]
+    names = args.only or ["cusum", "seasonal", *REFERENCES]
     out_root = args.out or Path(tempfile.mkdtemp(prefix="bench-volume-"))
     reports = {}
     for name in names:
@@ -227,8 +252,9 @@ def main() -> int:
         folder.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         for path in files:
-            if name == "seasonal":
-                detect_series(path, folder / path.name, settings, service=path.stem)
+            if name in ("cusum", "seasonal"):
+                detect_series(path, folder / path.name, settings.model_copy(update={"detector": name}),
+                              service=path.stem)
             else:
                 rows = read_series(path)
                 write_alerts(folder / path.name, rows, REFERENCES[name](rows))
