@@ -22,6 +22,7 @@ from detector.volume.settings import MaintenanceWindow, VolumeSettings
 from detector.volume.thresholds import average_run_length, threshold_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from synthetic_streams import T0 as T0_BUSY  # noqa: E402
 from synthetic_streams import busy_stream, support_stream  # noqa: E402
 
 T0 = datetime(2024, 3, 4, tzinfo=timezone.utc)  # a Monday
@@ -92,9 +93,12 @@ def test_mention_spikes_alone_do_not_page_on_reporters():
 
 
 def test_a_busy_bursty_stream_raises_no_storm_of_false_alerts():
-    """Eight weeks of NAB-like bursty counts (overdispersed, correlated bursts, seasonal), no outage."""
+    """Eight weeks of NAB-like bursty counts (overdispersed, correlated bursts, seasonal), no outage. The
+    first day (the baseline has not met the daily rhythm yet) may raise a few; the weeks after must not."""
     found = episodes(build_detector(VolumeSettings(metric="mentions"), "busy"), busy_stream(weeks=8, seed=5))
-    assert len(found) <= 8, found  # budget 0.25 a week: 2 expected; a storm would be dozens
+    after_first_day = [a for a in found if a >= T0_BUSY + timedelta(days=1)]
+    assert len(after_first_day) <= 4, found  # budget 0.25 a week: 2 expected; a storm would be dozens
+    assert len(found) <= 8
 
 
 def test_a_clear_step_is_detected_quickly_and_the_rule_is_causal():

@@ -13,7 +13,10 @@ Moustakides 1986); several shift sizes cover the ones we do not know. Each CUSUM
 height whose average run length to a false alarm is ``K`` weeks / budget (``K`` CUSUMs share the budget,
 Bonferroni), computed exactly for the current expected count and dispersion (``thresholds``), in buckets of
 the series' own width, so 1-minute and 5-minute series keep the same weekly rate. An alert also needs
-``min_count`` units (people) in the CUSUM's current run, after ``warmup_minutes``.
+``min_count`` units (people) in the CUSUM's current run, after ``warmup_minutes``. The promise starts once
+the baseline has seen a whole day: before that it does not know the daily rhythm, and on a busy series with
+a strong one the first day can raise a few false alerts (every false alert the synthetic busy streams raised
+came in their first day). A longer ``warmup_minutes`` (1440) removes them at the cost of a deaf first day.
 
 **What is kept from the seasonal detector** (this class reuses its baseline): the seasonal expectation is
 learned robustly (a bucket is learned ``learn_delay_minutes`` after it was judged and not at all, beyond a
