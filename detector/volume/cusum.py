@@ -33,6 +33,11 @@ expects little (weight ``m^2 / (m^2 + 0.1)`` for an expected count ``m``): at a 
 holds 0 or 1 and two people in a minute is the signal, not noise; a busy bursty series (hundreds a bucket)
 keeps its whole overdispersion, so its bursts do not add up to false alarms.
 
+**The band** a detection reports (``upper``, which keeps an incident open while counts stay above it) is
+three standard deviations of the bucket's count above expected. How big an incident is (its severity) is
+read from the CUSUM's current run or the tested windows (5, 15, 60 minutes), whichever is further above
+expected.
+
 **Re-arm.** After an alert every CUSUM restarts at zero; a crossing within ``rearm_minutes`` of the last one
 belongs to the same episode and does not alert again.
 
@@ -74,6 +79,7 @@ class CusumState:
 
     stats: list[float] = field(default_factory=lambda: [0.0] * len(RATIOS))
     run_sums: list[float] = field(default_factory=lambda: [0.0] * len(RATIOS))
+    run_expected: list[float] = field(default_factory=lambda: [0.0] * len(RATIOS))
 
 
 @dataclass
@@ -82,6 +88,7 @@ class _Decision:
     expected: float  # of the (elapsed part of the) bucket
     stats: list[float]
     run_sums: list[float]
+    run_expected: list[float]
     crossing: int | None  # index of the CUSUM that crossed its threshold (the most decisive), if any
     thresholds: list[float]
     dispersion: float
@@ -132,10 +139,11 @@ class CusumDetector(SeasonalDetector):
                 state.alerted_at = bucket.as_of
             cusum.stats = [0.0] * len(RATIOS)  # the episode is counted: every CUSUM starts again
             cusum.run_sums = [0.0] * len(RATIOS)
+            cusum.run_expected = [0.0] * len(RATIOS)
             for entry in state.pending:  # the run-up to an incident is part of it: not learned as normal
                 entry.anomalous = True
         else:
-            cusum.stats, cusum.run_sums = decision.stats, decision.run_sums
+            cusum.stats, cusum.run_sums, cusum.run_expected = decision.stats, decision.run_sums, decision.run_expected
             quiet_since = state.last_anomalous_end
             if quiet_since is not None and bucket.end - quiet_since >= self._rearm:
                 state.alerted_at = None  # the episode is over: the next crossing is a new one
@@ -177,18 +185,19 @@ class CusumDetector(SeasonalDetector):
         dispersion = self.bucket_dispersion(state, whole, bucket.width)
         run_length = len(RATIOS) * _WEEK_SECONDS / bucket.width.total_seconds() / self._budget
         cusum = self.cusum_
-        stats, run_sums, thresholds = [], [], []
+        stats, run_sums, run_expected, thresholds = [], [], [], []
         crossing, best = None, 0.0
         for index, ratio in enumerate(RATIOS):
             statistic = max(0.0, cusum.stats[index] + _log_lr(value, ratio, expected, dispersion))
             run_sum = cusum.run_sums[index] + value if statistic > 0 else 0.0
+            run_expected.append(cusum.run_expected[index] + expected if statistic > 0 else 0.0)
             h = threshold_for(run_length, ratio, whole, dispersion)
             stats.append(statistic)
             run_sums.append(run_sum)
             thresholds.append(h)
             if statistic >= h and run_sum >= s.min_count and statistic / h > best:
                 crossing, best = index, statistic / h
-        return _Decision(value, expected, stats, run_sums, crossing, thresholds, dispersion,
+        return _Decision(value, expected, stats, run_sums, run_expected, crossing, thresholds, dispersion,
                          self._window_sums(state, bucket, value, expected, scale))
 
     def _window_sums(self, state: SeasonalState, bucket: Bucket, value: float, expected: float,
@@ -241,33 +250,26 @@ class CusumDetector(SeasonalDetector):
         if suppressed_by is not None and reason:
             reason = f"suppressed ({suppressed_by}): {reason}"
         score = statistic / h if math.isfinite(h) and h > 0 else 0.0
+        deciding = None
+        if significant or ongoing:  # how big it is: the CUSUM's run, or a window if that says more
+            candidates = list(decision.window_sums)
+            if significant:
+                candidates.append((decision.run_sums[closest], decision.run_expected[closest]))
+            deciding = max(candidates, key=lambda pair: pair[0] / max(pair[1], 1.0))
         return Detection(
             service=self.service,
             bucket_start=bucket.start,
             at=bucket.as_of,
             value=decision.value,
             expected=decision.expected,
-            upper=self._upper(decision, closest),
+            upper=decision.expected + 3.0 * math.sqrt(decision.expected * (1 + decision.dispersion * decision.expected)),
             score=max(0.0, min(1.0, score)),
             alert=alert,
             reason=reason,
             suppressed=suppressed_by is not None,
-            window_value=decision.run_sums[closest] if significant else None,
-            window_expected=None,
+            window_value=None if deciding is None else deciding[0],
+            window_expected=None if deciding is None else deciding[1],
         )
-
-    def _upper(self, decision: _Decision, index: int) -> float:
-        """The smallest count in this bucket that would take the nearest CUSUM over its threshold."""
-        ratio, h = RATIOS[index], decision.thresholds[index]
-        if not math.isfinite(h):
-            return math.inf
-        before = self.cusum_.stats[index]
-        expected, dispersion = decision.expected, decision.dispersion
-        per_unit = _log_lr(1.0, ratio, expected, dispersion) - _log_lr(0.0, ratio, expected, dispersion)
-        if per_unit <= 0:
-            return math.inf
-        needed = (h - before - _log_lr(0.0, ratio, expected, dispersion)) / per_unit
-        return max(1.0, math.ceil(needed))
 
 
 @dataclass

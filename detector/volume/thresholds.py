@@ -60,10 +60,18 @@ def _run_length(h: float, pmf, steps) -> float:
 
     width = h / GRID
     # S is kept in whole cells of h / GRID: level 0 is S = 0 (where the CUSUM restarts), level GRID or more
-    # is the alarm. A count moves the level by its log LR in cells, rounded; so only the distribution of
+    # is the alarm. A count moves the level by its log LR in cells (split between the two
+    # nearest); so only the distribution of
     # those moves matters, whatever the number of counts.
-    moves = np.clip(np.floor(steps / width + 0.5).astype(int), -GRID, GRID)
-    shift = np.bincount(moves + GRID, weights=pmf, minlength=2 * GRID + 1)
+    # a step between two whole cells is split between them in proportion (so the drift is kept exactly:
+    # a tiny downward drift per empty bucket, as in a sparse series, must not round to none)
+    exact = np.clip(steps / width, -GRID, GRID)
+    low = np.floor(exact)
+    part = exact - low
+    low = low.astype(int)
+    shift = (np.bincount(low + GRID, weights=pmf * (1 - part), minlength=2 * GRID + 2)
+             + np.bincount(np.minimum(low + 1, GRID) + GRID, weights=pmf * part, minlength=2 * GRID + 2))
+    shift = shift[: 2 * GRID + 1]
     present = np.nonzero(shift)[0]
     levels = np.arange(GRID)
     targets = levels[:, None] + (present - GRID)[None, :]
