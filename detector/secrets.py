@@ -13,6 +13,8 @@ import tomllib
 from pathlib import Path
 from typing import Mapping
 
+from detector.masking import mask_values
+
 _REF = re.compile(r"\$\{(?:secret:)?([A-Za-z_][A-Za-z0-9_.-]*)\}")
 
 
@@ -65,10 +67,7 @@ class Secrets:
 
     def mask(self, text: str) -> str:
         """``text`` with every secret value seen so far replaced by '***'."""
-        for value in sorted(self._used, key=len, reverse=True):
-            if len(value) >= 4:
-                text = text.replace(value, "***")
-        return text
+        return mask_values(text, self._used)
 
 
 def display_url(url: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 from urllib.parse import unquote
 
 from detector.alerting.channels.base import Channel, Delivery
-from detector.alerting.channels.http import mask_text, register_secrets
+from detector.masking import mask_text, register_secrets
 
 EX_TEMPFAIL = 75
 

@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from detector.alerting.channels.base import Channel, ChannelError, Delivery
-from detector.alerting.channels.http import mask_text, register_secrets
+from detector.masking import mask_text, register_secrets
 from detector.alerting.render import escape_html, plain, post_line, render
 
 

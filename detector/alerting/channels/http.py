@@ -3,16 +3,12 @@
 A 2xx is delivered; 429 and 5xx are retried (honouring Retry-After); 408 and 425 are retried; any other
 4xx is permanent, because sending the same request again cannot succeed. Transport errors and timeouts
 are retried. Error texts name the status and a short, masked excerpt of the body, never the URL.
-
-httpx logs every request's URL at INFO; webhook URLs *are* secrets (Slack's, Teams'), so a filter on the
-httpx and httpcore loggers masks every secret a channel has registered, whatever handler is attached.
+Secret values are registered with ``detector.masking`` (which keeps them out of the HTTP libraries' logs).
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import threading
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
@@ -20,45 +16,11 @@ from urllib.parse import urlsplit
 import httpx
 
 from detector.alerting.channels.base import Channel, Delivery
+from detector.masking import mask_text, register_secrets
 from detector.timeparse import retry_after_seconds
 
 USER_AGENT = "outage-detector/0.1 (+alerting)"
 RETRYABLE_4XX = {408, 425, 429}
-
-_secret_values: set[str] = set()
-_lock = threading.Lock()
-
-
-def register_secrets(values: Iterable[str | None]) -> None:
-    """Mask these values in every log record of the HTTP libraries from now on."""
-    with _lock:
-        _secret_values.update(v for v in values if v and len(v) >= 4)
-
-
-def mask_text(text: str, values: Iterable[str] | None = None) -> str:
-    """``text`` with every registered secret (and ``values``) replaced by ***."""
-    with _lock:
-        known = set(_secret_values)
-    known.update(v for v in (values or ()) if v and len(v) >= 4)
-    for value in sorted(known, key=len, reverse=True):
-        text = text.replace(value, "***")
-    return text
-
-
-class _MaskSecrets(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if _secret_values:
-            message = record.getMessage()
-            masked = mask_text(message)
-            if masked != message:
-                record.msg, record.args = masked, ()
-        return True
-
-
-_FILTER = _MaskSecrets()
-for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy"):
-    logging.getLogger(_name).addFilter(_FILTER)
-
 
 def webhook_url(url: str, service: str, default_prefix: str) -> str:
     """The https URL a ``service://`` webhook URL stands for: ``service+http(s)://host/path`` points at a
