@@ -298,3 +298,17 @@ def test_a_second_backtest_into_the_same_database_classifies_nothing_and_agrees(
     again = backtest(folder, truth, "--budgets", "0.5,2", "--format", "json", "--db", str(tmp_path / "b.db"))
     assert "stored 0," in again.stderr and "stored 0," not in first.stderr
     assert json.loads(again.stdout)["per_incident"] == json.loads(first.stdout)["per_incident"]
+
+
+def test_an_open_incident_that_escalates_in_the_window_catches_it_and_its_opening_is_the_false_alert():
+    from detector.backtest.score import Span, score_budget
+    from detector.backtest.sweep import Page
+    from detector.backtest.truth import KnownIncident
+
+    outage = KnownIncident("Acme", BIG, None, BIG + timedelta(hours=1), True, 2)
+    early = BIG - timedelta(hours=1)
+    pages = [Page("Acme", early, "acme-1", True), Page("Acme", BIG + timedelta(minutes=4), "acme-1", False)]
+    result = score_budget(1.0, pages, [outage], {"Acme": [BIG]}, {"Acme": Span(T0, T0 + timedelta(days=DAYS))},
+                          timedelta(minutes=15))
+    assert result.outcomes[0].alert == BIG + timedelta(minutes=4) and result.outcomes[0].lead_first_report_minutes == -4
+    assert result.false_alerts == 1 and result.pages == 1

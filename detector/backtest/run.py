@@ -54,7 +54,7 @@ def sweep_budgets(store: Store, services: Sequence[str], incidents: Sequence[Kno
 
             service_pages = pages(posts, verdicts, settings, alerts, progress)
             found += service_pages
-            say(f"budget {budget:g}/week, {service}: {len(posts):,} posts judged, {len(service_pages)} alerts "
+            say(f"budget {budget:g}/week, {service}: {len(posts):,} posts judged, {sum(p.new for p in service_pages)} alerts "
                 f"({time.monotonic() - started:.1f}s)")
         results.append(score_budget(budget, found, incidents, counted, spans, margin))
     return Sweep(tuple(results), tuple(loaded), sum(len(p) for p, _ in loaded.values()))

@@ -2,15 +2,18 @@
 
 Definitions (the README and `detector backtest --help` repeat them):
 
-- An incident's window is [start - margin, end]. A page in it **catches** the incident (the earliest such
-  page is "our alert"); the margin lets an alert tipped by the first reports, just before a start someone
-  rounded down or up, count.
+- An incident's window is [start - margin, end]. A notification in it (an incident opened or surfaced from
+  maintenance, or an open one reopened or escalated) **catches** the incident; the earliest is "our alert".
+  The margin lets an alert tipped by the first reports, just before a start someone rounded, count; an
+  escalation counts because an incident already open (say from an earlier false alert) that grows is how
+  on-call hears of the outage.
 - The **first report** is the earliest post in [start, end] that the detector's metric counted (for the
   default metric: a complaint from a person not already counted in the last hour).
 - **Lead** = reference time - our alert, in minutes: positive when we were earlier. Over ``acknowledged_at``
   (incidents with one) and over the first report (usually negative: the delay after the first report).
   Median and worst (the smallest) over caught incidents.
-- A **false alert** is a page outside every window of its service. Per week: false alerts over the weeks of
+- A **false alert** is a page that starts an incident (opened or surfaced) outside every window of its
+  service. Per week: false alerts over the weeks of
   data outside the windows (from the service's first to its last stored post, less the windows).
 """
 
@@ -117,11 +120,11 @@ def score_budget(budget: float, pages: Sequence[Page], incidents: Sequence[Known
         outcomes.append(IncidentOutcome(incident, _first_in(counted.get(incident.service, []), incident.start, hi),
                                         min(mine) if mine else None))
     false_alerts = sum(
-        1 for p in pages if p.service in spans
+        1 for p in pages if p.new and p.service in spans
         and not any(i.service == p.service and i.start - margin <= p.at <= i.end for i in scored))
     weeks = sum((_outside(spans[s], [i for i in scored if i.service == s], margin) for s in spans),
                 timedelta(0)) / WEEK
-    relevant = sum(1 for p in pages if p.service in spans)
+    relevant = sum(1 for p in pages if p.new and p.service in spans)
     return BudgetResult(budget, tuple(outcomes), relevant, false_alerts, weeks)
 
 

@@ -32,13 +32,15 @@ _CHUNK = 2000
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One time on-call would have been paged about a new incident: it opened (outside maintenance), or a
-    suppressed one surfaced when its maintenance window ended. Reopenings within the cooldown are the same
-    incident and are not counted again."""
+    """One notification on-call would have received about an incident: it opened (outside maintenance), a
+    suppressed one surfaced when its maintenance window ended, it reopened within the cooldown, or it
+    escalated. ``new`` is True for the first two: those are the pages that start an incident (and that count
+    as false alerts outside known incidents); the others tell on-call that an open incident grew."""
 
     service: str
     at: datetime
     incident: str
+    new: bool
 
 
 # Detectors that have no false-alert budget of their own and take a per-bucket false-alarm probability instead.
@@ -96,9 +98,13 @@ def pages(posts: Sequence[Post], verdicts: Sequence[Verdict], detection: VolumeS
         store.close()
 
 
+_STARTS = ("opened", "unsuppressed")
+_GROWS = ("reopened", "escalated")
+
+
 def _pages(changes) -> list[Page]:
-    return [Page(c.alert.service, c.at, c.alert.id) for c in changes
-            if (c.kind == "opened" and not c.alert.suppressed) or c.kind == "unsuppressed"]
+    return [Page(c.alert.service, c.at, c.alert.id, c.kind in _STARTS) for c in changes
+            if c.kind in _STARTS + _GROWS and not c.alert.suppressed]
 
 
 def counted_times(posts: Sequence[Post], verdicts: Sequence[Verdict], detection: VolumeSettings) -> list[datetime]:

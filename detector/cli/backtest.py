@@ -86,11 +86,13 @@ def backtest_cmd(file: Path, truth_file: Path, config: Path | None, service: str
     \b
     Definitions:
       window        [start - margin, end]; an empty end is start + --default-length
-      caught        an alert (a new incident paged) inside the window; the earliest is "our alert"
+      caught        a notification inside the window (an incident opened, or an open one escalated or
+                    reopened); the earliest is "our alert"
       first report  the earliest post in [start, end] the detector's metric counted (default: a complaint
                     from a person not already counted in the last hour)
       lead          reference time - our alert, in minutes (positive: we were first); worst = smallest
-      false alert   an alert outside every window of its service; per week of data outside the windows
+      false alert   a new incident opened outside every window of its service; per week of data
+                    outside the windows
 
     \b
       detector backtest tweets.csv --truth incidents.csv --service Xfinity --match xfinity \\
