@@ -18,18 +18,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from datetime import timedelta
 from pathlib import Path
 from statistics import median
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-from detector.volume.registry import build_detector  # noqa: E402
-from detector.volume.settings import VolumeSettings  # noqa: E402
-from synthetic_streams import busy_stream, step_stream, support_stream  # noqa: E402
+from detector.volume.registry import build_detector
+from detector.volume.settings import VolumeSettings
+from synthetic_streams import busy_stream, step_stream, support_stream
 
 BUDGETS = (0.1, 0.25, 0.5, 1.0)
 FIVE = timedelta(minutes=5)

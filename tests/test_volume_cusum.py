@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import math
 import pickle
-import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,9 +19,8 @@ from detector.volume.registry import build_detector
 from detector.volume.settings import MaintenanceWindow, VolumeSettings
 from detector.volume.thresholds import average_run_length, threshold_for
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from synthetic_streams import T0 as T0_BUSY  # noqa: E402
-from synthetic_streams import busy_stream, support_stream  # noqa: E402
+from bench.synthetic_streams import T0 as T0_BUSY
+from bench.synthetic_streams import busy_stream, support_stream
 
 T0 = datetime(2024, 3, 4, tzinfo=timezone.utc)  # a Monday
 FIVE = timedelta(minutes=5)
