@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -193,8 +194,17 @@ def missing(value) -> bool:
 
 
 def markdown_text(text: object) -> str:
-    """Untrusted text made inert for st.markdown: HTML and Markdown syntax characters escaped."""
+    """Untrusted text made inert for st.markdown: HTML and Markdown syntax characters escaped.
+
+    Escapes cannot stop GitHub-flavoured Markdown from linking a bare ``http://...``, ``www.`` or e-mail
+    address (it links text after the escapes are read: a browser showed a service name's URL as a link), so
+    an invisible word joiner (U+2060) goes before the ``:`` or ``.`` and after the ``@`` that would start one."""
     out = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    out = _AUTOLINK_START.sub(lambda m: m.group(0) + WORD_JOINER, out)
     for char in "\\`*_{}[]()#+-.!|~$":
         out = out.replace(char, "\\" + char)
     return out.replace("\n", " ")
+
+
+WORD_JOINER = "\u2060"
+_AUTOLINK_START = re.compile(r"(?i)(?:https?|ftp|mailto|xmpp)(?=:)|www(?=\.)|@")

@@ -72,12 +72,24 @@ def sample_db(tmp_path) -> sample.Sample:
 @pytest.fixture
 def dashboard(tmp_path, sample_db):
     """`detector dashboard` on a sample database, as a subprocess on a free port."""
-    db = sample_db
+    yield from _serve(tmp_path, sample_db.path)
+
+
+@pytest.fixture
+def hostile_dashboard(tmp_path):
+    """The same on a sample whose first service's name carries an image, a tag, bold and a script link."""
+    yield from _serve(tmp_path, sample.build(tmp_path / "hostile.db", posts=1500, names=(HOSTILE_NAME, "Spotify")).path)
+
+
+HOSTILE_NAME = "Acme ![x](http://127.0.0.1:9/x.png) **bold** <img src=x onerror=alert(1)> [link](javascript:alert(1))"
+
+
+def _serve(tmp_path, path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DETECTOR_DASHBOARD_")}
     log = (tmp_path / "dashboard.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "detector.cli.main", "dashboard", "--db", str(db.path), "--port", str(port)],
+        [sys.executable, "-m", "detector.cli.main", "dashboard", "--db", str(path), "--port", str(port)],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -142,3 +154,33 @@ def test_a_notifications_dashboard_link_lands_on_its_incident(chromium, dashboar
             page.get_by_text("People in all").first.wait_for(timeout=30_000)
         finally:
             browser.close()
+
+
+def test_a_hostile_service_name_is_text_on_the_overview_and_alerts(chromium, hostile_dashboard):
+    """The name is in the Overview's buttons and headings and the Alerts page's heading: shown as typed, with
+    no image fetched, no element made and no link to follow."""
+    from playwright.sync_api import sync_playwright
+
+    dialogs: list[str] = []
+    fetched: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.on("request", lambda r: fetched.append(r.url) if "127.0.0.1:9/" in r.url else None)
+            for where in ("overview", "alerts"):
+                page.goto(f"{hostile_dashboard}/?page={where}", wait_until="domcontentloaded")
+                # the buttons and headings (tables are drawn on canvas); a word joiner breaks the bare URL
+                shown = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="**bold** <img src=x")
+                shown.first.wait_for(timeout=60_000)
+                assert any(HOSTILE_NAME in t.replace("\u2060", "") for t in shown.all_inner_texts()), where
+                page.wait_for_timeout(1000)
+                assert page.locator('img[src*="127.0.0.1:9"], img[src="x"]').count() == 0, where
+                links = page.locator("a").evaluate_all("els => els.map(e => e.href)")
+                assert [h for h in links if h.startswith("javascript") or h.startswith("http://127")
+                        and not h.startswith(hostile_dashboard)] == [], where
+                assert page.locator("strong:text-is('bold')").count() == 0, where
+        finally:
+            browser.close()
+    assert dialogs == [] and fetched == []

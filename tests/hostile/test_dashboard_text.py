@@ -34,8 +34,8 @@ TITLE = f"Status {TAG} {LINK} {IMAGE}"
 PLACE = f"Town {LINK} {TAG} {BOLD}"
 POST = f"acme down {BOLD} {IMAGE} {LINK} {TAG}"
 # Unescaped Markdown or HTML that would become an element: an image or a link, a tag, the payload's bold
-# (the pages' own bold headings are theirs).
-LIVE_MARKUP = re.compile(r"(?<!\\)!\[|(?<!\\)\]\(|<[a-zA-Z/!]|\*\*bold")
+# (the pages' own bold headings are theirs), a bare URL (GitHub-flavoured Markdown links it).
+LIVE_MARKUP = re.compile(r"(?<!\\)!\[|(?<!\\)\]\(|<[a-zA-Z/!]|\*\*bold|https?://")
 MARKDOWN_KINDS = ("markdown", "caption", "title", "header", "subheader", "info", "warning", "error", "success",
                   "toast")
 
@@ -88,7 +88,8 @@ def _open(db: sample.Sample, monkeypatch, page: str, **params: str) -> AppTest:
 
 
 def _unescape(markdown: str) -> str:
-    return html.unescape(re.sub(r"\\(.)", r"\1", markdown))
+    """What the reader sees: escapes undone, entities read, the invisible word joiners gone."""
+    return html.unescape(re.sub(r"\\(.)", r"\1", markdown)).replace("\u2060", "")
 
 
 def _markdown_sources(at: AppTest) -> list[str]:
