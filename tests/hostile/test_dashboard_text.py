@@ -152,19 +152,21 @@ def test_the_checks_catch_a_name_rendered_as_markdown(tmp_path, monkeypatch):
         _check(at, expected_as_markdown=(SERVICE,), expected_as_text=())
 
 
-def test_the_report_escapes_hostile_names_titles_and_posts(hostile_db):
-    """`detector report --format html` (built the same way the dashboard's download does)."""
-    from detector.report import build_report
-    from detector.store.store import Store
+def test_the_report_escapes_hostile_names_titles_places_and_posts(hostile_db):
+    """`detector report --format html|md` through the real CLI."""
+    from click.testing import CliRunner
 
-    store = Store(hostile_db.path, upgrade=False)
-    try:
-        report = build_report(store, hostile_db.open_incident)
-        page, markdown = report.html(), report.markdown()
-    finally:
-        store.close()
-    assert html.escape(SERVICE) in page
-    for payload in (TAG, "<img", "<script"):
-        assert payload not in page
-    assert 'src="http://127.0.0.1:9' not in page and "href=\"javascript" not in page
-    assert IMAGE not in markdown and LINK not in markdown and TAG not in markdown
+    from detector.cli.main import cli
+
+    def report(fmt: str) -> str:
+        result = CliRunner().invoke(cli, ["report", hostile_db.open_incident, "--db", str(hostile_db.path),
+                                          "--format", fmt])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    page, markdown = report("html"), report("md")
+    for value in (SERVICE, TITLE, PLACE, POST):
+        assert html.escape(value) in page, value
+    assert "<img" not in page and "<script" not in page
+    assert 'src="http://127.0.0.1:9' not in page and 'href="javascript' not in page
+    assert IMAGE not in markdown and LINK not in markdown and TAG not in markdown and BOLD not in markdown
