@@ -170,3 +170,23 @@ def test_the_report_escapes_hostile_names_titles_places_and_posts(hostile_db):
     assert "<img" not in page and "<script" not in page
     assert 'src="http://127.0.0.1:9' not in page and 'href="javascript' not in page
     assert IMAGE not in markdown and LINK not in markdown and TAG not in markdown and BOLD not in markdown
+
+
+def test_a_hostile_claim_text_and_answer_are_text_on_the_service_and_alerts_pages(hostile_db, monkeypatch,
+                                                                                 tmp_path):
+    """A claims file's text is the user's too; its answer link is kept only when it is http(s)."""
+    import json
+
+    claim = f"Acme was hacked {IMAGE} {TAG} {BOLD}"
+    claims = tmp_path / "claims.toml"
+    claims.write_text(f'[[claim]]\nid = "hacked-data-breach"\ntext = {json.dumps(claim)}\nverdict = "false"\n'
+                      f'reference = {json.dumps("javascript:alert(1)")}\n')
+    config = tmp_path / "c.toml"
+    config.write_text(f'[classifier]\nkind = "keywords"\nclaims = {json.dumps(str(claims))}\n')
+    monkeypatch.setenv("DETECTOR_CONFIG", str(config))
+    for page, params in (("service", {"service": SERVICE, "range": "incident"}), ("alerts", {})):
+        at = _open(hostile_db, monkeypatch, page, **params)
+        _check(at, expected_as_markdown=(), expected_as_text=(claim,))
+        answers = [v for frame in at.dataframe for column in ("answer",) if column in frame.value.columns
+                   for v in frame.value[column].tolist()]
+        assert not any(str(v).startswith("javascript") for v in answers), answers
