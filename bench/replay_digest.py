@@ -9,7 +9,7 @@ A speed-up must not change what the pipeline decides. This replays a file (the b
 default) into a new SQLite file and writes every post (by its source id, with its services and language),
 its verdict, its places, every bucket (counts, expected value, band and score), every incident and its
 events and every outbox payload, sorted, with the columns that depend on the wall clock, the database's
-row ids or the pseudonym key left out. The last lines are one SHA-256 per table.
+row ids or the pseudonym key (a new one per database) left out. The last lines are one SHA-256 per table.
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ def _plain(row: tuple) -> list:
     return out
 
 
-WALL_CLOCK = {"sent_at", "created_at_wall", "generated_at", "now", "delivered_at"}
+# Wall-clock fields, and pseudonyms (each new database gets its own pseudonym key).
+WALL_CLOCK = {"sent_at", "created_at_wall", "generated_at", "now", "delivered_at", "author", "person"}
 
 
 def _drop_clock(value):
