@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from detector.places.gazetteer import Entry, Gazetteer, fold, load_gazetteer
 from detector.records import Place
@@ -62,6 +63,7 @@ _ZIP = re.compile(r",?\s*(?:\d{5}(?:-\d{4})?\s*,?)?")
 DIRECTIONS = ("north", "south", "east", "west", "downtown", "central", "greater")
 CONNECTORS = {"of", "and", "upon", "the", "de", "la", "on"}
 MAX_WORDS = 4
+FOLDED_WORDS = 1 << 16  # distinct words whose folded form a finder keeps
 
 
 @dataclass
@@ -78,6 +80,11 @@ class PlaceFinder:
 
     def __init__(self, gazetteer: Gazetteer | None = None) -> None:
         self._gazetteer = gazetteer
+        # Folding (unicode decomposition, case folding) was most of the time spent finding places: every
+        # word was folded again in each of the up to MAX_WORDS names tried through it. Words repeat across
+        # posts, so each is folded once per finder (bounded) and names are joined from folded words.
+        self._fold_word = lru_cache(maxsize=FOLDED_WORDS)(fold)
+        self._first_words: frozenset[str] | None = None
 
     @property
     def gazetteer(self) -> Gazetteer:
@@ -102,9 +109,10 @@ class PlaceFinder:
                 found.append(_Found(match.start(), match.end(), *hit))
         clean = _HASHTAG.sub(lambda m: " " * len(m.group()), clean)
         words = [(m.start(), m.end(), m.group().rstrip(".")) for m in _WORD.finditer(clean)]
+        folded = [self._fold_word(w) for _, _, w in words]
         i = 0
         while i < len(words):
-            step = self._words_at(clean, words, i, shouting, found, weak)
+            step = self._words_at(clean, words, folded, i, shouting, found, weak)
             i += step
         settled = [f for f in found if f.entry is not None or len(f.candidates) == 1]
         strong_regions = {(f.entry or f.candidates[0]).region for f in found}
@@ -128,6 +136,15 @@ class PlaceFinder:
                 places.append(place)
         return tuple(places)
 
+    @property
+    def first_words(self) -> frozenset[str]:
+        """The first word of every name the gazetteer knows: a word not among them starts no name."""
+        if self._first_words is None:
+            g = self.gazetteer
+            self._first_words = frozenset(name.split(" ", 1)[0] for names in (g.by_name, g.region_names)
+                                          for name in names)
+        return self._first_words
+
     # -- rules -------------------------------------------------------------------------------------
     def _hashtag(self, body: str) -> tuple[list[Entry], bool] | None:
         g = self.gazetteer
@@ -149,15 +166,17 @@ class PlaceFinder:
                 return self._hashtag(key[len(direction):])
         return (places, True) if places else None
 
-    def _words_at(self, text: str, words: list[tuple[int, int, str]], i: int, shouting: bool,
-                  found: list[_Found], weak: list[_Found]) -> int:
+    def _words_at(self, text: str, words: list[tuple[int, int, str]], folded: list[str], i: int,
+                  shouting: bool, found: list[_Found], weak: list[_Found]) -> int:
         """Try the longest name starting at word ``i``; record it; return how many words were used."""
         g = self.gazetteer
-        for length in range(min(MAX_WORDS, len(words) - i), 0, -1):
+        first = folded[i].split(" ", 1)[0]
+        longest = min(MAX_WORDS, len(words) - i) if not first or first in self.first_words else 0
+        for length in range(longest, 0, -1):
             span = words[i: i + length]
             if span[0][2].lower() in CONNECTORS or span[-1][2].lower() in CONNECTORS:
                 continue
-            key = fold(" ".join(w for _, _, w in span))
+            key = _joined(folded[i: i + length])
             region = g.region_names.get(key)
             cities = g.cities(key)
             if region is None and not cities:
@@ -165,7 +184,7 @@ class PlaceFinder:
             start, end = span[0][0], span[-1][1]
             capitalised = not shouting and all(w[0].isupper() or w.lower() in CONNECTORS for _, _, w in span)
             first = _sentence_start(text, start)
-            stated, used = self._stated_region(text, words, i + length)
+            stated, used = self._stated_region(text, words, folded, i + length)
             if cities and stated:
                 inside = [e for e in cities if (e.country, e.region) in stated]
                 if inside:
@@ -191,7 +210,8 @@ class PlaceFinder:
                 found.append(_Found(words[i][0], words[i][1], regions, True, regions[0]))
         return 1
 
-    def _stated_region(self, text: str, words: list[tuple[int, int, str]], at: int) -> tuple[set, int]:
+    def _stated_region(self, text: str, words: list[tuple[int, int, str]], folded: list[str],
+                       at: int) -> tuple[set, int]:
         """The states or provinces written right after a name ("Vernon BC", "Mobile, AL", "Calgary,
         Alberta"), as (country, abbreviation) pairs, and how many words they take."""
         if at >= len(words):
@@ -203,11 +223,17 @@ class PlaceFinder:
         if word.replace(".", "").isupper() and 2 <= len(word.replace(".", "")) <= 3:
             return {(e.country, e.region) for e in self.gazetteer.region(word)}, 1
         for length in (3, 2, 1):
-            key = fold(" ".join(w for _, _, w in words[at: at + length]))
+            key = _joined(folded[at: at + length])
             region = self.gazetteer.region_names.get(key)
             if region is not None and words[at][2][0].isupper():
                 return {(region.country, region.region)}, length
         return set(), 0
+
+
+def _joined(folded_words: list[str]) -> str:
+    """``fold`` of several words joined by spaces, from each word's own fold: folding works character by
+    character (no decomposition or case fold crosses a space) and collapses spaces, so this is equal."""
+    return " ".join(word for word in folded_words if word)
 
 
 def _spaced(g: Gazetteer, squashed: str) -> str:
