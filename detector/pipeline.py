@@ -1,8 +1,9 @@
 """Wiring the stages: match -> classify -> store -> bucket -> detect -> incidents -> outbox.
 
 Each batch is handled in event-time order and written in one transaction with the source's cursor, the
-incident changes, their notifications and the detectors' state, so a crash at any point either loses the
-whole batch (it is read again from the cursor) or none of it, and nothing is counted twice.
+incident changes, their notifications, the recounted buckets with the detector's scores and the detectors'
+state, so a crash at any point either loses the whole batch (it is read again from the cursor) or none of
+it, and nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -268,10 +269,13 @@ class Pipeline:
                 self.store.save_cursor(source, batch.cursor, conn)
             if new_posts:
                 self.store.save_detector_states(self.detectors, new_posts[-1].created_at, conn)
+            # the batch's buckets recounted and the detector's scores written in the same transaction
+            # (they were two more commits per batch, and a crash between them left counts behind posts)
+            if observed.touched:
+                self.store.recompute_buckets(observed.touched, self.width, conn)
+            self._record(observed.scored, conn)
         report.stored += len(stored.new_ids)
         report.duplicates += stored.duplicates
-        if observed.touched:
-            self.store.recompute_buckets(observed.touched, self.width)
         self.announce(observed, report)
 
     def flush(self, until: datetime, report: RunReport) -> None:
@@ -281,6 +285,7 @@ class Pipeline:
             save_changes(self.store, observed.changes, observed.notifications, conn)
             save_grouping(observed, conn)
             self.store.save_detector_states(self.detectors, until, conn)
+            self._record(observed.scored, conn)
         self.announce(observed, report)
 
     # -- the detect stage --------------------------------------------------------------------------
@@ -332,8 +337,7 @@ class Pipeline:
         ]
 
     def announce(self, observed: Observation, report: RunReport) -> None:
-        """After the observation is committed: write the detector's scores onto the buckets, tell listeners."""
-        self._record(observed.scored)
+        """After the observation is committed (with the detector's scores on its buckets): tell listeners."""
         report.changes += observed.changes
         for change in observed.changes:
             if self.on_change is not None:

@@ -168,3 +168,36 @@ def test_a_missing_model_is_a_one_line_error_that_says_what_to_do(tmp_path):
     assert result.exit_code == 1
     (line,) = result.output.strip().splitlines()
     assert line.startswith("error: the model classifier cannot be loaded") and "make models" in line
+
+
+def test_a_batch_is_written_in_one_transaction(tmp_path):
+    """Posts, verdicts, recounted buckets, the detector's scores, incidents and the cursor: one commit per
+    batch (issue 17; they were three), so a crash never leaves counts behind the posts."""
+    import sqlalchemy as sa
+
+    from detector.config import ServiceSettings, Settings
+    from detector.classify.settings import ClassifierSettings
+    from detector.runtime.assembly import build_system, run_source
+    from detector.sources.replay import ReplaySource
+    from detector.sources.replay_settings import ReplaySettings
+
+    write_posts(tmp_path / "posts.csv", burst=True)
+    settings = Settings(db=str(tmp_path / "t.db"), services=[ServiceSettings(name="Xfinity", match=["xfinity"])],
+                        classifier=ClassifierSettings(kind="keywords"))
+    system = build_system(settings)
+    source = ReplaySource(ReplaySettings(path=tmp_path / "posts.csv", time_column="ts", text_column="text",
+                                         id_column="id", author_column="user", service="Xfinity"),
+                          system.pseudonymiser, batch_size=25)
+    commits = []
+    sa.event.listen(system.store.engine, "commit", lambda conn: commits.append(1))
+    batches = []
+    try:
+        report = run_source(system, source, assigned="Xfinity", resume=False, flush_at_end=False,
+                            progress=lambda r: batches.append(len(commits)))
+        scored = system.store.count("buckets")
+    finally:
+        system.close()
+    assert report.stored > 50 and report.opened == 1
+    per_batch = [b - a for a, b in zip([0, *batches], batches)]
+    assert len(per_batch) > 2 and set(per_batch) == {1}, per_batch
+    assert scored > 0
