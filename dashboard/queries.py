@@ -22,7 +22,8 @@ from detector.store.store import Store
 from detector.volume.reference import MIN_DAYS
 
 RANGES: dict[str, timedelta] = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
-METRICS = ("complaint_people", "complaints", "people", "mentions", "complaint_share")
+METRICS = ("outage_people", "outage_reports", "complaint_people", "complaints", "people", "mentions",
+           "complaint_share")
 ELEVATED_LOOKBACK = timedelta(minutes=15)
 SYMPTOMS = ("login", "payments", "data_loss", "slow", "api", "app", "errors", "web", "other")
 
@@ -75,7 +76,10 @@ def buckets(store: Store, service: str, since: datetime, until: datetime) -> pd.
     """Minute buckets of one service in [since, until): counts, expected value, upper band, score."""
     query = (
         sa.select(_b.c.start, _b.c.width_s, _b.c.mentions, _b.c.complaints, _b.c.misinformation, _b.c.people,
-                  _b.c.complaint_people, _b.c.expected, _b.c.upper, _b.c.score)
+                  _b.c.complaint_people, _b.c.expected, _b.c.upper, _b.c.score,
+                  # NULL in buckets counted before the outage head: the complaint counts stand in
+                  sa.func.coalesce(_b.c.outage_reports, _b.c.complaints).label("outage_reports"),
+                  sa.func.coalesce(_b.c.outage_people, _b.c.complaint_people).label("outage_people"))
         .where(_b.c.service == service, _b.c.start >= since, _b.c.start < until)
         .order_by(_b.c.start)
     )
@@ -144,7 +148,7 @@ def per_minute(frame: pd.DataFrame, since: datetime, until: datetime, metric: st
     return out.reset_index()[columns]
 
 
-def overview(store: Store, metric: str = "complaint_people", spark_hours: int = 24) -> pd.DataFrame:
+def overview(store: Store, metric: str = "outage_people", spark_hours: int = 24) -> pd.DataFrame:
     """One row per service: state (outage / elevated / normal), since when, the open incident, a sparkline.
 
     Outage: an incident that is open or acknowledged. Elevated: no incident, but a bucket of the last

@@ -83,6 +83,9 @@ def posts_query(service: str | None = None, since: datetime | None = None, until
             p.c.id.label("post_id"), p.c.source, p.c.source_id, p.c.created_at, services.c.service,
             p.c.text, p.c.author, p.c.url, p.c.lang,
             sa.cast(v.c.complaint, sa.Integer).label("complaint"), v.c.complaint_p,
+            # verdicts stored before the outage head: their complaint stands for the report (as in the buckets)
+            sa.cast(sa.func.coalesce(v.c.outage_report, v.c.complaint), sa.Integer).label("outage_report"),
+            sa.func.coalesce(v.c.outage_report_p, v.c.complaint_p).label("outage_report_p"),
             sa.cast(v.c.misinformation, sa.Integer).label("misinformation"), v.c.misinformation_p,
             v.c.symptom, v.c.claim, v.c.claim_similarity, v.c.confidence, v.c.model,
         )

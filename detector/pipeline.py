@@ -77,12 +77,12 @@ class _Reported:
     at: datetime
     key: str
     person: str
-    complaint_p: float
-    text: str = ""  # fingerprint of the text: a copy-pasted complaint is one piece of evidence
+    p: float  # the outage-report probability
+    text: str = ""  # fingerprint of the text: a copy-pasted report is one piece of evidence
 
 
 class Evidence:
-    """Recent complaint posts per service, to show why an incident opened."""
+    """Recent outage reports per service, to show why an incident opened."""
 
     def __init__(self, keep: timedelta = timedelta(minutes=30), limit: int = 5) -> None:
         self.keep = keep
@@ -91,13 +91,14 @@ class Evidence:
 
     def add(self, service: str, post: Post, verdict: Verdict) -> None:
         recent = self._recent.setdefault(service, deque(maxlen=500))
-        recent.append(_Reported(post.created_at, f"{post.source}:{post.source_id}", post.person, verdict.complaint_p,
-                                text_fingerprint(post.text)))
+        recent.append(_Reported(post.created_at, f"{post.source}:{post.source_id}", post.person,
+                                verdict.outage_report_p, text_fingerprint(post.text)))
 
     def for_service(self, service: str, now: datetime) -> tuple[str, ...]:
-        """Up to ``limit`` recent complaints from distinct people with distinct texts, the most confident first."""
+        """Up to ``limit`` recent outage reports from distinct people with distinct texts, the most confident
+        first."""
         recent = [r for r in self._recent.get(service, ()) if now - self.keep <= r.at <= now]
-        recent.sort(key=lambda r: (r.complaint_p, r.at), reverse=True)
+        recent.sort(key=lambda r: (r.p, r.at), reverse=True)
         chosen, people, texts = [], set(), set()
         for r in recent:
             if r.person not in people and (not r.text or r.text not in texts):
@@ -358,7 +359,7 @@ class Pipeline:
         for closed in [*last, *buckets.advance(post.created_at)]:
             changes += self._judge_closed(closed, scored)
         partial = buckets.add(post, verdict)
-        if verdict.complaint:
+        if verdict.outage_report:
             self.evidence.add(service, post, verdict)
         detection = self._detector(service).score(partial)
         changes += self.manager.observe(detection, lambda: self.evidence.for_service(service, post.created_at),

@@ -42,6 +42,9 @@ class Post:
     url: str | None = None
     lang: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # A reply's parent text, where the source gives it: "no separate router" means nothing alone, and
+    # the classifier reads a reply with what it answers rather than guessing from five words.
+    context: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "created_at", require_utc(self.created_at, "Post.created_at"))
@@ -93,6 +96,10 @@ class Verdict:
     confidence: float = 1.0  # lower for languages or texts the model is not trained for
     model: str = "keywords"
     places: tuple[Place, ...] = ()  # the places the post names (see detector/places)
+    # The author experiences (or asks about) a disruption of the service now: narrower than a complaint,
+    # which also covers bills, hold times and slow support. The volume metric counts these people.
+    outage_report: bool = False
+    outage_report_p: float = 0.0
 
     @property
     def key(self) -> tuple[str, str]:
@@ -117,8 +124,16 @@ class Bucket:
     people: int = 0
     complaint_people: int = 0
     as_of: datetime | None = None
+    outage_reports: int | None = None  # None: counted without the outage head; taken as the complaints
+    outage_people: int | None = None  # distinct people reporting an outage; None: the complaining people
 
     def __post_init__(self) -> None:
+        # Counts made without an outage head (a counts file, a bench series, a store from before the
+        # head) count their complainers as reporters, so every bucket carries the default metric.
+        if self.outage_reports is None:
+            object.__setattr__(self, "outage_reports", self.complaints)
+        if self.outage_people is None:
+            object.__setattr__(self, "outage_people", self.complaint_people)
         object.__setattr__(self, "start", require_utc(self.start, "Bucket.start"))
         object.__setattr__(self, "end", require_utc(self.end, "Bucket.end"))
         as_of = self.end if self.as_of is None else require_utc(self.as_of, "Bucket.as_of")

@@ -88,7 +88,7 @@ def test_sparse_counts_a_real_outage_alerts_within_minutes(detector):
     first = next(i for i, d in enumerate(outage) if d.alert)
     assert first <= 2
     assert outage[first].value >= 1 and outage[first].expected < 0.1
-    assert "complaint_people in the last" in outage[first].reason
+    assert "outage_people in the last" in outage[first].reason
     assert 0.5 <= outage[first].score <= 1.0
 
 

@@ -74,7 +74,8 @@ def as_records(stored: Iterable[ClassifiedPost], service: str) -> tuple[list[Pos
     posts, verdicts = [], []
     for p in stored:
         posts.append(Post(p.source, p.source_id, p.created_at, "", services=(service,), author=p.person))
-        verdicts.append(Verdict(p.source, p.source_id, p.complaint, p.complaint_p, p.misinformation))
+        verdicts.append(Verdict(p.source, p.source_id, p.complaint, p.complaint_p, p.misinformation,
+                                outage_report=p.outage_report, outage_report_p=p.outage_report_p))
     return posts, verdicts
 
 

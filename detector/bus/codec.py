@@ -14,7 +14,7 @@ def post_to_json(post: Post) -> str:
     return json.dumps({
         "source": post.source, "source_id": post.source_id, "created_at": post.created_at.isoformat(),
         "text": post.text, "services": list(post.services), "author": post.author, "url": post.url,
-        "lang": post.lang, "metadata": dict(post.metadata),
+        "lang": post.lang, "metadata": dict(post.metadata), "context": post.context,
     }, ensure_ascii=False, default=str)
 
 

@@ -69,6 +69,8 @@ class KeywordClassifier(Classifier):
             source_id=post.source_id,
             complaint=complaint,
             complaint_p=1.0 if complaint else 0.0,
+            outage_report=complaint,  # the rule has no notion of billing or support: its complaint is its report
+            outage_report_p=1.0 if complaint else 0.0,
             misinformation=rumour,
             misinformation_p=1.0 if rumour else 0.0,
             symptom=symptom,

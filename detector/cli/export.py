@@ -18,9 +18,10 @@ from detector.timeparse import parse_time
 @click.option("--since", help="Only posts at or after this time (ISO-8601, UTC if no offset).")
 @click.option("--until", help="Only posts before this time.")
 def export_cmd(db: str | None, fmt: str, out: Path, service: str | None, since: str | None, until: str | None) -> None:
-    """Export posts with their verdicts: complaint (0/1), complaint_p, misinformation (0/1),
-    misinformation_p, claim, symptom, place (the places the post names, "Kamloops, BC; Vernon, BC"), and the
-    post's source, id, time, service, text, author (pseudonymised), url and language."""
+    """Export posts with their verdicts: complaint (0/1), complaint_p, outage_report (0/1: the author reports
+    the service down for them now), outage_report_p, misinformation (0/1), misinformation_p, claim, symptom,
+    place (the places the post names, "Kamloops, BC; Vernon, BC"), and the post's source, id, time, service,
+    text, author (pseudonymised), url and language."""
     lo = parse_time(since) if since else None
     hi = parse_time(until) if until else None
     store = open_store(db)

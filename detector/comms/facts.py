@@ -39,6 +39,7 @@ RISE_GAP = timedelta(minutes=5)  # a quiet gap this long ends the rise
 NOW_WINDOW = timedelta(minutes=15)
 RATIO_FLOOR = 1.0
 UNITS = {
+    "outage_people": "people reporting an outage", "outage_reports": "outage reports",
     "complaint_people": "people reporting a problem", "people": "people posting", "complaints": "complaints",
     "mentions": "mentions", "complaint_share": "share of complaints",
 }

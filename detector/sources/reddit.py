@@ -139,6 +139,9 @@ class RedditSource(PollingSource):
             author=self.author(str(author)) if author is not None else None,
             url=f"https://www.reddit.com{permalink}" if permalink else None,
             metadata={"subreddit": str(getattr(item, "subreddit", "")), "kind": fullname[:2]},
+            # a comment is read with its thread's title (the listing carries it; the parent comment would
+            # cost a request per comment)
+            context=(getattr(item, "link_title", None) or None) if fullname.startswith("t1_") else None,
         ))
 
 

@@ -236,6 +236,7 @@ class ReplaySource(Source):
         for flag, column in (
             ("--time-column", s.time_column), ("--text-column", s.text_column), ("--id-column", s.id_column),
             ("--author-column", s.author_column), ("--url-column", s.url_column), ("--lang-column", s.lang_column),
+            ("context_column", s.context_column),
         ):
             if column is not None and column not in present:
                 listed = ", ".join(present)
@@ -326,6 +327,7 @@ class ReplaySource(Source):
             author = _storable(author)
         url = _clean(values.get(s.url_column)) if s.url_column else None
         lang = _clean(values.get(s.lang_column)) if s.lang_column else None
+        context = _clean(values.get(s.context_column)) if s.context_column else None
         return Post(
             source=self.name,
             source_id=_storable(source_id)[:256],
@@ -334,6 +336,7 @@ class ReplaySource(Source):
             author=self._pseudonymiser.author(self.name, author) if author else None,
             url=_storable(url)[:2048] if url else None,
             lang=_storable(lang)[:16] if lang else None,
+            context=_storable(context) if context else None,
         )
 
 

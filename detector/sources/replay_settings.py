@@ -25,6 +25,10 @@ class ReplaySettings(BaseModel):
     author_column: str | None = Field(None, description="Column with the author (pseudonymised on read).")
     url_column: str | None = Field(None, description="Column with a link to the post.")
     lang_column: str | None = Field(None, description="Column with the post's language code.")
+    context_column: str | None = Field(
+        None, description="Column with the text a reply answers (its parent post), read with the reply by the "
+        "outage-report head; replies without it are judged alone.",
+    )
     service: str | None = Field(
         None,
         description="Every post of this file belongs to this service (the file was collected for it); "

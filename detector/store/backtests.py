@@ -24,6 +24,8 @@ class ClassifiedPost:
     complaint: bool
     complaint_p: float
     misinformation: bool
+    outage_report: bool = False
+    outage_report_p: float = 0.0
 
 
 def classified_posts(store: Store, service: str) -> Iterator[ClassifiedPost]:
@@ -31,7 +33,7 @@ def classified_posts(store: Store, service: str) -> Iterator[ClassifiedPost]:
     p, ps, v = schema.posts, schema.post_services, schema.verdicts
     query = (
         sa.select(p.c.source, p.c.source_id, ps.c.created_at, p.c.person, v.c.complaint, v.c.complaint_p,
-                  v.c.misinformation)
+                  v.c.misinformation, v.c.outage_report, v.c.outage_report_p)
         .select_from(ps.join(p, p.c.id == ps.c.post_id).join(v, v.c.post_id == ps.c.post_id))
         .where(ps.c.service == service)
         .order_by(ps.c.created_at, p.c.id)
@@ -39,7 +41,10 @@ def classified_posts(store: Store, service: str) -> Iterator[ClassifiedPost]:
     with store.engine.connect() as conn:
         for row in conn.execute(query.execution_options(yield_per=5000)):
             yield ClassifiedPost(row.source, row.source_id, row.created_at, row.person, bool(row.complaint),
-                                 float(row.complaint_p), bool(row.misinformation))
+                                 float(row.complaint_p), bool(row.misinformation),
+                                 # stored before the outage head: the complaint stands for the report
+                                 bool(row.complaint if row.outage_report is None else row.outage_report),
+                                 float(row.complaint_p if row.outage_report_p is None else row.outage_report_p))
 
 
 def save_backtest(store: Store, *, posts_file: str, truth_file: str, services: list[str],

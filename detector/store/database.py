@@ -81,6 +81,11 @@ _VERSION_TABLES: dict[int, tuple[str, ...]] = {
     6: ("cascades", "cascade_members", "cascade_events"),
     7: ("post_places",),
     8: ("quarantine_keys",),
+    9: (),
+}
+# Columns a version added to tables that already existed (nullable, so old rows need no value).
+_VERSION_COLUMNS: dict[int, dict[str, tuple[str, ...]]] = {
+    9: {"verdicts": ("outage_report", "outage_report_p"), "buckets": ("outage_reports", "outage_people")},
 }
 
 
@@ -155,6 +160,21 @@ def _adopt_existing(conn: Connection, tables: list[sa.Table], step: int) -> None
             )
 
 
+def _add_columns(conn: Connection, columns: dict[str, tuple[str, ...]]) -> None:
+    """Add the named (nullable) columns to existing tables where they are missing."""
+    inspector = sa.inspect(conn)
+    for table_name, names in columns.items():
+        have = {column["name"] for column in inspector.get_columns(table_name)}
+        table = schema.metadata.tables[table_name]
+        for name in names:
+            if name in have:
+                continue
+            column = table.c[name]
+            kind = column.type.compile(dialect=conn.dialect)
+            preparer = conn.dialect.identifier_preparer
+            conn.execute(sa.text(f"ALTER TABLE {preparer.quote(table_name)} ADD COLUMN {preparer.quote(name)} {kind}"))
+
+
 # Any constant every detector process shares: PostgreSQL advisory lock key for schema changes.
 _MIGRATION_LOCK = 0x6465_7465_6374_6F72
 
@@ -179,6 +199,7 @@ def migrate(engine: Engine, target: int = schema.SCHEMA_VERSION) -> int:
             tables = [schema.metadata.tables[name] for name in _VERSION_TABLES[step]]
             _adopt_existing(conn, tables, step)
             schema.metadata.create_all(conn, tables=tables, checkfirst=True)
+            _add_columns(conn, _VERSION_COLUMNS.get(step, {}))
             conn.execute(
                 schema.schema_info.insert().values(
                     version=step, upgraded_at=datetime.now(timezone.utc)

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 class UTCDateTime(TypeDecorator):
@@ -88,6 +88,9 @@ verdicts = sa.Table(
     sa.Column("claim", sa.String(128)),
     sa.Column("claim_similarity", sa.Float),
     sa.Column("confidence", sa.Float, nullable=False),
+    # Version 9: the outage-report head. NULL on verdicts stored before it; readers take the complaint then.
+    sa.Column("outage_report", sa.Boolean),
+    sa.Column("outage_report_p", sa.Float),
 )
 
 buckets = sa.Table(
@@ -104,6 +107,9 @@ buckets = sa.Table(
     sa.Column("expected", sa.Float),
     sa.Column("upper", sa.Float),
     sa.Column("score", sa.Float),
+    # Version 9: outage reports and distinct reporters (NULL in buckets counted before; read as complaints).
+    sa.Column("outage_reports", sa.Integer),
+    sa.Column("outage_people", sa.Integer),
 )
 
 alerts = sa.Table(

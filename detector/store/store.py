@@ -157,12 +157,14 @@ class Store:
                 continue
             lo, hi = min(starts), max(starts) + width
             query = (
-                sa.select(ps.c.created_at, p.c.person, v.c.complaint, v.c.misinformation)
+                sa.select(ps.c.created_at, p.c.person, v.c.complaint, v.c.misinformation,
+                          sa.func.coalesce(v.c.outage_report, v.c.complaint).label("outage"))
                 .select_from(ps.join(p, p.c.id == ps.c.post_id).outerjoin(v, v.c.post_id == ps.c.post_id))
                 .where(ps.c.service == service, ps.c.created_at >= lo, ps.c.created_at < hi)
             )
-            counts: dict[datetime, list[Any]] = {start: [0, 0, 0, set(), set()] for start in starts}
-            for created_at, person, complaint, misinfo in conn.execute(query):
+            # A verdict stored before the outage head (NULL) counts its complaint as the outage report.
+            counts: dict[datetime, list[Any]] = {start: [0, 0, 0, set(), set(), 0, set()] for start in starts}
+            for created_at, person, complaint, misinfo, outage in conn.execute(query):
                 start = floor_time(created_at, width)
                 if start not in counts:
                     continue
@@ -173,21 +175,29 @@ class Store:
                 c[3].add(person)
                 if complaint:
                     c[4].add(person)
+                if outage:
+                    c[5] += 1
+                    c[6].add(person)
             rows = []
-            for start, (mentions, complaints, misinfo, people, complainers) in sorted(counts.items()):
+            for start, (mentions, complaints, misinfo, people, complainers, outages, reporters) in sorted(
+                counts.items()
+            ):
                 bucket = Bucket(service, start, start + width, mentions, complaints, misinfo,
-                                len(people), len(complainers))
+                                len(people), len(complainers), outage_reports=outages,
+                                outage_people=len(reporters))
                 out.append(bucket)
                 rows.append(
                     {
                         "service": service, "start": start, "width_s": int(width.total_seconds()),
                         "mentions": mentions, "complaints": complaints, "misinformation": misinfo,
                         "people": len(people), "complaint_people": len(complainers),
+                        "outage_reports": outages, "outage_people": len(reporters),
                     }
                 )
             stmt, rows = self._upsert(
                 schema.buckets, ("service", "start"), rows,
-                ("width_s", "mentions", "complaints", "misinformation", "people", "complaint_people"),
+                ("width_s", "mentions", "complaints", "misinformation", "people", "complaint_people",
+                 "outage_reports", "outage_people"),
             )
             conn.execute(stmt, rows)
         return out
@@ -265,6 +275,8 @@ def _verdict_row(post_id: int, verdict: Verdict) -> dict[str, Any]:
         "claim": verdict.claim,
         "claim_similarity": None if verdict.claim_similarity is None else float(verdict.claim_similarity),
         "confidence": float(verdict.confidence),
+        "outage_report": verdict.outage_report,
+        "outage_report_p": float(verdict.outage_report_p),
     }
 
 

@@ -2,7 +2,8 @@
 
 The open bucket is judged after every post (so an alert fires on the post that tips it, not at the end of
 the minute); every closed bucket, empty ones included, goes to the detector to learn from. A person is
-counted once per reporting spell: their first complaint in ``forget_after`` counts, later ones do not
+counted once per reporting spell: their first complaint (and, separately, their first outage report) in
+``forget_after`` counts, later ones do not
 (Downdetector counts only a user's first report), so one angry user or one bot cannot raise an alert.
 """
 
@@ -25,6 +26,8 @@ class _Open:
     misinformation: int = 0
     people: set[str] = field(default_factory=set)
     complainers: set[str] = field(default_factory=set)
+    outage_reports: int = 0
+    reporters: set[str] = field(default_factory=set)
 
 
 class ServiceBuckets:
@@ -35,7 +38,8 @@ class ServiceBuckets:
         self.width = width
         self.forget_after = forget_after
         self._open: _Open | None = None
-        self._last_report: OrderedDict[str, datetime] = OrderedDict()  # person -> last counted report
+        self._last_report: OrderedDict[str, datetime] = OrderedDict()  # person -> last counted complaint
+        self._last_outage: OrderedDict[str, datetime] = OrderedDict()  # person -> last counted outage report
         self._last_mention: OrderedDict[str, datetime] = OrderedDict()
 
     @property
@@ -68,6 +72,10 @@ class ServiceBuckets:
             bucket.complaints += 1
             if self._first_in_spell(self._last_report, person, post.created_at):
                 bucket.complainers.add(person)
+        if verdict.outage_report:
+            bucket.outage_reports += 1
+            if self._first_in_spell(self._last_outage, person, post.created_at):
+                bucket.reporters.add(person)
         if verdict.misinformation:
             bucket.misinformation += 1
         return self._as_bucket(bucket, as_of=post.created_at)
@@ -91,4 +99,6 @@ class ServiceBuckets:
             people=len(bucket.people),
             complaint_people=len(bucket.complainers),
             as_of=as_of,
+            outage_reports=bucket.outage_reports,
+            outage_people=len(bucket.reporters),
         )

@@ -1,6 +1,6 @@
 """The volume-detection settings: the `[detection]` table of the config file, validated once, here.
 
-The defaults are the one configuration a user deploys: one-minute buckets of distinct complaining people,
+The defaults are the one configuration a user deploys: one-minute buckets of distinct people reporting an outage,
 judged against a seasonal baseline with count-aware (negative-binomial) tails over sliding windows of
 5, 15 and 60 minutes. The same defaults are what `detector detect-series` and the NAB bench run, so the
 numbers we report are the numbers a user gets.
@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from detector.records import Bucket
 
-Metric = Literal["complaint_people", "mentions", "people", "complaints", "complaint_share"]
+Metric = Literal["outage_people", "outage_reports", "complaint_people", "mentions", "people", "complaints",
+                 "complaint_share"]
 
 
 def metric_value(bucket: Bucket, metric: str) -> float:
@@ -93,9 +94,11 @@ class VolumeSettings(BaseModel):
     )
     bucket_seconds: int = Field(60, gt=0, description="Width of one bucket in seconds.")
     metric: Metric = Field(
-        "complaint_people",
-        description="What drives the decision: distinct complaining people per bucket (default), raw "
-        "mentions, distinct people, complaint posts, or the complaint share of mentions.",
+        "outage_people",
+        description="What drives the decision: distinct people reporting an outage per bucket (default; "
+        "with the keyword classifier, or counts made without the outage head, the complaining people), "
+        "outage-report posts, distinct complaining people (bills and hold times included), raw mentions, "
+        "distinct people, complaint posts, or the complaint share of mentions.",
     )
     windows_minutes: list[float] = Field(
         [5.0, 15.0, 60.0],
