@@ -123,8 +123,66 @@ def positive_label(labels: list[str], positive: str | None = None) -> str | None
     return min(distinct, key=lambda label: (counts[label], label))
 
 
+class PlattCalibrated:
+    """A fitted linear classifier and Platt sigmoids fitted on its out-of-fold scores (one per class).
+
+    ``train_head`` already cross-validates to choose the threshold, so the sigmoids are fitted on those same
+    out-of-fold decision values instead of refitting the model on internal folds (which is what made training
+    on 8,560 rows take over ten minutes: 36 fits instead of 6). Multi-class scores are calibrated one class
+    against the rest and the rows renormalised.
+    """
+
+    def __init__(self, base, slopes: np.ndarray, intercepts: np.ndarray) -> None:
+        self.base = base
+        self.classes_ = base.classes_
+        self.slopes = np.asarray(slopes, dtype=float)
+        self.intercepts = np.asarray(intercepts, dtype=float)
+
+    @classmethod
+    def fit_sigmoids(cls, scores: np.ndarray, y: np.ndarray, classes) -> tuple[np.ndarray, np.ndarray]:
+        """Platt's sigmoid per class on decision values ``scores`` (1-D for two classes)."""
+        from sklearn.linear_model import LogisticRegression
+
+        columns = scores.reshape(-1, 1) if scores.ndim == 1 else scores
+        positives = [classes[1]] if scores.ndim == 1 else list(classes)
+        slopes, intercepts = [], []
+        for j, label in enumerate(positives):
+            target = (np.asarray(y) == label).astype(int)
+            if target.min() == target.max():
+                slopes.append(1.0)
+                intercepts.append(0.0)
+                continue
+            fit = LogisticRegression(C=1e6, max_iter=1000).fit(columns[:, [j]], target)
+            slopes.append(float(fit.coef_[0, 0]))
+            intercepts.append(float(fit.intercept_[0]))
+        return np.array(slopes), np.array(intercepts)
+
+    def predict_proba(self, features) -> np.ndarray:
+        return self.calibrate(self.base.decision_function(features), self.slopes, self.intercepts)
+
+    @staticmethod
+    def calibrate(scores: np.ndarray, slopes: np.ndarray, intercepts: np.ndarray) -> np.ndarray:
+        """Probabilities, one column per class, from decision values and the fitted sigmoids."""
+        if scores.ndim == 1:
+            p = 1 / (1 + np.exp(-(slopes[0] * scores + intercepts[0])))
+            return np.column_stack([1 - p, p])
+        p = 1 / (1 + np.exp(-(scores * slopes + intercepts)))
+        return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+
+    def predict(self, features) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(features), axis=1)]
+
+
+def make_linear(seed: int, C: float = 2.0):
+    """The class-balanced logistic regression every head is built on."""
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=seed)
+
+
 def make_estimator(seed: int, n_classes: int, n_rows: int, C: float = 2.0):
-    """Logistic regression on embeddings, calibrated by Platt scaling on internal folds."""
+    """Logistic regression on embeddings, calibrated by Platt scaling on internal folds (the older, slower
+    path; ``train_head`` now calibrates on its own out-of-fold scores with ``PlattCalibrated``)."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.linear_model import LogisticRegression
 

@@ -1,7 +1,7 @@
 """The trained classifier: sentence embeddings plus scikit-learn heads, the pipeline's default.
 
-A model folder holds one sub-folder per head (``complaint/`` is required, ``misinformation/`` and
-``symptom/`` are optional), each with ``model.joblib`` and ``card.json`` as written by ``detector train``.
+A model folder holds one sub-folder per head (``complaint/`` is required, ``outage_report/``,
+``misinformation/`` and ``symptom/`` are optional), each with ``model.joblib`` and ``card.json`` as written by ``detector train``.
 Classifying a batch normalises the texts, detects languages, encodes each distinct text once (cache), runs
 the heads, and matches the known claims. Odd input (empty, emoji only, another language) gets a verdict
 with a low confidence, never an exception.
@@ -9,6 +9,7 @@ with a low confidence, never an exception.
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -25,12 +26,18 @@ from detector.classify.symptoms import SymptomMatcher, SymptomSet
 from detector.records import Post, Verdict
 from detector.resources import bundled
 
-HEADS = ("complaint", "misinformation", "symptom")
+HEADS = ("complaint", "outage_report", "misinformation", "symptom")
 LANGUAGE_TRUST = {"en": 1.0}  # other detected languages get FOREIGN_TRUST, unknown UNKNOWN_TRUST
 FOREIGN_TRUST = 0.5
 UNKNOWN_TRUST = 0.6
 SHORT_TEXT = 12  # characters; "down?" alone says little
 SHORT_TRUST = 0.7
+# An outage report needs words: a reply of fewer than this many (handles and links aside) read without the
+# thread it answers ("no separate router", "OMG NO.") has its outage probability scaled by
+# 0.5 + 0.5 * words / SHORT_WORDS, so it is never a confident positive. Replies whose parent text the source gave are read
+# with it instead ("parent || reply") and not shrunk.
+SHORT_WORDS = 6
+_WORD = re.compile(r"[^\W\d_]{2,}|\d+")
 
 _encoders: dict[str, TextEncoder] = {}
 _encoders_lock = threading.Lock()
@@ -108,6 +115,7 @@ class EmbeddingClassifier(Classifier):
         vectors = self.encoder.encode(live_texts)
         complaint_p = self.heads["complaint"].positive_proba(vectors, live_texts)
         complaint = complaint_p >= self.heads["complaint"].threshold
+        outage_p = self._outage(posts, live, live_texts, vectors)
         misinfo_p = self._binary("misinformation", vectors, live_texts)
         symptoms = self._symptoms(vectors, live_texts, [posts[i].services for i in live])
         matches = (
@@ -121,11 +129,18 @@ class EmbeddingClassifier(Classifier):
             misinformation = False
             if misinfo_p is not None:
                 misinformation = bool(misinfo_p[row] >= self.heads["misinformation"].threshold)
+            if outage_p is None:  # a model folder from before the outage head: the complaint stands in
+                is_outage, p_outage = is_complaint, float(complaint_p[row])
+            else:
+                p_outage = float(outage_p[row])
+                is_outage = p_outage >= self.heads["outage_report"].threshold
             verdicts[i] = Verdict(
                 source=post.source,
                 source_id=post.source_id,
                 complaint=is_complaint,
                 complaint_p=round(float(complaint_p[row]), 4),
+                outage_report=is_outage,
+                outage_report_p=round(p_outage, 4),
                 misinformation=misinformation,
                 misinformation_p=round(float(misinfo_p[row]), 4) if misinfo_p is not None else 0.0,
                 symptom=symptom,
@@ -142,6 +157,22 @@ class EmbeddingClassifier(Classifier):
         missing = [i for i, post in enumerate(posts) if not post.lang and texts[i]]
         found = dict(zip(missing, self.languages.detect([texts[i] for i in missing]))) if missing else {}
         return [post.lang or found.get(i) for i, post in enumerate(posts)]
+
+    def _outage(self, posts: Sequence[Post], live: list[int], texts: list[str],
+                vectors: np.ndarray) -> np.ndarray | None:
+        """Outage-report probabilities: replies with their parent's text, short texts without it shrunk."""
+        head = self.heads.get("outage_report")
+        if head is None:
+            return None
+        p = head.positive_proba(vectors, texts)
+        threaded = [row for row, i in enumerate(live) if normalise_text(posts[i].context)]
+        alone = set(range(len(live))) - set(threaded)
+        if threaded:
+            joined = [f"{normalise_text(posts[live[row]].context)} || {texts[row]}" for row in threaded]
+            p[threaded] = head.positive_proba(self.encoder.encode(joined), joined)
+        rows = sorted(alone)
+        p[rows] *= short_text_scale([texts[row] for row in rows])
+        return p
 
     def _binary(self, task: str, vectors: np.ndarray, texts: list[str]) -> np.ndarray | None:
         head = self.heads.get(task)
@@ -171,6 +202,13 @@ class EmbeddingClassifier(Classifier):
         )
 
 
+def short_text_scale(texts: Sequence[str]) -> np.ndarray:
+    """Per normalised text, the factor its outage probability is scaled by when read without its thread:
+    0.5 + 0.5 * words / SHORT_WORDS below SHORT_WORDS words (handles and links aside), else 1."""
+    words = np.array([len(_WORD.findall(text.replace("@user", " "))) for text in texts], dtype=float)
+    return np.where(words < SHORT_WORDS, 0.5 + 0.5 * np.minimum(words, SHORT_WORDS) / SHORT_WORDS, 1.0)
+
+
 def load_heads(model_dir: Path) -> dict[str, Head]:
     """The heads in a model folder; ``complaint`` must be there and binary."""
     if not model_dir.is_dir():
@@ -178,7 +216,7 @@ def load_heads(model_dir: Path) -> dict[str, Head]:
     heads = {task: Head.load(model_dir / task) for task in HEADS if (model_dir / task).is_dir()}
     if "complaint" not in heads:
         raise FileNotFoundError(f"{model_dir} has no complaint/ head")
-    for task in ("complaint", "misinformation"):
+    for task in ("complaint", "outage_report", "misinformation"):
         if task in heads and not heads[task].binary:
             raise ValueError(f"{model_dir / task}: the {task} head must be binary")
     return heads

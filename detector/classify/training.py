@@ -22,13 +22,14 @@ import pandas as pd
 
 from detector.classify.embedding import TextEncoder
 from detector.classify.heads import (
-    CARD_FILE, Head, best_threshold, head_features, make_estimator, positive_label,
+    CARD_FILE, Head, PlattCalibrated, best_threshold, head_features, make_linear, positive_label,
 )
 from detector.classify.normalise import normalise_text
 
 READERS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
            ".parquet": "parquet", ".pq": "parquet"}
 Progress = Callable[[int], None]
+FoldProgress = Callable[[int, int], None]  # (fits done, fits in all): the cross-validation folds, then the final fit
 
 
 class LabelledDataError(ValueError):
@@ -112,8 +113,14 @@ def train_head(
     progress: Progress | None = None,
     vectors: np.ndarray | None = None,
     ngrams: bool = True,
+    fold_progress: FoldProgress | None = None,
 ) -> tuple[Head, dict[str, Any]]:
-    """Fit a head; return it and its card (cross-validated metrics, threshold, data hash, versions)."""
+    """Fit a head; return it and its card (cross-validated metrics, threshold, data hash, versions).
+
+    One logistic regression per fold gives out-of-fold decision values; Platt sigmoids fitted on them
+    calibrate the final model (fitted on every row) and the threshold is chosen on the calibrated
+    out-of-fold probabilities: folds + 1 fits in all.
+    """
     from sklearn.model_selection import StratifiedKFold
 
     labels = [label_text(label) for label in labels]
@@ -131,18 +138,22 @@ def train_head(
     features = head_features(vectors, [normalise_text(text) for text in texts], ngrams)
     classes = tuple(sorted(counts.index))
     n_splits = int(min(folds, counts.min()))
-    out_of_fold = np.zeros((len(y), len(classes)))
-    for train_idx, valid_idx in StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(vectors, y):
-        estimator = make_estimator(seed, len(classes), len(train_idx), C)
-        estimator.fit(features[train_idx], y[train_idx])
-        proba = estimator.predict_proba(features[valid_idx])
-        order = [list(estimator.classes_).index(label) for label in classes if label in estimator.classes_]
-        out_of_fold[np.ix_(valid_idx, range(len(order)))] = proba[:, order]
+    binary = len(classes) == 2
+    scores = np.zeros(len(y)) if binary else np.zeros((len(y), len(classes)))
+    folds_iter = StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(vectors, y)
+    for done, (train_idx, valid_idx) in enumerate(folds_iter, 1):
+        model = make_linear(seed, C).fit(features[train_idx], y[train_idx])
+        scores[valid_idx] = model.decision_function(features[valid_idx])
+        if fold_progress is not None:
+            fold_progress(done, n_splits + 1)
+    slopes, intercepts = PlattCalibrated.fit_sigmoids(scores, y, classes)
+    out_of_fold = PlattCalibrated.calibrate(scores, slopes, intercepts)
     threshold = None
     if pos is not None:
         threshold = best_threshold(y == pos, out_of_fold[:, classes.index(pos)])
-    estimator = make_estimator(seed, len(classes), len(y), C)
-    estimator.fit(features, y)
+    estimator = PlattCalibrated(make_linear(seed, C).fit(features, y), slopes, intercepts)
+    if fold_progress is not None:
+        fold_progress(n_splits + 1, n_splits + 1)
     head = Head(task=task, estimator=estimator, classes=tuple(estimator.classes_), positive=pos,
                 threshold=threshold, encoder=encoder.name, ngrams=ngrams,
                 extra={"dimension": int(vectors.shape[1])})
@@ -157,7 +168,7 @@ def train_head(
         "positive": pos,
         "threshold": threshold,
         "threshold_rule": "max macro F1 on out-of-fold probabilities" if pos else "arg-max",
-        "estimator": "LogisticRegression(class_weight=balanced) + sigmoid calibration",
+        "estimator": "LogisticRegression(class_weight=balanced) + Platt sigmoid fitted on out-of-fold scores",
         "features": "sentence embedding" + (" + hashed word 1-2-grams" if ngrams else ""),
         "C": C,
         "seed": seed,

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-TASK_HELP = "What the head predicts: complaint, misinformation, symptom, or any NAME of your own."
+TASK_HELP = ("What the head predicts: complaint, outage_report, misinformation, symptom, or any NAME of "
+             "your own.")
 FORMATS = ".csv, .jsonl or .parquet"
 
 
@@ -30,9 +31,19 @@ def _cache_option(command):
     )(command)
 
 
-def _progress(label: str, length: int):
-    return click.progressbar(length=length, label=label, file=click.get_text_stream("stderr"),
-                             show_pos=True, show_eta=True)
+def _progress(label: str, length: int, unit: str = "rows"):
+    from detector.cli.progress import Progress
+
+    return Progress(label, length, unit)
+
+
+def _fold_updater(bar):
+    """A fold callback moving ``bar`` to the number of fits done (its length is corrected to the real
+    number of folds, which the smallest class can lower)."""
+    def update(done: int, total: int) -> None:
+        bar.length = total
+        bar.update(done - bar.pos)
+    return update
 
 
 def _fail(error: Exception) -> click.ClickException:
@@ -40,7 +51,8 @@ def _fail(error: Exception) -> click.ClickException:
 
 
 @click.command("train")
-@click.option("--task", required=True, metavar="complaint|misinformation|symptom|NAME", help=TASK_HELP)
+@click.option("--task", required=True, metavar="complaint|outage_report|misinformation|symptom|NAME",
+              help=TASK_HELP)
 @click.option("--data", "data", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help=f"Labelled file ({FORMATS}).")
 @click.option("--text-column", default="text", show_default=True, help="Column holding the post text.")
@@ -64,7 +76,8 @@ def train_cmd(task, data, text_column, label_column, out, positive, folds, seed,
     """Train a classifier head on a labelled file and write it to --out.
 
     Cross-validates, chooses the decision threshold on out-of-fold predictions (binary tasks), and writes
-    model.joblib plus card.json (data hash, label counts, metrics, threshold, versions).
+    model.joblib plus card.json (data hash, label counts, metrics, threshold, versions). Progress goes to
+    stderr: rows encoded, then fits done (one per fold and the final one), each with an ETA.
 
     Example: detector train --task complaint --data data/labelled/posts.csv --label-column complaint
     --out models/mine/complaint
@@ -74,9 +87,13 @@ def train_cmd(task, data, text_column, label_column, out, positive, folds, seed,
     try:
         texts, labels = read_labelled(data, text_column, label_column or task)
         encoder = _encoder(embedding_model, batch_size, cache)
+        from detector.classify.training import embed
+
         with _progress("encoding", len(texts)) as bar:
+            vectors = embed(encoder, texts, bar.update)
+        with _progress("fitting (one fit per fold, then the final model)", folds + 1, "fits") as bar:
             head, card = train_head(task, texts, labels, encoder, seed=seed, folds=folds, positive=positive,
-                                    progress=bar.update, ngrams=ngrams)
+                                    vectors=vectors, ngrams=ngrams, fold_progress=_fold_updater(bar))
         card["data_file"] = data.name
         save_head(head, card, out)
     except (LabelledDataError, ValueError, FileNotFoundError) as error:
@@ -160,7 +177,8 @@ def classify_cmd(model_dir, data, out, text_column, claims, embedding_model, bat
     """Write predictions and probabilities for every row of a file, beside the input's own columns.
 
     With a model folder the output gains the verdict columns, prefixed (pred_complaint, pred_complaint_p,
-    pred_misinformation, pred_misinformation_p, pred_symptom, pred_symptom_p, pred_claim,
+    pred_outage_report, pred_outage_report_p, pred_misinformation, pred_misinformation_p, pred_symptom,
+    pred_symptom_p, pred_claim,
     pred_claim_similarity, pred_lang, pred_confidence); with a single head folder it gains `pred_label` and
     one `pred_p_<class>` column per class. A file with its own labels (complaint, symptom, ...) keeps them,
     so predictions can be compared with the truth; a prefixed name already in the input is refused.
@@ -191,8 +209,8 @@ def classify_cmd(model_dir, data, out, text_column, claims, embedding_model, bat
     click.echo(f"{len(frame)} rows -> {out}")
 
 
-_VERDICT_FIELDS = ("complaint", "complaint_p", "misinformation", "misinformation_p", "symptom", "symptom_p", "claim",
-                   "claim_similarity", "lang", "confidence")
+_VERDICT_FIELDS = ("complaint", "complaint_p", "outage_report", "outage_report_p", "misinformation",
+                   "misinformation_p", "symptom", "symptom_p", "claim", "claim_similarity", "lang", "confidence")
 
 
 def _classify_with_head(folder: Path, texts: list[str], embedding_model, batch_size) -> dict[str, list]:
@@ -228,6 +246,7 @@ def _classify_with_model(folder: Path, texts: list[str], claims, embedding_model
     columns = {name: [getattr(v, name) for v in verdicts] for name in _VERDICT_FIELDS}
     columns["complaint"] = [int(v) for v in columns["complaint"]]
     columns["misinformation"] = [int(v) for v in columns["misinformation"]]
+    columns["outage_report"] = [int(v) for v in columns["outage_report"]]
     return columns
 
 
