@@ -3,7 +3,9 @@
 Run from the repository root: ``python data/labelled/build_dataset.py [--shared ../shared/data]``.
 The real posts come from the MIT-licensed Xfinity collection (see README.md); only the rows labelled by
 hand in ``xfinity_labels.csv`` are kept, with user names dropped and personal @handles masked.
-The split is fixed by a seeded shuffle and stored in the ``split`` column, so it never changes silently.
+The split is fixed by a seeded shuffle and stored in the ``split`` column, so it never changes silently:
+the rows of the first release keep the split they had, rows added later are split among themselves with
+their own seed, and written rows are never in the test split (it holds real posts only).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 SEED = 3
+ADDED_SEED = 13  # rows labelled after the first release (2026-11): split among themselves
 TEST_SHARE = 0.25
 SYMPTOMS = {
     "n": "none", "o": "other", "l": "login", "e": "errors", "s": "slow",
@@ -64,6 +67,7 @@ def real_posts(shared: Path) -> pd.DataFrame:
     posts = pd.concat([tweets[["post_id", "created_at", "text", "source"]],
                        reddit[["post_id", "created_at", "text", "source"]]])
     out = labels.merge(posts, on=["source", "post_id"], how="left", validate="one_to_one")
+    out["first_release"] = out["symptom"].fillna("").astype(str).str.strip() != ""  # later rows: no symptom label
     if out["text"].isna().any():
         raise SystemExit(f"{out['text'].isna().sum()} labelled posts not found in {shared}")
     out["text"] = out["text"].map(mask_handles)
@@ -74,7 +78,7 @@ def real_posts(shared: Path) -> pd.DataFrame:
 def written_posts() -> pd.DataFrame:
     rng = random.Random(SEED)
     rows = []
-    for path in sorted(HERE.glob("written_*.txt")):
+    for path in sorted(p for p in HERE.glob("written_*.txt") if p.stem != "written_support"):
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip() or line.startswith("#"):
                 continue
@@ -94,6 +98,40 @@ def written_posts() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def written_support() -> pd.DataFrame:
+    """``written_support.txt``: complaint, outage_report and misinformation per line, no symptom, no slots."""
+    path = HERE / "written_support.txt"
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        head, text = line.split(" | ", 1)
+        complaint, outage, misinformation, service = head.split()
+        rows.append({
+            "post_id": f"{path.stem}:{n}", "text": text, "complaint": int(complaint),
+            "outage_report": int(outage), "misinformation": int(misinformation), "symptom": "",
+            "service": service, "source": "written", "created_at": "", "group": f"{path.stem}:{n}",
+        })
+    return pd.DataFrame(rows)
+
+
+def outage_labels(frame: pd.DataFrame) -> pd.Series:
+    """The outage_report label per row: ``outage_labels.csv`` for real posts (by id) and the written lines it
+    overrides (by line), else the written line's complaint label (written complaints describe disruptions)."""
+    table = pd.read_csv(HERE / "outage_labels.csv", dtype=str)
+    keyed = {(s, p): int(v) for s, p, v in zip(table["source"], table["post_id"], table["outage_report"])}
+    out = []
+    for source, post_id, group, complaint in zip(frame["source"], frame["post_id"], frame["group"],
+                                                 frame["complaint"]):
+        if source == "written":
+            out.append(keyed.get(("written", group), int(complaint)))
+        elif (source, post_id) in keyed:
+            out.append(keyed[(source, post_id)])
+        else:
+            raise SystemExit(f"{source}:{post_id} has no outage_report label in outage_labels.csv")
+    return pd.Series(out, index=frame.index)
+
+
 def assign_split(frame: pd.DataFrame) -> pd.Series:
     """Test rows are whole groups (a written line and its slot copies), stratified by source and label."""
     rng = random.Random(SEED)
@@ -110,12 +148,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=HERE.parents[2] / "shared" / "data")
     args = parser.parse_args()
-    frame = pd.concat([real_posts(args.shared), written_posts()], ignore_index=True)
-    frame["split"] = assign_split(frame)
+    real = real_posts(args.shared)
+    first = pd.concat([real[real["first_release"]], written_posts()], ignore_index=True)
+    first["split"] = assign_split(first)  # the first release's split, unchanged
+    added = real[~real["first_release"]].copy()
+    added["outage_report"] = outage_labels(added)
+    rng = random.Random(ADDED_SEED)
+    test = set()
+    for _, members in added.groupby(["complaint", "outage_report"]):
+        groups = sorted(members["group"])
+        rng.shuffle(groups)
+        test.update(groups[: round(len(groups) * TEST_SHARE)])
+    added["split"] = added["group"].map(lambda g: "test" if g in test else "train")
+    support = written_support()
+    support["split"] = "train"
+    frame = pd.concat([first, added, support], ignore_index=True)
+    frame["outage_report"] = outage_labels(frame)
+    frame.loc[frame["source"] == "written", "split"] = "train"  # the test split holds real posts only
     frame["complaint"] = frame["complaint"].astype(int)
     frame.loc[frame["complaint"] == 0, "symptom"] = "none"
-    columns = ["source", "post_id", "created_at", "text", "complaint", "misinformation", "symptom",
-               "service", "split"]
+    columns = ["source", "post_id", "created_at", "text", "complaint", "outage_report", "misinformation",
+               "symptom", "service", "split"]
     frame[columns].to_csv(HERE / "posts.csv", index=False)
     print(frame.groupby(["source", "split"]).size().to_string())
 
