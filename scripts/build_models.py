@@ -158,7 +158,13 @@ def main() -> None:
                         help="SQLite file caching embeddings between builds (keyed by normalised text).")
     parser.add_argument("--only", nargs="*", default=[], choices=list(TASKS),
                         help="Retrain only these heads; the others' cards are read from --out.")
+    parser.add_argument("--card-only", action="store_true",
+                        help="Only rewrite MODEL_CARD.md from build_report.json (and comparisons.json) in --out.")
     args = parser.parse_args()
+    if args.card_only:
+        report = json.loads((args.out / "build_report.json").read_text(encoding="utf-8"))
+        write_model_card(report, args.out / "MODEL_CARD.md")
+        return
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 

@@ -7,10 +7,9 @@ a line at every tenth of the work and at the end.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import IO, Callable
-
-import click
 
 
 class Progress:
@@ -21,7 +20,7 @@ class Progress:
         self.label = label
         self.length = max(int(length), 0)
         self.unit = f" {unit}" if unit else ""
-        self.stream = stream if stream is not None else click.get_text_stream("stderr")
+        self.stream = stream if stream is not None else sys.stderr
         self.clock = clock
         self.pos = 0
         self._started = clock()
