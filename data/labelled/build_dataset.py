@@ -163,7 +163,9 @@ def main() -> None:
     support = written_support()
     support["split"] = "train"
     frame = pd.concat([first, added, support], ignore_index=True)
-    frame["outage_report"] = outage_labels(frame)
+    missing = frame["outage_report"].isna()  # written_support.txt lines carry their own label
+    frame.loc[missing, "outage_report"] = outage_labels(frame[missing])
+    frame["outage_report"] = frame["outage_report"].astype(int)
     frame.loc[frame["source"] == "written", "split"] = "train"  # the test split holds real posts only
     frame["complaint"] = frame["complaint"].astype(int)
     frame.loc[frame["complaint"] == 0, "symptom"] = "none"
