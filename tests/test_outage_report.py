@@ -133,11 +133,11 @@ def test_export_has_the_outage_columns(tmp_path):
     assert frame.set_index("text")["outage_report_p"].to_dict() == {"isp is down": 0.9, "isp bill went up": 0.1}
 
 
-def test_a_version_6_database_gains_the_outage_columns_and_keeps_its_verdicts(tmp_path):
+def test_a_version_8_database_gains_the_outage_columns_and_keeps_its_verdicts(tmp_path):
     path = tmp_path / "old.db"
     engine = create_engine(path)
-    migrate(engine, target=6)
-    with engine.begin() as conn:  # version 6 had neither column: drop what create_all made from today's schema
+    migrate(engine, target=8)
+    with engine.begin() as conn:  # version 8 had neither column: drop what create_all made from today's schema
         for table, column in (("verdicts", "outage_report"), ("verdicts", "outage_report_p"),
                               ("buckets", "outage_reports"), ("buckets", "outage_people")):
             conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
@@ -147,11 +147,11 @@ def test_a_version_6_database_gains_the_outage_columns_and_keeps_its_verdicts(tm
         conn.execute(sa.text(
             "INSERT INTO verdicts (post_id, model, complaint, complaint_p, misinformation, misinformation_p, "
             "confidence) VALUES (1, 'old', 1, 0.8, 0, 0.0, 0.9)"))
-    assert current_version(engine) == 6
+    assert current_version(engine) == 8
     engine.dispose()
 
     store = Store(path)
-    assert store.version == schema.SCHEMA_VERSION >= 7
+    assert store.version == schema.SCHEMA_VERSION >= 9
     columns = {c["name"] for c in sa.inspect(store.engine).get_columns("verdicts")}
     assert {"outage_report", "outage_report_p"} <= columns
     row = load_posts(store).iloc[0]
