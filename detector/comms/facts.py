@@ -228,7 +228,7 @@ def rumours_of(rows: Iterable[stored.RumourRow], claims: Mapping[str, Claim]) ->
 
 def gather(
     store: Store, *, service: str, incident_id: str, status: str, severity: str, opened_at: datetime,
-    resolved_at: datetime | None, until: datetime, metric: str = "complaint_people",
+    resolved_at: datetime | None, until: datetime, metric: str = "outage_people",
     claims: Mapping[str, Claim] | None = None, newer: Iterable[Minute] = (),
     fresh: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> IncidentFacts:

@@ -29,6 +29,8 @@ class BucketRow:
     complaint_people: int
     expected: float | None
     upper: float | None
+    outage_reports: int = 0  # NULL in minutes counted before the outage head: the complaint counts stand in
+    outage_people: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,9 @@ class PlaceMention:
 def bucket_rows(store: Store, service: str, since: datetime, until: datetime) -> list[BucketRow]:
     """The service's stored minutes with start in [since, until), in time order (empty minutes are absent)."""
     query = (sa.select(_b.c.start, _b.c.mentions, _b.c.complaints, _b.c.people, _b.c.complaint_people,
-                       _b.c.expected, _b.c.upper)
+                       _b.c.expected, _b.c.upper,
+                       sa.func.coalesce(_b.c.outage_reports, _b.c.complaints),
+                       sa.func.coalesce(_b.c.outage_people, _b.c.complaint_people))
              .where(_b.c.service == service, _b.c.start >= since, _b.c.start < until).order_by(_b.c.start))
     with store.engine.connect() as conn:
         return [BucketRow(*row) for row in conn.execute(query)]
