@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from detector.classify.heads import best_threshold, head_features  # noqa: E402
 from detector.classify.model import shared_encoder, short_text_scale  # noqa: E402
