@@ -386,5 +386,6 @@ def test_the_pipelines_evidence_picks_distinct_texts():
     for i in range(6):  # five people paste the same words, one writes their own
         text = "LUMEN is down  again" if i < 5 else "lumen app crashed at login"
         post = Post("replay", f"p{i}", at + timedelta(seconds=i), text, ("Lumen",), author=f"a{i}")
-        evidence.add("Lumen", post, Verdict("replay", f"p{i}", True, 0.9 - i / 100))
+        evidence.add("Lumen", post, Verdict("replay", f"p{i}", True, 0.9 - i / 100, outage_report=True,
+                                            outage_report_p=0.9 - i / 100))
     assert evidence.for_service("Lumen", at + timedelta(minutes=1)) == ("replay:p0", "replay:p5")

@@ -48,7 +48,7 @@ def test_metric_names_are_words(shared_db, monkeypatch):
     at = open_page(shared_db, monkeypatch, "overview")
     no_exceptions(at)
     labels = at.dataframe[0].proto.columns
-    assert "people reporting a problem (last 24 h)" in labels and "complaint_people" not in labels
+    assert "people reporting an outage (last 24 h)" in labels and "outage_people" not in labels
 
 
 def test_acknowledge_is_the_main_button_only_on_an_open_incident(own_db, monkeypatch):

@@ -79,7 +79,7 @@ def test_resolved_card_and_report_agree_with_the_stored_buckets(replayed):
     assert result.exit_code == 0, result.output
     ratio = f"{peak['ratio']:.1f}×"
     peak_line = next(line for line in result.output.splitlines() if line.startswith("- **Peak:**"))
-    assert f"{peak['value']:.0f} people reporting a problem per minute at {peak['at']:%H:%M} UTC" in peak_line
+    assert f"{peak['value']:.0f} people reporting an outage per minute at {peak['at']:%H:%M} UTC" in peak_line
     assert ratio in peak_line
     assert f"- **People who reported it:** {people}" in result.output
 
