@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from detector.classify.settings import ClassifierSettings
@@ -33,17 +32,12 @@ from detector.config import ServiceSettings, Settings
 from detector.runtime.assembly import build_system, run_source
 from detector.sources.replay import ReplaySource
 from detector.sources.replay_settings import ReplaySettings
+from replay_args import add_replay_arguments  # bench/ is the script's folder
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("file", nargs="?", default=str(REPO / "data" / "xfinity-outage-2020" / "tweets.csv"))
-    parser.add_argument("--classifier", choices=["model", "keywords"], default="model")
-    parser.add_argument("--service", default="Xfinity")
-    parser.add_argument("--match", action="append", default=None, help="match term (default: xfinity)")
-    parser.add_argument("--time-column", default="ts_utc")
-    parser.add_argument("--text-column", default="text")
-    parser.add_argument("--author-column", default="author")
+    add_replay_arguments(parser, classifier="model")
     parser.add_argument("--top", type=int, default=30, help="rows per table")
     parser.add_argument("--out", type=Path, default=None, help="write the tables here (default: stdout)")
     args = parser.parse_args()

@@ -22,7 +22,6 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from detector.classify.settings import ClassifierSettings
@@ -30,6 +29,7 @@ from detector.config import ServiceSettings, Settings
 from detector.runtime.assembly import build_system, run_source
 from detector.sources.replay import ReplaySource
 from detector.sources.replay_settings import ReplaySettings
+from replay_args import add_replay_arguments  # bench/ is the script's folder
 
 # Each table as rows that do not depend on the run: posts by source id, not row id; no wall-clock columns.
 QUERIES = {
@@ -53,13 +53,7 @@ QUERIES = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("file", nargs="?", default=str(REPO / "data" / "xfinity-outage-2020" / "tweets.csv"))
-    parser.add_argument("--classifier", choices=["model", "keywords"], default="keywords")
-    parser.add_argument("--service", default="Xfinity")
-    parser.add_argument("--match", action="append", default=None, help="match term (default: xfinity)")
-    parser.add_argument("--time-column", default="ts_utc")
-    parser.add_argument("--text-column", default="text")
-    parser.add_argument("--author-column", default="author")
+    add_replay_arguments(parser, classifier="keywords")
     parser.add_argument("--notify", default=None,
                         help="also fill the outbox for this channel URL (default: a jsonl file, not delivered)")
     parser.add_argument("--out", type=Path, required=True)

@@ -19,7 +19,7 @@ from detector.comms.settings import CommsSettings
 from detector.bus.settings import BusSettings
 from detector.classify.settings import ClassifierSettings
 from detector.classify.symptoms import DEFAULT_KIND, KINDS, SymptomSet, check_symptoms
-from detector.sources.matching import ServiceRule
+from detector.sources.matching import ServiceRule, no_blank_terms
 from detector.runtime.settings import RunSettings
 from detector.sources.registry import SOURCE_TYPES, SourceSettings
 from detector.upstreams import DEFAULT_UPSTREAMS, UpstreamSettings, resolve_upstreams
@@ -57,9 +57,7 @@ class ServiceSettings(BaseModel):
     @field_validator("match", "exclude")
     @classmethod
     def _no_blank_terms(cls, terms: list[str]) -> list[str]:
-        if any(not term.strip() for term in terms):
-            raise ValueError("a term is empty; remove it")
-        return terms
+        return no_blank_terms(terms)
 
     @field_validator("kind")
     @classmethod

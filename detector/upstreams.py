@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from detector.sources.matching import ServiceRule
+from detector.sources.matching import ServiceRule, no_blank_terms
 
 # Public status pages of the big clouds and CDNs: Atlassian Statuspage bases, or RSS/Atom feeds.
 DEFAULT_UPSTREAMS: dict[str, dict[str, object]] = {
@@ -50,9 +50,7 @@ class UpstreamSettings(BaseModel):
     @field_validator("match", "exclude")
     @classmethod
     def _no_blank_terms(cls, terms: list[str]) -> list[str]:
-        if any(not term.strip() for term in terms):
-            raise ValueError("a term is empty; remove it")
-        return terms
+        return no_blank_terms(terms)
 
     def with_defaults(self) -> "UpstreamSettings":
         """This entry with a shipped default's status page, format and terms where it leaves them out."""

@@ -63,3 +63,10 @@ class ServiceMatcher:
             if not any(v_start <= start and end <= v_end for v_start, v_end in vetoed):
                 return True
         return False
+
+
+def no_blank_terms(terms: list[str]) -> list[str]:
+    """``terms`` unchanged, or a ValueError: an empty term would match every post."""
+    if any(not term.strip() for term in terms):
+        raise ValueError("a term is empty; remove it")
+    return terms
