@@ -46,7 +46,7 @@ def _files(settings: Settings, text: str) -> Iterator[Problem]:
 
 
 def _channels(settings: Settings, text: str) -> Iterator[Problem]:
-    from detector.alerting.channels.registry import FACTORIES
+    from detector.alerting.channels.registry import FACTORIES, known_schemes
 
     for i, channel in enumerate(settings.alerts.channels):
         scheme = channel.url.split("://", 1)[0].lower() if "://" in channel.url else ""
@@ -56,7 +56,7 @@ def _channels(settings: Settings, text: str) -> Iterator[Problem]:
             continue
         yield problem_at(["alerts", "channels", i, "url"], text,
                          f"channel {channel.name!r} has an unsupported URL scheme {scheme + '://' if scheme else '(none)'}",
-                         f"use one of: {', '.join(s + '://' for s in sorted(FACTORIES))} or an apprise URL")
+                         f"use one of: {known_schemes()} or an apprise URL")
 
 
 def _web_addresses(settings: Settings, text: str) -> Iterator[Problem]:

@@ -14,7 +14,7 @@ from detector.alerting.channels.base import Channel, Delivery
 from detector.alerting.channels.http import delivery_from_response
 from detector.timeparse import retry_after_seconds
 from detector.alerting.channels.pagerduty import PagerDutyChannel
-from detector.alerting.channels.registry import FACTORIES, ChannelError, channel_from_url
+from detector.alerting.channels.registry import FACTORIES, KINDS, ChannelError, channel_from_url
 from detector.alerting.channels.slack import SlackChannel
 from detector.alerting.channels.teams import TeamsChannel
 from detector.alerting.channels.webhook import WebhookChannel, verify_signature
@@ -101,10 +101,16 @@ def test_unknown_scheme_names_the_known_ones_without_the_url():
     ("https://acme.webhook.office.com/webhookb2/abc", TeamsChannel),
     ("https://prod-01.westeurope.logic.azure.com/workflows/abc?sig=x", TeamsChannel),
     ("https://example.com/hook", WebhookChannel),
+    ("https://nothooks.slack.com/services/T/B/XXXXXXXXXXXXXXXX", WebhookChannel),  # a host is claimed whole
     ("pagerduty://R0UTINGKEY0000", PagerDutyChannel),
 ])
 def test_https_urls_are_recognised_by_host(url, kind):
     assert isinstance(channel_from_url("c", url, Secrets(environ={})), kind)
+
+
+def test_each_scheme_is_declared_by_one_channel_module():
+    declared = [scheme for kind in KINDS for scheme in kind.schemes]
+    assert len(declared) == len(set(declared)) == len(FACTORIES)
 
 
 def test_apprise_urls_are_accepted():

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from detector.alerting.channels.registry import ChannelError
+from detector.alerting.channels.base import ChannelError
 from detector.config import ConfigError
 from detector.secrets import SecretError
 from detector.sources.replay import ReplayError

@@ -18,8 +18,9 @@ import subprocess
 from typing import Any, Mapping, Sequence
 from urllib.parse import unquote
 
-from detector.alerting.channels.base import Channel, Delivery
+from detector.alerting.channels.base import Channel, ChannelError, ChannelKind, Delivery
 from detector.masking import mask_text, register_secrets
+from detector.secrets import Secrets
 
 EX_TEMPFAIL = 75
 
@@ -87,3 +88,14 @@ def command_from_url(name: str, url: str) -> CommandChannel:
     """cmd://COMMAND LINE (percent-escapes decoded, split like a shell would)."""
     line = unquote(url.split("://", 1)[1])
     return CommandChannel(name, shlex.split(line))
+
+
+def command_channel(name: str, url: str, secrets: Secrets, signing: str) -> CommandChannel:
+    """``command_from_url``, with an empty or unsplittable command line reported as a ChannelError."""
+    try:
+        return command_from_url(name, url)
+    except ValueError:
+        raise ChannelError(f"channel {name!r}: cmd:// needs a command, e.g. cmd:///usr/local/bin/page-team") from None
+
+
+KIND = ChannelKind(schemes=("cmd",), build=command_channel)

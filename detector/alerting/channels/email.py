@@ -20,9 +20,10 @@ from email.utils import formatdate, make_msgid
 from typing import Any, Mapping, Sequence
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from detector.alerting.channels.base import Channel, ChannelError, Delivery
+from detector.alerting.channels.base import Channel, ChannelError, ChannelKind, Delivery
 from detector.masking import mask_text, register_secrets
 from detector.alerting.render import escape_html, plain, post_line, render
+from detector.secrets import Secrets
 
 
 def _msgid(seed: str) -> str:
@@ -158,3 +159,16 @@ def email_from_url(name: str, url: str) -> EmailChannel:
     return EmailChannel(name, host, port, sender=sender, recipients=recipients, username=username, password=password,
                         security=security, cafile=query.get("cafile", [None])[-1],
                         timeout=float(query.get("timeout", ["20"])[-1]))
+
+
+def email_channel(name: str, url: str, secrets: Secrets, signing: str) -> EmailChannel:
+    """``email_from_url``, with any bad part of the URL (a port, a timeout) reported as a ChannelError."""
+    try:
+        return email_from_url(name, url)
+    except ChannelError:
+        raise
+    except ValueError as error:
+        raise ChannelError(f"channel {name!r}: {error}") from None
+
+
+KIND = ChannelKind(schemes=("mailto", "smtp", "smtps"), build=email_channel)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
-from detector.alerting.channels.base import Channel, Delivery
+from detector.alerting.channels.base import Channel, ChannelError, ChannelKind, Delivery
+from detector.secrets import Secrets
 
 
 class JsonlChannel(Channel):
@@ -26,3 +28,14 @@ class JsonlChannel(Channel):
 
     def describe(self) -> str:
         return f"jsonl://{self.path}"
+
+
+def jsonl_from_url(name: str, url: str, secrets: Secrets, signing: str) -> JsonlChannel:
+    """jsonl:///path/to/file.jsonl (jsonl://relative/path also works)."""
+    path = urlsplit(url).path or url.split("://", 1)[1]
+    if not path:
+        raise ChannelError(f"channel {name!r}: jsonl:// needs a file path, e.g. jsonl:///var/log/alerts.jsonl")
+    return JsonlChannel(Path(path), name)
+
+
+KIND = ChannelKind(schemes=("jsonl",), build=jsonl_from_url)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-from detector.alerting.channels.base import Channel, Delivery
+from detector.alerting.channels.base import Channel, ChannelKind, Delivery
+from detector.secrets import Secrets
 
 log = logging.getLogger("detector.alerts")
 
@@ -24,3 +25,11 @@ class LogChannel(Channel):
             alert.get("reason"),
         )
         return Delivery(ok=True)
+
+
+def log_from_url(name: str, url: str, secrets: Secrets, signing: str) -> LogChannel:
+    """log:// (nothing after the scheme is read)."""
+    return LogChannel(name)
+
+
+KIND = ChannelKind(schemes=("log",), build=log_from_url)

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any, Mapping
 from urllib.parse import parse_qs, urlsplit
 
+from detector.alerting.channels.base import ChannelError, ChannelKind
 from detector.alerting.channels.http import HttpChannel
 from detector.alerting.render import plain, render
+from detector.secrets import Secrets
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 EU_EVENTS_URL = "https://events.eu.pagerduty.com/v2/enqueue"
@@ -79,3 +81,14 @@ def parse_pagerduty_url(url: str) -> tuple[str, str, str]:
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     events_url = query.get("events_url") or (EU_EVENTS_URL if query.get("region", "").lower() == "eu" else EVENTS_URL)
     return key, events_url, query.get("source", "outage-detector")
+
+
+def pagerduty_from_url(name: str, url: str, secrets: Secrets, signing: str) -> PagerDutyChannel:
+    """pagerduty://ROUTING_KEY[?events_url=...|region=eu][&source=...]."""
+    key, events_url, source = parse_pagerduty_url(url)
+    if not key:
+        raise ChannelError(f"channel {name!r}: pagerduty:// needs the routing key, e.g. pagerduty://${{PD_ROUTING_KEY}}")
+    return PagerDutyChannel(name, key, events_url=events_url, source=source)
+
+
+KIND = ChannelKind(schemes=("pagerduty",), build=pagerduty_from_url)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from detector.alerting.channels.base import ChannelError, ChannelKind
 from detector.alerting.channels.http import HttpChannel, webhook_url
 from detector.alerting.render import escape_slack, post_line, render
+from detector.secrets import Secrets
 
 SLACK_HOOKS = "https://hooks.slack.com/services/"
 
@@ -65,3 +67,13 @@ def slack_url(url: str) -> str:
     """The https webhook URL for slack://T.../B.../token (also accepts https://hooks.slack.com/... and
     slack+http(s)://host/path for a self-hosted relay or a test server)."""
     return webhook_url(url, "slack", SLACK_HOOKS)
+
+
+def slack_from_url(name: str, url: str, secrets: Secrets, signing: str) -> SlackChannel:
+    """slack://T000/B000/XXXX, slack+http(s)://host/path, or an https://hooks.slack.com/... URL."""
+    if not url.split("://", 1)[1].strip("/"):
+        raise ChannelError(f"channel {name!r}: slack:// needs the webhook path, e.g. slack://T000/B000/XXXX")
+    return SlackChannel(name, slack_url(url))
+
+
+KIND = ChannelKind(schemes=("slack", "slack+http", "slack+https"), build=slack_from_url, hosts=("hooks.slack.com",))

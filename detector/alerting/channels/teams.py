@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from detector.alerting.channels.base import ChannelKind
 from detector.alerting.channels.http import HttpChannel, webhook_url
 from detector.alerting.render import escape_markdown, post_line, render
+from detector.secrets import Secrets
 
 
 def adaptive_card(notification: Mapping[str, Any]) -> dict[str, Any]:
@@ -55,3 +57,14 @@ class TeamsChannel(HttpChannel):
 def teams_url(url: str) -> str:
     """https URL for teams://host/path (or teams+http(s)://host/path; a plain https URL is kept)."""
     return webhook_url(url, "teams", "https://")
+
+
+def teams_from_url(name: str, url: str, secrets: Secrets, signing: str) -> TeamsChannel:
+    """teams://host/path, teams+http(s)://host/path, or a Teams / Power Automate https URL."""
+    return TeamsChannel(name, teams_url(url))
+
+
+KIND = ChannelKind(
+    schemes=("teams", "teams+http", "teams+https"), build=teams_from_url,
+    hosts=(".webhook.office.com", "outlook.office.com", ".logic.azure.com", ".powerplatform.com"),
+)

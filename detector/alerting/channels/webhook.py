@@ -15,7 +15,9 @@ import hmac
 from datetime import datetime
 from typing import Any, Mapping
 
+from detector.alerting.channels.base import ChannelKind
 from detector.alerting.channels.http import Clock, HttpChannel, now_utc
+from detector.secrets import Secrets
 
 SIGNATURE_HEADER = "X-Detector-Signature"
 TIMESTAMP_HEADER = "X-Detector-Timestamp"
@@ -81,3 +83,11 @@ def _url_secrets(url: str) -> list[str]:
     if len(last) >= 16:
         found.append(last)
     return [f for f in found if f]
+
+
+def webhook_from_url(name: str, url: str, secrets: Secrets, signing: str) -> WebhookChannel:
+    """Any http(s) URL no other kind claims by its host, signed with the secret called ``signing`` if set."""
+    return WebhookChannel(name, url, secret=secrets.get(signing))
+
+
+KIND = ChannelKind(schemes=("http", "https"), build=webhook_from_url)
