@@ -46,11 +46,11 @@ def _files(settings: Settings, text: str) -> Iterator[Problem]:
 
 
 def _channels(settings: Settings, text: str) -> Iterator[Problem]:
-    from detector.alerting.channels.registry import FACTORIES, known_schemes
+    from detector.alerting.channels.registry import known_schemes, schemes
 
     for i, channel in enumerate(settings.alerts.channels):
         scheme = channel.url.split("://", 1)[0].lower() if "://" in channel.url else ""
-        if scheme in FACTORIES:
+        if scheme in schemes():
             continue
         if scheme and _apprise_knows(_REFERENCE.sub("x", channel.url)):
             continue

@@ -14,7 +14,7 @@ from detector.alerting.channels.base import Channel, Delivery
 from detector.alerting.channels.http import delivery_from_response
 from detector.timeparse import retry_after_seconds
 from detector.alerting.channels.pagerduty import PagerDutyChannel
-from detector.alerting.channels.registry import FACTORIES, KINDS, ChannelError, channel_from_url
+from detector.alerting.channels.registry import ChannelError, channel_from_url, kinds, schemes
 from detector.alerting.channels.slack import SlackChannel
 from detector.alerting.channels.teams import TeamsChannel
 from detector.alerting.channels.webhook import WebhookChannel, verify_signature
@@ -66,7 +66,7 @@ def example_url(scheme: str, tmp_path: Path) -> str | None:
     }[scheme]
 
 
-@pytest.mark.parametrize("scheme", sorted(FACTORIES))
+@pytest.mark.parametrize("scheme", sorted(schemes()))
 def test_every_channel_masks_its_secret_and_never_raises(scheme, tmp_path, caplog):
     url = example_url(scheme, tmp_path)
     caplog.set_level(logging.DEBUG)
@@ -109,8 +109,8 @@ def test_https_urls_are_recognised_by_host(url, kind):
 
 
 def test_each_scheme_is_declared_by_one_channel_module():
-    declared = [scheme for kind in KINDS for scheme in kind.schemes]
-    assert len(declared) == len(set(declared)) == len(FACTORIES)
+    declared = [scheme for kind in kinds() for scheme in kind.schemes]
+    assert len(declared) == len(set(declared)) == len(schemes())
 
 
 def test_apprise_urls_are_accepted():

@@ -1,41 +1,49 @@
-"""Every kind of channel, by URL scheme: the modules' own declarations (``KIND``) collected in one explicit
-list, no folder scanning. The registry knows no scheme, host or URL layout itself.
+"""Every kind of channel, by URL scheme: the channel modules, named in one explicit list (no folder
+scanning), each declaring itself with a ``KIND``. The registry knows no scheme, host or URL layout itself.
 
 A plain http(s):// URL belongs to the kind whose ``hosts`` claim its host (Slack's and Teams' webhook
 hosts), else to the generic signed webhook. Any scheme no kind declares is offered to apprise (discord://,
 tgram://, ntfys://, ...). Builders get the URL with ``${NAME}`` secrets already filled in; their errors
-never quote it.
+never quote it. The modules are imported when asked for, so a command that sends nothing does not load
+httpx or smtplib.
 """
 
 from __future__ import annotations
 
+import importlib
 from urllib.parse import urlsplit
 
-from detector.alerting.channels import command, email, jsonl, log, pagerduty, slack, teams, webhook
 from detector.alerting.channels.base import Build, Channel, ChannelError, ChannelKind
 from detector.secrets import Secrets
 
-KINDS: tuple[ChannelKind, ...] = (
-    log.KIND, jsonl.KIND, webhook.KIND, slack.KIND, teams.KIND, pagerduty.KIND, email.KIND, command.KIND,
-)
-FACTORIES: dict[str, Build] = {scheme: kind.build for kind in KINDS for scheme in kind.schemes}
+MODULES = ("log", "jsonl", "webhook", "slack", "teams", "pagerduty", "email", "command")
 _WEB = ("http", "https")
 
-__all__ = ["FACTORIES", "KINDS", "ChannelError", "channel_from_url", "known_schemes"]
+__all__ = ["ChannelError", "channel_from_url", "kinds", "known_schemes", "schemes"]
+
+
+def kinds() -> tuple[ChannelKind, ...]:
+    """Every channel module's declaration, in the order of ``MODULES``."""
+    return tuple(importlib.import_module(f"detector.alerting.channels.{name}").KIND for name in MODULES)
+
+
+def schemes() -> dict[str, Build]:
+    """URL scheme -> the builder of the kind that declares it."""
+    return {scheme: kind.build for kind in kinds() for scheme in kind.schemes}
 
 
 def known_schemes() -> str:
     """The schemes for an error message: ``cmd://, http://, ...``."""
-    return ", ".join(s + "://" for s in sorted(FACTORIES))
+    return ", ".join(s + "://" for s in sorted(schemes()))
 
 
 def _build_for(scheme: str, url: str) -> Build | None:
     if scheme in _WEB:
         host = (urlsplit(url).hostname or "").lower()
-        for kind in KINDS:
+        for kind in kinds():
             if kind.claims_host(host):
                 return kind.build
-    return FACTORIES.get(scheme)
+    return schemes().get(scheme)
 
 
 def channel_from_url(name: str, url: str, secrets: Secrets, signing_secret: str = "webhook_secret") -> Channel:
