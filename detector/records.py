@@ -203,3 +203,25 @@ class Rejected:
     ref: str  # where in the input: "file.csv:17", a URL, a message id
     reason: str
     raw: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OfficialIncident:
+    """One incident as the provider posted it; ``started_at`` is when the provider first said so."""
+
+    service: str
+    source: str
+    external_id: str
+    title: str
+    started_at: datetime
+    updated_at: datetime
+    status: str | None = None
+    impact: str | None = None
+    url: str | None = None
+    resolved_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("started_at", "updated_at", "resolved_at"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, require_utc(value, f"OfficialIncident.{name}"))

@@ -27,7 +27,7 @@ from detector.store.alerts import save_changes
 from detector.store.store import Store
 from detector.workers.alert import AlertWorker
 from detector.workers.base import connect
-from detector.workers.coordination import Lease, LeaseLost
+from detector.store.leases import Lease, LeaseLost
 
 try:
     from tests.conftest import require_service

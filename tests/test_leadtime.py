@@ -16,7 +16,7 @@ from detector.sources.polite import MalformedResponse, SourceUnavailable
 from detector.status.base import OfficialIncident
 from detector.status.registry import build_status_source
 from detector.status.leadtime import match_incidents
-from detector.status.store import load_official, save_official
+from detector.store.official import load_official, save_official
 from detector.store import schema
 from detector.store.store import Store
 from tests.fakes.server import MALFORMED, TOO_MANY

@@ -21,7 +21,7 @@ from detector.records import Post, Verdict
 from detector.store import schema
 from detector.store.database import _VERSION_TABLES, StoreError, create_engine, current_version, migrate
 from detector.store.store import Store
-from detector.workers.coordination import Lease, load_checkpoint
+from detector.store.leases import Lease, load_checkpoint
 
 try:
     from tests.conftest import require_service

@@ -26,7 +26,7 @@ from detector.secrets import Secrets
 from detector.sources.live_settings import HackerNewsSettings, RedditSettings
 from detector.runtime.assembly import build_system
 from detector.sources.base import Source, SourceBatch
-from detector.status.store import load_official
+from detector.store.official import load_official
 from detector.store.store import Store
 from tests.fakes.hackernews import FakeHackerNews
 from tests.fakes.server import TOO_MANY

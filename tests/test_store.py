@@ -13,7 +13,7 @@ from detector.records import Post, Verdict
 from detector.store import schema
 from detector.store.database import _VERSION_TABLES, StoreError, current_version, create_engine, migrate
 from detector.store.store import Store
-from detector.workers.coordination import Lease, load_checkpoint
+from detector.store.leases import Lease, load_checkpoint
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -215,15 +215,6 @@ def _replay(settings: Settings, replay_settings: ReplaySettings, *, notify=(), r
         system.close()
 
 
-def _shown_db(db: str) -> str:
-    """The database as it may be printed: a URL's password hidden."""
-    if "://" not in db:
-        return db
-    import sqlalchemy as sa
-
-    return sa.engine.make_url(db).render_as_string(hide_password=True)
-
-
 def _explain_quarantine(report: RunReport, replay_settings: ReplaySettings, db: str) -> None:
     """Say why rows were quarantined (the commonest reasons); a file none of whose rows could be read
     is an error, not a replay that found nothing."""
@@ -232,7 +223,7 @@ def _explain_quarantine(report: RunReport, replay_settings: ReplaySettings, db: 
     top = report.reasons.most_common(3)
     rest = report.quarantined - sum(n for _, n in top)
     why = "; ".join(f"{n:,} {reason}" for reason, n in top) + (f"; {rest:,} other" if rest > 0 else "")
-    listing = f"list them with `detector quarantine --db {_shown_db(db)}`"
+    listing = f"list them with `detector quarantine --db {display_url(db)}`"
     if report.stored == 0 and report.duplicates == 0 and report.quarantined >= report.read:
         fmt = replay_settings.format or replay_settings.path.suffix.lstrip(".").lower() or "?"
         raise click.ClickException(

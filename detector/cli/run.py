@@ -7,7 +7,6 @@ import signal
 from pathlib import Path
 
 import click
-import sqlalchemy as sa
 
 from detector.cli.common import db_option, open_store
 from detector.config import load_settings
@@ -88,8 +87,7 @@ def leadtime_cmd(db: str | None, config: Path | None, service: str | None, windo
     from datetime import timedelta
 
     from detector.status.leadtime import match_incidents
-    from detector.status.store import load_official
-    from detector.store import schema
+    from detector.store.official import load_official
     from detector.store.alerts import load_alerts
 
     store = open_store(db, config)
@@ -99,8 +97,7 @@ def leadtime_cmd(db: str | None, config: Path | None, service: str | None, windo
         # a service whose status page we read (configured, or with official incidents stored): only
         # there does "the provider never posted" mean something
         with_page = {o.service for o in (official if service is None else load_official(store))}
-        with store.engine.connect() as conn:
-            watched_from = conn.execute(sa.select(sa.func.min(schema.posts.c.created_at))).scalar()
+        watched_from = store.first_post_at()
     finally:
         store.close()
     if config is not None:

@@ -139,7 +139,7 @@ def build_grouper(settings: Settings, store: Store):
     upstreams = {u.name for u in settings.watched_upstreams()}
 
     def official(since, until):
-        from detector.status.store import load_official
+        from detector.store.official import load_official
 
         return [o for o in load_official(store, since=since) if o.service in upstreams and o.started_at <= until]
 

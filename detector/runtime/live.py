@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
-import sqlalchemy as sa
-
 from detector.classify.base import Classifier
 from detector.runtime.metrics import Metrics
 from detector.runtime.settings import RunSettings
@@ -33,8 +31,8 @@ from detector.runtime.assembly import System
 from detector.sources.base import Source
 from detector.sources.polling import PollingSource
 from detector.status.base import StatusSource
-from detector.status.store import save_official
-from detector.store import schema
+from detector.store.alerts import open_counts, outbox_counts
+from detector.store.official import save_official
 from detector.timefloor import floor_time
 
 log = logging.getLogger("detector.live")
@@ -270,19 +268,13 @@ class LiveRunner:
             if "newest" in job.state:
                 self.metrics.set("detector_source_lag_seconds", max(0.0, now - job.state["newest"]), source=job.name)
             self.metrics.sources.setdefault(job.name, {})["next_poll_in"] = round(max(0.0, job.due - now), 1)
-        a, o = schema.alerts, schema.outbox
-        with self.system.store.engine.connect() as conn:
-            open_rows = conn.execute(
-                sa.select(a.c.service, sa.func.count()).where(a.c.status.in_(("open", "acknowledged")))
-                .group_by(a.c.service)
-            ).all()
-            outbox_rows = conn.execute(sa.select(o.c.status, sa.func.count()).group_by(o.c.status)).all()
+        store = self.system.store
         services = {s.name for s in self.system.settings.services}
         opened = {((("service", service),)): 0.0 for service in services}
-        opened.update({(("service", service),): float(count) for service, count in open_rows})
+        opened.update({(("service", service),): float(count) for service, count in open_counts(store).items()})
         self.metrics.replace("detector_open_incidents", opened)
         self.metrics.replace("detector_outbox_notifications",
-                             {(("status", status),): float(count) for status, count in outbox_rows})
+                             {(("status", status),): float(count) for status, count in outbox_counts(store).items()})
 
 
 def status_settings_for_services(system: System) -> list[Any]:

@@ -10,38 +10,14 @@ import logging
 import random
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Callable
 
-from detector.records import require_utc
+from detector.records import OfficialIncident
 from detector.sources.live_settings import StatusPageSettings
 from detector.backoff import Backoff
 from detector.sources.polite import PoliteClient, RequestBudget
 
 log = logging.getLogger("detector.status")
-
-
-@dataclass(frozen=True, slots=True)
-class OfficialIncident:
-    """One incident as the provider posted it; ``started_at`` is when the provider first said so."""
-
-    service: str
-    source: str
-    external_id: str
-    title: str
-    started_at: datetime
-    updated_at: datetime
-    status: str | None = None
-    impact: str | None = None
-    url: str | None = None
-    resolved_at: datetime | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("started_at", "updated_at", "resolved_at"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, require_utc(value, f"OfficialIncident.{name}"))
 
 
 class StatusSource(ABC):

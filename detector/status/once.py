@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from detector.sources.polite import MalformedResponse, SourceUnavailable
 from detector.status.registry import build_status_source
-from detector.status.store import save_official
+from detector.store.official import save_official
 from detector.store.store import Store
 
 

@@ -177,6 +177,17 @@ def load_alerts(store: Store, *, service: str | None = None, status: str | None 
         return [alert_from_row(row) for row in conn.execute(query)]
 
 
+def open_counts(store: Store) -> dict[str, int]:
+    """How many incidents each service has open (acknowledged ones included); services with none are absent."""
+    a = schema.alerts
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(a.c.service, sa.func.count()).where(a.c.status.in_(("open", "acknowledged")))
+            .group_by(a.c.service)
+        ).all()
+    return {service: int(count) for service, count in rows}
+
+
 def latest_alerts(store: Store) -> list[Alert]:
     """The most recent incident of each service (what the alert manager resumes from)."""
     latest: dict[str, Alert] = {}
@@ -303,6 +314,14 @@ def outbox_rows(store: Store, status: str | None = None) -> list[dict[str, Any]]
         query = query.where(o.c.status == status)
     with store.engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def outbox_counts(store: Store) -> dict[str, int]:
+    """How many notifications the outbox holds in each status (pending, sent, dead)."""
+    o = schema.outbox
+    with store.engine.connect() as conn:
+        return {status: int(count) for status, count in
+                conn.execute(sa.select(o.c.status, sa.func.count()).group_by(o.c.status))}
 
 
 def requeue(store: Store, keys: Sequence[str] = (), *, dead: bool = False, now: datetime | None = None) -> int:

@@ -9,7 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+from typing import Any, Sequence
+
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from detector.store import schema
@@ -18,6 +21,19 @@ from detector.store import schema
 class StoreError(Exception):
     """The database cannot be used as asked (wrong URL, newer schema than this program knows, a table that
     differs from the schema)."""
+
+
+# What an unreachable database (a restart, a failover, a dropped connection) raises: a caller that can wait
+# and retry catches these, and only these, without importing the driver's exceptions itself.
+UNREACHABLE: tuple[type[Exception], ...] = (sa.exc.OperationalError, sa.exc.InterfaceError)
+
+
+def upsert(dialect: str, table: sa.Table, keys: Sequence[str], update: Sequence[str]) -> Any:
+    """An INSERT of ``table`` rows that, on a conflict over ``keys``, overwrites the ``update`` columns
+    (both backends spell it ON CONFLICT ... DO UPDATE); execute it with the rows."""
+    module = sqlite if dialect == "sqlite" else postgresql
+    stmt = module.insert(table)
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_={name: stmt.excluded[name] for name in update})
 
 
 def database_url(db: str | Path) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from detector.records import Bucket, Post, Rejected, Verdict
 from detector.store import schema
-from detector.store.database import create_engine, migrate
+from detector.store.database import create_engine, migrate, upsert
 from detector.timefloor import floor_time
 
 
@@ -61,12 +61,7 @@ class Store:
         raise NotImplementedError(f"unsupported database {dialect}")
 
     def _upsert(self, table: sa.Table, keys: Sequence[str], rows: list[dict[str, Any]], update: Sequence[str]):
-        dialect = self.engine.dialect.name
-        module = sqlite if dialect == "sqlite" else postgresql
-        stmt = module.insert(table)
-        return stmt.on_conflict_do_update(
-            index_elements=list(keys), set_={name: stmt.excluded[name] for name in update}
-        ), rows
+        return upsert(self.engine.dialect.name, table, keys, update), rows
 
     def stored_texts(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """The stored text of each of these (source, source_id) keys that is already stored."""
@@ -256,6 +251,11 @@ class Store:
     def count(self, table: str) -> int:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(schema.metadata.tables[table])).scalar()
+
+    def first_post_at(self) -> datetime | None:
+        """When the oldest stored post was written (when watching began, as far as this database knows)."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.min(schema.posts.c.created_at))).scalar()
 
     def quarantined(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

@@ -7,7 +7,7 @@ One module per role, each a ``Worker`` (``base.py``) run by the same outage-proo
 - ``aggregate``: one active (lease); buckets, detection and incidents in event-time order (``aggregate.py``);
 - ``alert``: one active (lease); delivers the outbox (``alert.py``).
 
-``coordination.py`` holds the leases (with fencing tokens) and the aggregate's checkpoint.
+The leases (with fencing tokens) and the aggregate's checkpoint are tables like any other: ``detector/store/leases.py``.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from detector.records import Post, Verdict
 from detector.runtime.assembly import known_claims
 from detector.store.alerts import save_changes
 from detector.workers.base import Worker
-from detector.workers.coordination import Lease, LeaseLost, load_checkpoint, save_checkpoint
+from detector.store.leases import Lease, LeaseLost, load_checkpoint, save_checkpoint
 
 log = logging.getLogger("detector.workers.aggregate")
 

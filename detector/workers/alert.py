@@ -18,7 +18,7 @@ from detector.alerting.delivery import DeliveryReport, Sender
 from detector.classify.keywords import KeywordClassifier
 from detector.runtime.assembly import build_system
 from detector.workers.base import Worker
-from detector.workers.coordination import Lease
+from detector.store.leases import Lease
 
 log = logging.getLogger("detector.workers.alert")
 

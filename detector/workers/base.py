@@ -18,20 +18,19 @@ from dataclasses import dataclass
 from typing import Callable
 
 import redis
-import sqlalchemy as sa
 
 from detector.backoff import Backoff
 from detector.bus.settings import BusSettings
 from detector.bus.streams import RedisBus
 from detector.config import Settings
 from detector.secrets import Secrets
+from detector.store.database import UNREACHABLE
 from detector.store.store import Store
 
 log = logging.getLogger("detector.workers")
 
 # What an outage of Redis or the database looks like from here: wait and retry, do not die.
-TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, sa.exc.OperationalError,
-             sa.exc.InterfaceError)
+TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, *UNREACHABLE)
 
 
 class WorkerError(Exception):

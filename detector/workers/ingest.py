@@ -73,7 +73,7 @@ def distributed_system(system, conn, *, name: str, deliver: bool = True):
     deployment: batches go to the bus, and notifications are delivered only while this process holds the
     alert lease (``deliver``) or never (when alert workers deliver). `detector run` with a [bus] uses it."""
     from detector.workers.alert import LeasedSender, NoDelivery
-    from detector.workers.coordination import Lease
+    from detector.store.leases import Lease
 
     system.pipeline = BusPipeline(system.store, conn.bus, [s.rule() for s in system.settings.services],
                                   system.settings.detection.bucket_width)

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from detector.store.database import upsert
 from detector.store.schema import worker_checkpoints, worker_leases
 
 
@@ -152,10 +152,5 @@ def load_checkpoint(engine: Engine, name: str) -> tuple[int, bytes | None]:
 
 def save_checkpoint(conn: Connection, name: str, position: int, state: bytes, token: int) -> None:
     """Record ``position`` and ``state`` in the caller's (fenced) transaction."""
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = module.insert(worker_checkpoints)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["name"],
-        set_={k: stmt.excluded[k] for k in ("position", "state", "token", "updated_at")},
-    )
+    stmt = upsert(conn.dialect.name, worker_checkpoints, ("name",), ("position", "state", "token", "updated_at"))
     conn.execute(stmt, [{"name": name, "position": position, "state": state, "token": token, "updated_at": _utcnow()}])

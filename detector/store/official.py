@@ -1,5 +1,8 @@
-"""Keeping the providers' incidents in ``official_incidents``: upserted by (source, external_id), so a
-page polled every minute records each incident once, with its latest status and resolution."""
+"""The providers' own incidents (``official_incidents``), as their status pages report them.
+
+Upserted by (source, external_id), so a page polled every minute records each incident once, with its
+latest status and resolution.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ from typing import Iterable
 
 import sqlalchemy as sa
 
-from detector.status.base import OfficialIncident
+from detector.records import OfficialIncident
 from detector.store import schema
+from detector.store.database import upsert
 from detector.store.store import Store
 
 _UPDATED = ("service", "title", "status", "impact", "url", "started_at", "resolved_at", "updated_at")
@@ -25,7 +29,7 @@ def save_official(store: Store, incidents: Iterable[OfficialIncident]) -> int:
     ]
     if not rows:
         return 0
-    stmt, rows = store._upsert(schema.official_incidents, ("source", "external_id"), rows, _UPDATED)
+    stmt = upsert(store.engine.dialect.name, schema.official_incidents, ("source", "external_id"), _UPDATED)
     with store.engine.begin() as conn:
         conn.execute(stmt, rows)
     return len(rows)
