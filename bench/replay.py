@@ -31,8 +31,7 @@ from detector.config import ServiceSettings, Settings
 from detector.sources.matching import ServiceMatcher
 from detector.pseudonym import Pseudonymiser
 from detector.runtime.assembly import build_classifier, build_system, run_source
-from detector.sources.replay import ReplaySource
-from detector.sources.replay_settings import ReplaySettings
+from detector.sources.replay import ReplaySettings, ReplaySource
 from replay_args import add_replay_arguments  # bench/ is the script's folder
 
 

@@ -27,8 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from detector.classify.settings import ClassifierSettings
 from detector.config import ServiceSettings, Settings
 from detector.runtime.assembly import build_system, run_source
-from detector.sources.replay import ReplaySource
-from detector.sources.replay_settings import ReplaySettings
+from detector.sources.replay import ReplaySettings, ReplaySource
 from replay_args import add_replay_arguments  # bench/ is the script's folder
 
 # Each table as rows that do not depend on the run: posts by source id, not row id; no wall-clock columns.

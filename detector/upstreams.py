@@ -89,7 +89,7 @@ def resolve_upstreams(configured: list[UpstreamSettings], referenced: set[str]) 
 
 def upstream_status_settings(upstreams: list[UpstreamSettings]) -> list:
     """A status source per upstream with a status page (its incidents are stored under the upstream's name)."""
-    from detector.sources.live_settings import StatusPageSettings
+    from detector.status.base import StatusPageSettings
 
     return [StatusPageSettings(name=f"status:{u.name}", service=u.name, url=u.status_page.rstrip("/"),
                                format=u.status_format)  # type: ignore[arg-type]

@@ -19,8 +19,7 @@ from detector.classify.settings import ClassifierSettings
 from detector.config import ServiceSettings, Settings
 from detector.records import Alert, Detection
 from detector.runtime.assembly import build_system, run_source
-from detector.sources.replay import ReplaySource
-from detector.sources.replay_settings import ReplaySettings
+from detector.sources.replay import ReplaySettings, ReplaySource
 from detector.store import schema
 from detector.store.alerts import add_silence, alert_events, outbox_rows, requeue, save_changes, set_status
 from detector.store.store import Store

@@ -262,8 +262,7 @@ def test_a_cascade_resolved_by_hand_is_not_resolved_again_by_the_running_detecto
     from detector.alerting.cascade_actions import act_on_group
     from detector.config import load_settings
     from detector.runtime.assembly import build_system, run_source
-    from detector.sources.replay import ReplaySource
-    from detector.sources.replay_settings import ReplaySettings
+    from detector.sources.replay import ReplaySettings, ReplaySource
 
     posts = tmp_path / "posts.csv"
     write_posts(posts, onsets(), until=BURST + timedelta(hours=3))

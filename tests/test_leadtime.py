@@ -11,9 +11,8 @@ from click.testing import CliRunner
 
 from detector.cli.main import cli
 from detector.records import Alert
-from detector.sources.live_settings import StatusPageSettings
 from detector.sources.polite import MalformedResponse, SourceUnavailable
-from detector.status.base import OfficialIncident
+from detector.status.base import OfficialIncident, StatusPageSettings
 from detector.status.registry import build_status_source
 from detector.status.leadtime import match_incidents
 from detector.store.official import load_official, save_official

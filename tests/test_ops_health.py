@@ -25,7 +25,7 @@ from detector.runtime.metrics import Metrics, MetricsServer
 from detector.runtime.settings import RunSettings
 from detector.runtime.assembly import build_system
 from detector.sources.base import Source, SourceBatch
-from detector.sources.live_settings import HackerNewsSettings
+from detector.sources.hackernews import HackerNewsSettings
 from detector.store.store import Store
 
 DETECTOR = Path(sys.executable).with_name("detector")

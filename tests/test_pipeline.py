@@ -178,8 +178,7 @@ def test_a_batch_is_written_in_one_transaction(tmp_path):
     from detector.config import ServiceSettings, Settings
     from detector.classify.settings import ClassifierSettings
     from detector.runtime.assembly import build_system, run_source
-    from detector.sources.replay import ReplaySource
-    from detector.sources.replay_settings import ReplaySettings
+    from detector.sources.replay import ReplaySettings, ReplaySource
 
     write_posts(tmp_path / "posts.csv", burst=True)
     settings = Settings(db=str(tmp_path / "t.db"), services=[ServiceSettings(name="Xfinity", match=["xfinity"])],

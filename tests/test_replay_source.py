@@ -5,8 +5,7 @@ import pandas as pd
 import pytest
 
 from detector.pseudonym import Pseudonymiser
-from detector.sources.replay import ReplayError, ReplaySource
-from detector.sources.replay_settings import ReplaySettings
+from detector.sources.replay import ReplayError, ReplaySettings, ReplaySource
 
 PSEUDO = Pseudonymiser(b"k" * 32)
 

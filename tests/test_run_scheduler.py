@@ -18,12 +18,14 @@ from click.testing import CliRunner
 from detector.classify.settings import ClassifierSettings
 from detector.cli.main import cli
 from detector.config import ServiceSettings, Settings
-from detector.runtime.live import Job, LiveRunner, build_jobs, with_service_terms
+from detector.runtime.live import Job, LiveRunner, build_jobs
 from detector.runtime.metrics import Metrics, MetricsServer
 from detector.records import Post
 from detector.runtime.settings import RunSettings
 from detector.secrets import Secrets
-from detector.sources.live_settings import HackerNewsSettings, RedditSettings
+from detector.sources.bluesky import BlueskySettings
+from detector.sources.hackernews import HackerNewsSettings
+from detector.sources.reddit import RedditSettings
 from detector.runtime.assembly import build_system
 from detector.sources.base import Source, SourceBatch
 from detector.store.official import load_official
@@ -196,11 +198,12 @@ kind = "keywords"
 
 def test_searches_left_empty_take_the_services_terms() -> None:
     services = [ServiceSettings(name="ChatGPT", match=["chatgpt", "chat gpt"]), ServiceSettings(name="API", match=["openai api"])]
-    reddit = with_service_terms(RedditSettings(subreddits=["ChatGPT"]), services)
+    reddit = RedditSettings(subreddits=["ChatGPT"]).for_services(services)
     assert reddit.search == ['chatgpt OR "chat gpt"', '"openai api"']
-    assert with_service_terms(RedditSettings(search=[]), services).search == []
-    assert with_service_terms(HackerNewsSettings(), services).queries == ["chatgpt", "chat gpt", "openai api"]
-    assert with_service_terms(HackerNewsSettings(queries=["outage"]), services).queries == ["outage"]
+    assert RedditSettings(search=[]).for_services(services).search == []
+    assert HackerNewsSettings().for_services(services).queries == ["chatgpt", "chat gpt", "openai api"]
+    assert HackerNewsSettings(queries=["outage"]).for_services(services).queries == ["outage"]
+    assert BlueskySettings().for_services(services).queries == ["chatgpt", "chat gpt", "openai api"]
 
 
 class Hanging(Source):

@@ -10,7 +10,10 @@ from detector.secrets import Secrets
 from detector.sources.bluesky import BlueskySource
 from detector.sources.hackernews import HackerNewsSource
 from detector.sources.html_text import html_to_text
-from detector.sources.live_settings import BlueskySettings, HackerNewsSettings, MastodonSettings, RssSettings
+from detector.sources.bluesky import BlueskySettings
+from detector.sources.hackernews import HackerNewsSettings
+from detector.sources.mastodon import MastodonSettings
+from detector.sources.rss import RssSettings
 from detector.sources.mastodon import MastodonSource
 from detector.sources.rss import RssSource
 from tests.fakes.bluesky import FakeBluesky

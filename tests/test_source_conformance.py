@@ -21,9 +21,14 @@ from detector.pseudonym import Pseudonymiser
 from detector.records import Post, Rejected
 from detector.runtime.assembly import build_system, run_source
 from detector.secrets import Secrets
-from detector.sources import live_settings as ls
+from detector.sources.bluesky import BlueskySettings
+from detector.sources.hackernews import HackerNewsSettings
+from detector.sources.live_settings import LiveSourceSettings
+from detector.sources.mastodon import MastodonSettings
 from detector.sources.polling import PollingSource
-from detector.sources.registry import LIVE_SOURCES, live_source_class
+from detector.sources.reddit import RedditSettings
+from detector.sources.registry import KINDS as SOURCE_KINDS
+from detector.sources.rss import RssSettings
 from tests.fakes.bluesky import FakeBluesky
 from tests.fakes.hackernews import FakeHackerNews
 from tests.fakes.mastodon import TOKEN, FakeMastodon
@@ -52,7 +57,7 @@ class Case:
 
     kind: str
     fake: Any
-    settings: ls.LiveSourceSettings
+    settings: LiveSourceSettings
     secrets: Secrets
     repeat: int = 1
     prefix: str = "/"  # where faults are injected (Reddit: the listings, not the token endpoint)
@@ -63,7 +68,7 @@ class Case:
             self.fake.server.fail_next(reply, self.prefix)
 
     def source(self, **kwargs: Any) -> PollingSource:
-        return live_source_class(self.kind)(self.settings, PSEUDONYMS, self.secrets, **kwargs)
+        return SOURCE_KINDS[self.kind].build(self.settings, PSEUDONYMS, self.secrets, **kwargs)
 
     def add(self, n: int, start: float, prefix: str = "i") -> set[str]:
         return {self.fake.add(f"{prefix}{k}", start + k * 10, f"chatgpt is down again {prefix}{k}", author=f"u{k}")
@@ -78,33 +83,34 @@ def case(kind: str) -> Iterator[Case]:
     if kind == "reddit":
         fake = FakeReddit()
         url = fake.url
-        settings = ls.RedditSettings(name=kind, subreddits=["ChatGPT"], search=["chatgpt"], oauth_url=url,
-                                     reddit_url=url, **COMMON)
+        settings = RedditSettings(name=kind, subreddits=["ChatGPT"], search=["chatgpt"], oauth_url=url,
+                                  reddit_url=url, **COMMON)
         result = Case(kind, fake, settings, Secrets(environ={"DETECTOR_REDDIT_CLIENT_ID": "id",
                                                              "DETECTOR_REDDIT_CLIENT_SECRET": "secret"}), repeat=3,
                       prefix="/r/")
     elif kind == "bluesky":
         fake = FakeBluesky()
-        settings = ls.BlueskySettings(name=kind, queries=["chatgpt"], base_url=fake.server.url, page_size=25, **COMMON)
+        settings = BlueskySettings(name=kind, queries=["chatgpt"], base_url=fake.server.url, page_size=25, **COMMON)
         result = Case(kind, fake, settings, Secrets(environ={}))
     elif kind == "hackernews":
         fake = FakeHackerNews()
-        settings = ls.HackerNewsSettings(name=kind, queries=["chatgpt"], base_url=fake.server.url, page_size=25, **COMMON)
+        settings = HackerNewsSettings(name=kind, queries=["chatgpt"], base_url=fake.server.url, page_size=25, **COMMON)
         result = Case(kind, fake, settings, Secrets(environ={}))
     elif kind == "mastodon":
         fake = FakeMastodon()
-        settings = ls.MastodonSettings(name=kind, instances=[fake.server.url], hashtags=["chatgpt"],
-                                       search=["chatgpt"], token="${mastodon_token}", page_size=25, **COMMON)
+        settings = MastodonSettings(name=kind, instances=[fake.server.url], hashtags=["chatgpt"],
+                                    search=["chatgpt"], token="${mastodon_token}", page_size=25, **COMMON)
         result = Case(kind, fake, settings, Secrets(environ={"DETECTOR_MASTODON_TOKEN": TOKEN}))
     else:
         fake = FakeFeed(window=500)
-        settings = ls.RssSettings(name=kind, feeds=[fake.server.url + "/feed.xml"], **COMMON)
+        settings = RssSettings(name=kind, feeds=[fake.server.url + "/feed.xml"], **COMMON)
         result = Case(kind, fake, settings, Secrets(environ={}), malformed=Reply(200, b"\x00 this is not a feed <<<"))
     with fake.server:
         yield result
 
 
-KINDS = sorted(LIVE_SOURCES)
+# the sources polled for posts: every settings class on the polled-source base (status pages have their own)
+KINDS = sorted(t for t, kind in SOURCE_KINDS.items() if issubclass(kind.settings, LiveSourceSettings))
 
 
 def test_every_source_type_has_a_case() -> None:

@@ -15,7 +15,7 @@ import pytest
 from detector.config import ConfigError, parse_settings
 from detector.pseudonym import Pseudonymiser
 from detector.secrets import Secrets
-from detector.sources.live_settings import RedditSettings
+from detector.sources.reddit import RedditSettings
 from detector.sources.reddit import RedditSource
 from tests.fakes.reddit import FakeReddit, comment, submission
 

@@ -14,8 +14,7 @@ from detector.config import ServiceSettings, Settings
 from detector.pipeline import RunReport
 from detector.resources import bundled
 from detector.runtime.assembly import build_system, run_source
-from detector.sources.replay import ReplaySource
-from detector.sources.replay_settings import ReplaySettings
+from detector.sources.replay import ReplaySettings, ReplaySource
 from detector.secrets import display_url
 
 

@@ -279,7 +279,7 @@ class LiveRunner:
 
 def status_settings_for_services(system: System) -> list[Any]:
     """A status source for every service's ``status_page`` that no ``statuspage`` source already covers."""
-    from detector.sources.live_settings import StatusPageSettings
+    from detector.status.base import StatusPageSettings
 
     settings = system.settings
     covered = {(s.service, s.url.rstrip("/")) for s in settings.sources if isinstance(s, StatusPageSettings)}
@@ -298,38 +298,20 @@ def status_settings_for_services(system: System) -> list[Any]:
     return out
 
 
-def with_service_terms(settings: Any, services: Sequence[Any]) -> Any:
-    """Search settings left empty take the watched services' match terms: Reddit one OR-query per service
-    (its search understands OR and quotes), the others one query per term (theirs AND the words)."""
-    terms = {s.name: [t for t in s.match] for s in services if s.match}
-    if getattr(settings, "type", None) == "reddit" and settings.search is None:
-        queries = [" OR ".join(f'"{t}"' if " " in t else t for t in ts) for ts in terms.values()]
-        return settings.model_copy(update={"search": queries})
-    if getattr(settings, "type", None) in ("bluesky", "hackernews") and settings.queries is None:
-        queries = list(dict.fromkeys(t for ts in terms.values() for t in ts))[:10]
-        return settings.model_copy(update={"queries": queries})
-    return settings
-
-
-def build_jobs(system: System, **source_kwargs: Any) -> list[Job]:
-    """One job per configured source (and per service status page), built from the settings."""
-    from detector.sources.live_settings import StatusPageSettings
-    from detector.sources.registry import LIVE_SOURCES, live_source_class
-    from detector.sources.replay_settings import ReplaySettings
-    from detector.status.registry import build_status_source
+def build_jobs(system: System, **options: Any) -> list[Job]:
+    """One job per configured source (and per service status page), each built by the module that declares
+    its type (``sources.registry``), with searches left empty filled from the watched services' terms."""
+    from detector.sources.registry import KINDS
 
     jobs: list[Job] = []
     for settings in [*system.settings.sources, *status_settings_for_services(system)]:
-        if isinstance(settings, StatusPageSettings):
-            jobs.append(Job(build_status_source(settings)))
-        elif isinstance(settings, ReplaySettings):
-            # a recorded file is history: closing minutes with today's wall clock after it would walk
-            # every empty minute since; `detector replay` is the command for it
-            log.warning("skipping replay source %s: replay it with `detector replay`", settings.name)
-        elif settings.type in LIVE_SOURCES:
-            settings = with_service_terms(settings, system.settings.services)
-            source = live_source_class(settings.type)(settings, system.pseudonymiser, system.secrets, **source_kwargs)
-            jobs.append(Job(source, settings.service))
+        build = KINDS[settings.type].build
+        if build is None:
+            log.warning("skipping %s source %s: it is not polled live (`detector replay` reads recorded files)",
+                        settings.type, settings.name)
+            continue
+        settings = settings.for_services(system.settings.services)
+        jobs.append(Job(build(settings, system.pseudonymiser, system.secrets, **options), settings.service))
     return jobs
 
 

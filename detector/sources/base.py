@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 from detector.records import Post, Rejected
 
@@ -33,3 +33,13 @@ class Source(ABC):
     def batches(self, cursor: str | None) -> Iterator[SourceBatch]:
         """Yield batches after ``cursor``. Finite: a replay ends at the file's end, a live source after
         one poll; the runner calls again for more."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceKind:
+    """What a source module declares about itself: its settings class (whose ``type`` names it in
+    ``[[sources]]``) and how `detector run` builds the source, ``build(settings, pseudonymiser, secrets,
+    **options)``; ``build`` is None for a source that is not polled (a recorded file: `detector replay`)."""
+
+    settings: type
+    build: Callable[..., Source] | None

@@ -3,13 +3,34 @@ with the API's opaque ``cursor`` until the page reaches the stream's watermark."
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, Self, Sequence
+
+from pydantic import Field
 
 from detector.records import Post, Rejected
-from detector.sources.live_settings import BlueskySettings
+from detector.sources.base import SourceKind
+from detector.sources.live_settings import LiveSourceSettings, service_terms
 from detector.sources.polite import MalformedResponse, Watermark
 from detector.sources.polling import Entry, HttpPollingSource
 from detector.timeparse import parse_time
+
+
+class BlueskySettings(LiveSourceSettings):
+    """Bluesky's public post search (app.bsky.feed.searchPosts), newest first, cursor-paginated."""
+
+    type: Literal["bluesky"] = "bluesky"
+    name: str = "bluesky"
+    queries: list[str] | None = Field(
+        None, description="Search queries, e.g. ['chatgpt down']. Default: each watched service's match terms."
+    )
+    base_url: str = Field("https://public.api.bsky.app", description="The AppView base URL.")
+    lang: str | None = Field(None, description="Only posts in this language (e.g. 'en').")
+    page_size: int = Field(100, ge=1, le=100)
+
+    def for_services(self, services: Sequence[Any]) -> Self:
+        """Left unset, ``queries`` are the watched services' match terms, one query per term (the API ANDs
+        a query's words)."""
+        return self if self.queries is not None else self.model_copy(update={"queries": service_terms(services)})
 
 
 class BlueskySource(HttpPollingSource):
@@ -70,3 +91,6 @@ class BlueskySource(HttpPollingSource):
             url=f"https://bsky.app/profile/{handle}/post/{rkey}" if handle else None,
             lang=langs[0] if langs else None,
         ))
+
+
+KIND = SourceKind(settings=BlueskySettings, build=BlueskySource)

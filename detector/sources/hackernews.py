@@ -4,13 +4,34 @@ server to what is newer than the stream's watermark (``numericFilters=created_at
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal, Self, Sequence
+
+from pydantic import Field
 
 from detector.records import Post, Rejected
+from detector.sources.base import SourceKind
 from detector.sources.html_text import html_to_text
-from detector.sources.live_settings import HackerNewsSettings
+from detector.sources.live_settings import LiveSourceSettings, service_terms
 from detector.sources.polite import MalformedResponse, Watermark
 from detector.sources.polling import Entry, HttpPollingSource
+
+
+class HackerNewsSettings(LiveSourceSettings):
+    """Hacker News through the Algolia search API, by date: stories and comments."""
+
+    type: Literal["hackernews"] = "hackernews"
+    name: str = "hackernews"
+    queries: list[str] | None = Field(
+        None, description="Search queries. Default: each watched service's match terms."
+    )
+    tags: list[Literal["story", "comment"]] = Field(["story", "comment"], min_length=1)
+    base_url: str = Field("https://hn.algolia.com", description="The Algolia HN API base URL.")
+    page_size: int = Field(100, ge=1, le=1000)
+
+    def for_services(self, services: Sequence[Any]) -> Self:
+        """Left unset, ``queries`` are the watched services' match terms, one query per term (the API ANDs
+        a query's words)."""
+        return self if self.queries is not None else self.model_copy(update={"queries": service_terms(services)})
 
 
 class HackerNewsSource(HttpPollingSource):
@@ -63,3 +84,6 @@ class HackerNewsSource(HttpPollingSource):
             text=text, author=self.author(hit.get("author")), url=link,
             metadata={"kind": "comment" if "comment" in tags else "story", "points": hit.get("points")},
         ))
+
+
+KIND = SourceKind(settings=HackerNewsSettings, build=HackerNewsSource)

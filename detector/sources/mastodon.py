@@ -7,17 +7,37 @@ instances is one post.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit
+
+from pydantic import Field, field_validator
 
 from detector.pseudonym import Pseudonymiser
 from detector.records import Post, Rejected
 from detector.secrets import Secrets
+from detector.sources.base import SourceKind
 from detector.sources.html_text import html_to_text
-from detector.sources.live_settings import MastodonSettings
+from detector.sources.live_settings import LiveSourceSettings, must_be_reference
 from detector.sources.polite import MalformedResponse, Watermark
 from detector.sources.polling import Entry, HttpPollingSource
 from detector.timeparse import parse_time
+
+
+class MastodonSettings(LiveSourceSettings):
+    """Mastodon: hashtag timelines of instances (public), and status search (needs a token)."""
+
+    type: Literal["mastodon"] = "mastodon"
+    name: str = "mastodon"
+    instances: list[str] = Field(min_length=1, description="Instance base URLs, e.g. ['https://mastodon.social'].")
+    hashtags: list[str] = Field(default_factory=list, description="Hashtags without '#'.")
+    search: list[str] = Field(default_factory=list, description="Status searches (need `token`).")
+    token: str | None = Field(None, description="Access token for search, a ${NAME} reference.")
+    page_size: int = Field(40, ge=1, le=40)
+
+    @field_validator("token")
+    @classmethod
+    def _token_by_reference(cls, value: str | None) -> str | None:
+        return must_be_reference(value)
 
 
 class MastodonSource(HttpPollingSource):
@@ -90,3 +110,6 @@ class MastodonSource(HttpPollingSource):
             source=self.name, source_id=uri[:256], created_at=created, text=text, author=self.author(acct),
             url=status.get("url") or uri, lang=status.get("language"),
         ))
+
+
+KIND = SourceKind(settings=MastodonSettings, build=MastodonSource)

@@ -13,11 +13,12 @@ import json
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
-
-import httpx
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from detector.timeparse import retry_after_seconds
+
+if TYPE_CHECKING:
+    import httpx
 
 PROJECT_URL = "https://github.com/outage-detector/outage-detector"
 
@@ -120,6 +121,9 @@ class PoliteClient:
         # and a server dripping a byte per read timeout is cut off
         self.deadline = deadline if deadline is not None else 3 * timeout
         self.max_bytes = max_bytes
+        import httpx  # here and below, not at the top: the config reads every source's settings, and
+        # importing httpx there cost every command ~0.1 s
+
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout),
             headers={"User-Agent": user_agent(source, contact), "Accept": "application/json", **(headers or {})},
@@ -133,6 +137,8 @@ class PoliteClient:
     def get(self, url: str, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> httpx.Response:
         """GET ``url``; return the 2xx response, read whole within the deadline and size cap, or raise
         SourceUnavailable (or MalformedResponse for a body over the cap)."""
+        import httpx
+
         self.budget.take()
         self.requests += 1
         try:
@@ -164,6 +170,8 @@ class PoliteClient:
         minutes; the body is read in chunks here and abandoned when the deadline passes or it outgrows the cap
         (a 100 MB page took a run to 2.7 GB).
         """
+        import httpx
+
         deadline = time.monotonic() + self.deadline
         with self._client.stream("GET", url, params=params, headers=headers) as response:
             body = bytearray()

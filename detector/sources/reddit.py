@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal, Self, Sequence
 
-import praw
-import prawcore
+from pydantic import Field, field_validator
 
 from detector.pseudonym import Pseudonymiser
 from detector.records import Post, Rejected
 from detector.secrets import Secrets
-from detector.sources.live_settings import RedditSettings
+from detector.sources.base import SourceKind
+from detector.sources.live_settings import LiveSourceSettings, must_be_reference
 from detector.sources.polite import MalformedResponse, SourceUnavailable, Watermark, user_agent
 from detector.timeparse import retry_after_seconds
 from detector.sources.polling import Entry, PollingSource
@@ -30,11 +30,48 @@ log = logging.getLogger("detector.sources.reddit")
 _GONE = {"[deleted]", "[removed]"}
 
 
+class RedditSettings(LiveSourceSettings):
+    """Reddit through praw: new submissions and comments of subreddits, and site-wide search."""
+
+    type: Literal["reddit"] = "reddit"
+    name: str = "reddit"
+    subreddits: list[str] = Field(default_factory=list, description="Subreddits (without r/) to read.")
+    comments: bool = Field(True, description="Also read the subreddits' new comments.")
+    search: list[str] | None = Field(
+        None, description="Site-wide search queries (newest first). Default: one query per watched service, "
+        "its match terms joined with OR; [] for none.",
+    )
+    client_id: str = Field("${reddit_client_id}", description="The app's client id, usually as ${NAME}.")
+    client_secret: str | None = Field("${reddit_client_secret}", description="The app's secret: a ${NAME} reference.")
+    username: str | None = Field(None, description="Script auth: the account (read-only app auth when empty).")
+    password: str | None = Field(None, description="Script auth: the account's password, a ${NAME} reference.")
+    oauth_url: str = Field("https://oauth.reddit.com", description="Reddit's API base URL.")
+    reddit_url: str = Field("https://www.reddit.com", description="Reddit's site URL (access tokens).")
+    min_ratelimit_remaining: int = Field(5, ge=0, description="Pause until the rate-limit window resets below this.")
+
+    @field_validator("client_secret", "password")
+    @classmethod
+    def _secrets_by_reference(cls, value: str | None) -> str | None:
+        return must_be_reference(value)
+
+    def for_services(self, services: Sequence[Any]) -> Self:
+        """Left unset, ``search`` is one query per watched service, its match terms joined with OR (Reddit's
+        search understands OR and quotes)."""
+        if self.search is not None:
+            return self
+        queries = [" OR ".join(f'"{t}"' if " " in t else t for t in s.match) for s in services if s.match]
+        return self.model_copy(update={"search": queries})
+
+
 class RedditSource(PollingSource):
     """New submissions and comments of the configured subreddits, and site-wide search results."""
 
     def __init__(self, settings: RedditSettings, pseudonymiser: Pseudonymiser, secrets: Secrets | None = None,
                  **kwargs: Any) -> None:
+        import praw  # here, not at the top: see reddit_requestor
+
+        from detector.sources.reddit_requestor import BudgetedRequestor
+
         super().__init__(settings, pseudonymiser, secrets, **kwargs)
         secrets = self.secrets
         self._requests = 0
@@ -53,7 +90,7 @@ class RedditSource(PollingSource):
             reddit_url=settings.reddit_url.rstrip("/"),
             check_for_updates=False,
             ratelimit_seconds=0,
-            requestor_class=_BudgetedRequestor,
+            requestor_class=BudgetedRequestor,
             requestor_kwargs={"budget": self.budget, "on_request": self._count_request, "on_limits": self._note_limits,
                               "timeout": settings.timeout_seconds},
         )
@@ -75,6 +112,8 @@ class RedditSource(PollingSource):
         self._requests += 1
 
     def read_stream(self, stream: str, since: Watermark) -> list[Entry]:
+        import prawcore
+
         listing = self._listing(stream)
         entries: list[Entry] = []
         try:
@@ -145,33 +184,6 @@ class RedditSource(PollingSource):
         ))
 
 
-class _BudgetedRequestor(prawcore.Requestor):
-    """praw's HTTP layer, charging every request (token ones too) to the source's budget, and holding
-    every request to the source's timeout (prawcore otherwise waits its own 16 s default)."""
-
-    def __init__(self, *args: Any, budget: Any, on_request: Any, on_limits: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.budget = budget
-        self.on_request = on_request
-        self.on_limits = on_limits
-
-    def request(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            self.budget.take()
-        except SourceUnavailable as error:
-            raise prawcore.exceptions.RequestException(error, args, kwargs) from None
-        self.on_request()
-        kwargs["timeout"] = self.timeout
-        response = super().request(*args, **kwargs)
-        headers = response.headers
-        try:
-            remaining = float(headers["x-ratelimit-remaining"])
-            reset = float(headers["x-ratelimit-reset"])
-        except (KeyError, ValueError):
-            return response
-        self.on_limits(remaining, reset)
-        return response
-
 
 def _unavailable(response: Any) -> SourceUnavailable:
     status = response.status_code
@@ -189,6 +201,8 @@ def _unavailable(response: Any) -> SourceUnavailable:
 
 def _text_of(item: Any) -> str | None:
     """The text worth classifying, or None for a deleted or removed item."""
+    import praw
+
     if isinstance(item, praw.models.Comment):
         body = (item.body or "").strip()
         return None if body in _GONE or not body else body
@@ -203,3 +217,6 @@ def _text_of(item: Any) -> str | None:
 
 def _path(url: str) -> str:
     return str(url).split("?", 1)[0]
+
+
+KIND = SourceKind(settings=RedditSettings, build=RedditSource)

@@ -1,38 +1,24 @@
-"""Every kind of source, by the ``type`` its config entry names: one explicit table, no folder scanning."""
+"""Every kind of source, by the ``type`` its config entry names: the source modules' own declarations
+(``KIND``: settings class and builder) collected in one explicit list, no folder scanning.
+
+The registry knows no source's settings, API or queries. Importing it imports every source module (the
+config's ``[[sources]]`` entries are validated against their settings classes), so a module keeps heavy
+client libraries out of its top level (praw: ``reddit_requestor``).
+"""
 
 from __future__ import annotations
 
-import importlib
-from typing import Annotated, Any, Union
+from typing import Annotated, Union
 
 from pydantic import Field
 
-from detector.sources.live_settings import (
-    BlueskySettings,
-    HackerNewsSettings,
-    MastodonSettings,
-    RedditSettings,
-    RssSettings,
-    StatusPageSettings,
-)
-from detector.sources.replay_settings import ReplaySettings
+from detector.sources import bluesky, hackernews, mastodon, reddit, replay, rss
+from detector.sources.base import SourceKind
+from detector.status import registry as status
 
-_SETTINGS = (ReplaySettings, RedditSettings, BlueskySettings, MastodonSettings, HackerNewsSettings, RssSettings,
-             StatusPageSettings)
-SourceSettings = Annotated[Union[_SETTINGS], Field(discriminator="type")]
-SOURCE_TYPES: tuple[str, ...] = tuple(cls.model_fields["type"].default for cls in _SETTINGS)
-
-# type -> "module:class" of the live post sources (imported when used, so praw loads only for Reddit)
-LIVE_SOURCES: dict[str, str] = {
-    "reddit": "detector.sources.reddit:RedditSource",
-    "bluesky": "detector.sources.bluesky:BlueskySource",
-    "mastodon": "detector.sources.mastodon:MastodonSource",
-    "hackernews": "detector.sources.hackernews:HackerNewsSource",
-    "rss": "detector.sources.rss:RssSource",
+KINDS: dict[str, SourceKind] = {
+    kind.settings.model_fields["type"].default: kind
+    for kind in (replay.KIND, reddit.KIND, bluesky.KIND, mastodon.KIND, hackernews.KIND, rss.KIND, status.KIND)
 }
-
-
-def live_source_class(kind: str) -> Any:
-    """The class of the live source ``kind``; KeyError for an unknown one."""
-    module, _, name = LIVE_SOURCES[kind].partition(":")
-    return getattr(importlib.import_module(module), name)
+SOURCE_TYPES: tuple[str, ...] = tuple(KINDS)
+SourceSettings = Annotated[Union[tuple(kind.settings for kind in KINDS.values())], Field(discriminator="type")]

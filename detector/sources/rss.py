@@ -10,15 +10,24 @@ from __future__ import annotations
 import calendar
 import hashlib
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
-import feedparser
+from pydantic import Field
 
 from detector.records import Post, Rejected
+from detector.sources.base import SourceKind
 from detector.sources.html_text import html_to_text
-from detector.sources.live_settings import RssSettings
+from detector.sources.live_settings import LiveSourceSettings
 from detector.sources.polite import MalformedResponse, Watermark
 from detector.sources.polling import Entry, HttpPollingSource
+
+
+class RssSettings(LiveSourceSettings):
+    """RSS or Atom feeds (news searches, subreddit feeds, forums) through feedparser."""
+
+    type: Literal["rss"] = "rss"
+    name: str = "rss"
+    feeds: list[str] = Field(min_length=1, description="Feed URLs.")
 
 
 class RssSource(HttpPollingSource):
@@ -31,6 +40,8 @@ class RssSource(HttpPollingSource):
         return list(self.settings.feeds)
 
     def read_stream(self, stream: str, since: Watermark) -> list[Entry]:
+        import feedparser  # here, not at the top: the config imports this module for RssSettings
+
         response = self.client.get(stream)
         feed = feedparser.parse(response.content)
         if feed.bozo and not feed.entries:
@@ -59,3 +70,6 @@ class RssSource(HttpPollingSource):
             source=self.name, source_id=entry_id, created_at=created, text=text, author=self.author(raw.get("author")),
             url=link, metadata={"feed": feed.split("?", 1)[0]},
         ))
+
+
+KIND = SourceKind(settings=RssSettings, build=RssSource)

@@ -10,14 +10,37 @@ import logging
 import random
 import time
 from abc import ABC, abstractmethod
-from typing import Callable
+from typing import Any, Callable, Literal, Self, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from detector.records import OfficialIncident
-from detector.sources.live_settings import StatusPageSettings
 from detector.backoff import Backoff
 from detector.sources.polite import PoliteClient, RequestBudget
 
 log = logging.getLogger("detector.status")
+
+
+class StatusPageSettings(BaseModel):
+    """A provider's official status: an Atlassian Statuspage (v2 API) or an RSS/Atom status feed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["statuspage"] = "statuspage"
+    name: str = Field(min_length=1, description="Name of this status source (stored with its incidents).")
+    service: str = Field(description="The watched service this page reports on.")
+    url: str = Field(description="The status page base URL, or the feed URL for format = 'feed'.")
+    format: Literal["atlassian", "feed"] = Field("atlassian", description="Statuspage v2 JSON, or RSS/Atom.")
+    interval_seconds: float = Field(60.0, gt=0)
+    timeout_seconds: float = Field(10.0, gt=0)
+    max_requests_per_minute: int = Field(10, ge=1)
+    backoff_seconds: float = Field(5.0, gt=0)
+    max_backoff_seconds: float = Field(900.0, gt=0)
+    contact: str | None = None
+
+    def for_services(self, services: Sequence[Any]) -> Self:
+        """The same settings: a status page reads its provider's incidents, it searches for nothing."""
+        return self
 
 
 class StatusSource(ABC):

@@ -7,8 +7,6 @@ import calendar
 import re
 from datetime import datetime, timezone
 
-import feedparser
-
 from detector.sources.polite import MalformedResponse
 from detector.status.base import OfficialIncident, StatusSource
 
@@ -19,6 +17,8 @@ class StatusFeed(StatusSource):
     """Incidents of a status feed."""
 
     def incidents(self) -> list[OfficialIncident]:
+        import feedparser  # here, not at the top: the config imports the status sources for their settings
+
         response = self.client.get(self.settings.url)
         feed = feedparser.parse(response.content)
         if feed.bozo and not feed.entries:

@@ -15,7 +15,7 @@ from detector.store.store import Store
 def status_pages_of(settings: Any) -> list[Any]:
     """Every status page the config names: the services' ``status_page``, the statuspage sources and the
     upstreams' pages."""
-    from detector.sources.live_settings import StatusPageSettings
+    from detector.status.base import StatusPageSettings
     from detector.upstreams import upstream_status_settings
 
     pages = [s for s in settings.sources if isinstance(s, StatusPageSettings)]

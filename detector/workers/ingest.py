@@ -21,8 +21,7 @@ from detector.sources.matching import ServiceRule
 from detector.pipeline import PostSelector, RunReport
 from detector.pseudonym import Pseudonymiser, key_file_for, load_or_create_key
 from detector.sources.base import Source, SourceBatch
-from detector.sources.replay import ReplaySource
-from detector.sources.replay_settings import ReplaySettings
+from detector.sources.replay import ReplaySettings, ReplaySource
 from detector.store.store import Store
 from detector.workers.base import Worker
 

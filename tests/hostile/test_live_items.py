@@ -9,7 +9,9 @@ import time
 from detector.pseudonym import Pseudonymiser
 from detector.sources.bluesky import BlueskySource
 from detector.sources.hackernews import HackerNewsSource
-from detector.sources.live_settings import BlueskySettings, HackerNewsSettings, MastodonSettings
+from detector.sources.bluesky import BlueskySettings
+from detector.sources.hackernews import HackerNewsSettings
+from detector.sources.mastodon import MastodonSettings
 from detector.sources.mastodon import MastodonSource
 from detector.sources.polite import Watermark
 from tests.fakes.bluesky import FakeBluesky
