@@ -125,6 +125,21 @@ def test_the_open_bucket_alerts_on_the_post_that_tips_it():
     assert tipped is not None and 3 <= tipped <= 8
 
 
+def test_a_post_in_the_first_second_of_a_bucket_is_not_infinitely_surprising():
+    """A post stamped at the bucket's start is judged as seen over one second, like one a second later:
+    with no elapsed time its expectation was 0 and one person crossed every CUSUM (a real-stream storm)."""
+    detector = build_detector(VolumeSettings(metric="mentions"), "s")
+    quiet = poisson_buckets(0.05, 24 * 60, seed=8, width=timedelta(minutes=1))
+    for b in quiet:
+        detector.update(b)
+    start = quiet[-1].end
+    at_start = detector.score(Bucket("s", start, start + timedelta(minutes=1), mentions=1, as_of=start))
+    later = detector.score(Bucket("s", start, start + timedelta(minutes=1), mentions=1,
+                                  as_of=start + timedelta(seconds=1)))
+    assert at_start.expected > 0 and at_start.score == pytest.approx(later.score)
+    assert not at_start.alert
+
+
 def test_maintenance_windows_still_suppress():
     window = MaintenanceWindow(start=T0 + timedelta(hours=20), end=T0 + timedelta(hours=21), reason="upgrade")
     detector = build_detector(VolumeSettings(metric="mentions", maintenance=[window]), "s")

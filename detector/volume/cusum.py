@@ -70,6 +70,7 @@ from detector.volume.thresholds import threshold_for
 
 RATIOS = (1.5, 2.0, 4.0, 10.0, 30.0)
 _WEEK_SECONDS = 7 * 86400
+_RESOLUTION = timedelta(seconds=1)  # of post timestamps: the least time an open bucket has been watched
 _SPARSE = 0.1  # a bucket expecting m units keeps m^2 / (m^2 + _SPARSE) of the learned overdispersion
 
 
@@ -176,7 +177,11 @@ class CusumDetector(SeasonalDetector):
 
     def _decide(self, state: SeasonalState, bucket: Bucket) -> _Decision:
         s = self.settings
-        fraction = 1.0 if bucket.closed else max(0.0, (bucket.as_of - bucket.start) / bucket.width)
+        # A post stamped at the bucket's first second has been seen over at least that second (timestamps
+        # come in whole seconds): judged against no time at all, its expectation would be 0 and one person
+        # infinitely surprising (89 of the 153 alerts outside incidents on the real Xfinity stream).
+        elapsed = max(_RESOLUTION, bucket.as_of - bucket.start)
+        fraction = 1.0 if bucket.closed else min(1.0, elapsed / bucket.width)
         value = metric_value(bucket, s.metric)
         hod, dow = state.hod_factors_, state.dow_factors_
         scale = self._rate(state) * _hours(bucket.width)
