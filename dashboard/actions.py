@@ -1,7 +1,8 @@
 """Everything the dashboard changes, each checking the viewer's role first.
 
-Acknowledge and resolve call the same store function as `detector alerts ack|resolve`; a silence is the
-same row the CLI writes; labels go to the ``labels`` table that `detector train` reads.
+Acknowledge and resolve call the same store function as `detector alerts ack|resolve`; a silence is written
+by the same store function as `detector alerts silence`; labels go to the ``labels`` table that `detector
+train` reads.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from dashboard.access import Viewer
-from detector.store import schema
-from detector.store.alerts import set_status
+from detector.store import labels as stored_labels
+from detector.store.alerts import add_silence, set_status
 from detector.store.store import Store
 
 LABEL_TASKS = ("complaint", "misinformation", "symptom")
@@ -61,11 +62,8 @@ def silence(store: Store, viewer: Viewer, service: str, duration: timedelta, rea
         raise ValueError("a silence must last some time")
     now = _now()
     start = starts_at or now
-    with store.engine.begin() as conn:
-        return conn.execute(schema.silences.insert().values(
-            service=service, starts_at=start, ends_at=start + duration, reason=reason.strip() or None,
-            created_by=f"dashboard:{viewer.name}", created_at=now,
-        )).inserted_primary_key[0]
+    return add_silence(store, service, start, start + duration, reason=reason.strip() or None,
+                       created_by=f"dashboard:{viewer.name}", now=now)
 
 
 def save_labels(store: Store, viewer: Viewer, post_id: int, labels: dict[str, str]) -> int:
@@ -74,11 +72,4 @@ def save_labels(store: Store, viewer: Viewer, post_id: int, labels: dict[str, st
     unknown = set(labels) - set(LABEL_TASKS)
     if unknown:
         raise ValueError(f"unknown label task(s) {', '.join(sorted(unknown))}")
-    rows = [{"post_id": int(post_id), "task": task, "label": str(label), "labeller": viewer.name, "at": _now()}
-            for task, label in labels.items() if label not in (None, "")]
-    if not rows:
-        return 0
-    stmt, rows = store._upsert(schema.labels, ("post_id", "task"), rows, ("label", "labeller", "at"))
-    with store.engine.begin() as conn:
-        conn.execute(stmt, rows)
-    return len(rows)
+    return stored_labels.save_labels(store, post_id, labels, viewer.name, _now())

@@ -20,15 +20,13 @@ def metric_title(metric: str) -> str:
     return metric_name(metric) if metric == "complaint_share" else f"{metric_name(metric)} / min"
 
 
-def chart_caption(series: pd.DataFrame, incidents: pd.DataFrame, official: pd.DataFrame, metric: str,
-                  usual_window: float, usual_days: int) -> str:
+def chart_caption(series: pd.DataFrame, incidents: pd.DataFrame, official: pd.DataFrame, metric: str) -> str:
     """What :func:`service_chart` drew, and only that: a layer that is not drawn is not described."""
     parts = []
     if not series.empty:
-        parts.append("Red line: " + metric_title(metric) + "; blue line: mentions / min. Grey band: from the expected value up to the alert threshold.")
-        if "usual" in series and series["usual"].notna().any():
-            parts.append(f"Green dotted line: the usual rate at this time of day ({usual_window:g} min sums on the "
-                         f"last {usual_days} days), which a slow rise cannot move.")
+        parts.append("Red line: " + metric_title(metric) + "; blue line: mentions / min. Grey dashed line: the "
+                     "usual value the detector expected for each minute it judged, as it recorded it. Grey band: "
+                     "from there up to its alert threshold.")
     if not incidents.empty:
         parts.append("Red spans: our incidents.")
     if not official.empty:
@@ -70,11 +68,8 @@ def service_chart(series: pd.DataFrame, incidents: pd.DataFrame, official: pd.Da
         y=alt.Y("expected:Q", title=title, scale=y_scale), y2="upper:Q",
         tooltip=[alt.Tooltip("start:T"), alt.Tooltip("expected:Q", format=".2f"), alt.Tooltip("upper:Q", format=".2f")]))
     layers.append(base.mark_line(color="#6b7785", strokeDash=[4, 3], strokeWidth=1, clip=True).encode(
-        y=alt.Y("expected:Q", scale=y_scale)))
-    if "usual" in data and data["usual"].notna().any():  # what the detector's time-of-day test compares with
-        layers.append(base.mark_line(color="#2f855a", strokeDash=[1, 2], strokeWidth=1.5, clip=True).encode(
-            y=alt.Y("usual:Q", scale=y_scale),
-            tooltip=[alt.Tooltip("start:T"), alt.Tooltip("usual:Q", format=".2f", title="usual at this time")]))
+        y=alt.Y("expected:Q", scale=y_scale),  # the detector's recorded expected value: what it compared with
+        tooltip=[alt.Tooltip("start:T"), alt.Tooltip("expected:Q", format=".2f", title="usual (expected)")]))
     long = data.melt(id_vars=["start"], value_vars=["metric", "mentions"], var_name="series", value_name="value") \
         if not data.empty else pd.DataFrame(columns=["start", "series", "value"])
     long["series"] = long["series"].map({"metric": title, "mentions": "mentions / min"})

@@ -36,8 +36,6 @@ class AppConfig:
     metric: str
     refresh_seconds: float
     secrets_file: Path | None
-    usual_window_minutes: float = 180.0  # the detector's reference window and days (the config's [detection])
-    usual_days: int = 7
     claims_file: Path | None = None  # the claims file: rumours shown with their text, verdict and answer
     templates: tuple[tuple[str, str], ...] = ()  # [comms] templates for the drafted update (empty: defaults)
 
@@ -60,7 +58,7 @@ def app_config(argv: list[str] | None = None) -> AppConfig:
         detection, secrets_file, db = settings.detection, settings.secrets_file, db or settings.db
         claims_file, templates = settings.classifier.claims, tuple(sorted(settings.comms.templates.items()))
     return AppConfig(db or "detector.db", config, detection.metric, max(args.refresh, 1.0), secrets_file,
-                     detection.reference_window_minutes, detection.reference_days, claims_file, templates)
+                     claims_file=claims_file, templates=templates)
 
 
 def secrets(secrets_file: Path | None) -> Secrets:

@@ -101,15 +101,13 @@ def render(cfg: data.AppConfig, viewer) -> None:
 def _panels(cfg: data.AppConfig, service: str, since: datetime, until: datetime) -> None:
     db = cfg.db
     raw = data.query(db, "buckets", service, since, until)
-    usual_rate = data.query(db, "usual", service, since, until, cfg.metric, cfg.usual_window_minutes,
-                            cfg.usual_days)
-    series = per_minute(raw, since, until, cfg.metric, usual_rate)
+    series = per_minute(raw, since, until, cfg.metric)
     incidents = data.query(db, "incidents", service, since, until)
     official = data.query(db, "official_incidents", service, since, until)
     st.caption(f"{data.when(since)} – {data.when(until)} (data up to {data.when(until)})")
     _headline(raw, incidents, cfg)
     st.altair_chart(service_chart(series, incidents, official, cfg.metric, since, until), width="stretch")
-    st.caption(chart_caption(series, incidents, official, cfg.metric, cfg.usual_window_minutes, cfg.usual_days))
+    st.caption(chart_caption(series, incidents, official, cfg.metric))
     found = data.query(db, "facets", service, since, until)
     if found.sampled < 1:
         st.caption(f"About {found.posts:,} posts in this range: the counts below are estimated from "

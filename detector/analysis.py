@@ -16,20 +16,20 @@ from pathlib import Path
 from typing import Union
 
 import pandas as pd
-import sqlalchemy as sa
 
-from detector.store import schema
+from detector.store.buckets import bucket_table
 from detector.store.facts import places_of_posts
+from detector.store.frames import open_existing
+from detector.store.incidents import incident_table
+from detector.store.posts import post_table
 from detector.store.store import Store
 from detector.timeparse import parse_time
 
 _TIME_COLUMNS = ("created_at", "start", "opened_at", "updated_at", "resolved_at", "acknowledged_at", "at")
 
 
-def _frame(store: Store, query: sa.Select) -> pd.DataFrame:
-    with store.engine.connect() as conn:
-        result = conn.execute(query)
-        frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+def _times(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its time columns as UTC-aware pandas timestamps."""
     for column in _TIME_COLUMNS:
         if column in frame.columns:
             frame[column] = pd.to_datetime(frame[column], utc=True)
@@ -61,44 +61,7 @@ def _store(db: str | Path | Store) -> tuple[Store, bool]:
     error, not a new empty database (a typo would otherwise read as "no posts")."""
     if isinstance(db, Store):
         return db, False
-    if "://" not in str(db) and not Path(db).is_file():
-        raise FileNotFoundError(f"database {db} does not exist; give the path `detector replay` or `detector run` "
-                                "wrote (or a database URL)")
-    try:
-        return Store(db), True
-    except sa.exc.DatabaseError as error:  # a CSV given by mistake, a corrupt file: one line, no SQL
-        reason = str(getattr(error, "orig", error)).splitlines()[0]
-        raise ValueError(f"{db} cannot be read as a detector database ({reason})") from None
-
-
-def posts_query(service: str | None = None, since: datetime | None = None, until: datetime | None = None) -> sa.Select:
-    p, ps, v = schema.posts, schema.post_services, schema.verdicts
-    services = (
-        sa.select(ps.c.post_id, sa.func.min(ps.c.service).label("service"), sa.func.count().label("n_services"))
-        .group_by(ps.c.post_id)
-        .subquery()
-    )
-    query = (
-        sa.select(
-            p.c.id.label("post_id"), p.c.source, p.c.source_id, p.c.created_at, services.c.service,
-            p.c.text, p.c.author, p.c.url, p.c.lang,
-            sa.cast(v.c.complaint, sa.Integer).label("complaint"), v.c.complaint_p,
-            # verdicts stored before the outage head: their complaint stands for the report (as in the buckets)
-            sa.cast(sa.func.coalesce(v.c.outage_report, v.c.complaint), sa.Integer).label("outage_report"),
-            sa.func.coalesce(v.c.outage_report_p, v.c.complaint_p).label("outage_report_p"),
-            sa.cast(v.c.misinformation, sa.Integer).label("misinformation"), v.c.misinformation_p,
-            v.c.symptom, v.c.claim, v.c.claim_similarity, v.c.confidence, v.c.model,
-        )
-        .select_from(p.join(services, services.c.post_id == p.c.id).outerjoin(v, v.c.post_id == p.c.id))
-        .order_by(p.c.created_at, p.c.id)
-    )
-    if service:
-        query = query.where(p.c.id.in_(sa.select(ps.c.post_id).where(ps.c.service == service)))
-    if since:
-        query = query.where(p.c.created_at >= since)
-    if until:
-        query = query.where(p.c.created_at < until)
-    return query
+    return open_existing(db), True
 
 
 def load_posts(db: str | Path | Store, service: str | None = None, since: When = None,
@@ -109,7 +72,7 @@ def load_posts(db: str | Path | Store, service: str | None = None, since: When =
     since, until = _when(since, "since"), _when(until, "until")
     store, own = _store(db)
     try:
-        frame = _frame(store, posts_query(service, since, until))
+        frame = _times(post_table(store, service, since, until))
         if service and not frame.empty:
             frame["service"] = service
         named = places_of_posts(store, [int(i) for i in frame["post_id"]]) if not frame.empty else {}
@@ -130,16 +93,8 @@ def load_buckets(db: str | Path | Store, service: str | None = None, since: When
     with posts) and ``filled`` True. ``fill=False`` returns the stored rows only."""
     since, until = _when(since, "since"), _when(until, "until")
     store, own = _store(db)
-    b = schema.buckets
-    query = sa.select(b).order_by(b.c.service, b.c.start)
-    if service:
-        query = query.where(b.c.service == service)
-    if since:
-        query = query.where(b.c.start >= since)
-    if until:
-        query = query.where(b.c.start < until)
     try:
-        frame = _frame(store, query)
+        frame = _times(bucket_table(store, service, since, until))
     finally:
         if own:
             store.close()
@@ -175,14 +130,8 @@ def load_alerts(db: str | Path | Store, service: str | None = None, since: When 
     """Incidents: when each opened (as it would have fired live), resolved, how bad, and the evidence."""
     since = _when(since, "since")
     store, own = _store(db)
-    a = schema.alerts
-    query = sa.select(a).order_by(a.c.opened_at)
-    if service:
-        query = query.where(a.c.service == service)
-    if since:
-        query = query.where(a.c.opened_at >= since)
     try:
-        return _frame(store, query)
+        return _times(incident_table(store, service, since))
     finally:
         if own:
             store.close()

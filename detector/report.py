@@ -16,11 +16,16 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard import queries as q
 from detector.classify.claims import Claim
+from detector.comms.breakdown import facets
 from detector.comms.draft import Draft, draft
 from detector.comms.facts import IncidentFacts, gather
+from detector.status.leadtime import lead_of
 from detector.store.alerts import alert_events
+from detector.store.buckets import data_clock
+from detector.store.incidents import incident_row
+from detector.store.official import official_overlapping
+from detector.store.posts import representative_posts
 from detector.store.store import Store
 
 RISE_LOOKBACK = timedelta(hours=6)
@@ -49,6 +54,9 @@ class IncidentReport:
     draft: Draft
     notes: list[str] = field(default_factory=list)
     cascade: dict[str, Any] | None = None  # the cascade it is part of (cascade_record), told as one story
+    # How long before the provider's acknowledgement our alert fired (negative: after), as `detector
+    # leadtime` pairs them (``detector.status.leadtime``); None when no official incident matches.
+    lead: timedelta | None = None
 
     @property
     def end(self) -> datetime | None:
@@ -66,13 +74,6 @@ class IncidentReport:
         first, last = self.first_complaint or self.facts.first_report, self.facts.last_report
         return None if first is None or last is None else last - first
 
-    @property
-    def lead(self) -> timedelta | None:
-        """How long before the provider's first acknowledgement our alert fired (negative: after)."""
-        if not self.official:
-            return None
-        return self.official[0]["started_at"] - self.incident["opened_at"]
-
     def markdown(self) -> str:
         return _markdown(self)
 
@@ -89,19 +90,18 @@ def build_report(store: Store, incident_id: str, *, metric: str = "complaint_peo
                  claims: dict[str, Claim] | None = None, templates: dict[str, str] | None = None) -> IncidentReport:
     """Gather the facts of incident ``incident_id``; raise UnknownIncident when there is none. The numbers
     (peak, people, last report, rumours) are ``detector.comms.facts``'s, as in every notification."""
-    incident = q.incident(store, incident_id)
+    incident = incident_row(store, incident_id)
     if incident is None:
         raise UnknownIncident(incident_id)
     service, opened = incident["service"], incident["opened_at"]
-    data_until = q.data_clock(store).get(service)
+    data_until = data_clock(store).get(service)
     until = incident["resolved_at"] or data_until or opened + timedelta(minutes=1)
     facts = gather(store, service=service, incident_id=incident_id, status=incident["status"],
                    severity=incident["severity"], opened_at=opened, resolved_at=incident["resolved_at"],
                    until=until, metric=metric, claims=claims)
     since = min(facts.counted_from, opened - CONTEXT)
     first = facts.first_report
-    official = q.official_incidents(store, service, opened - RISE_LOOKBACK, until + CONTEXT)
-    official_rows = official.to_dict("records") if not official.empty else []
+    official_rows = official_overlapping(store, service, opened - RISE_LOOKBACK, until + CONTEXT)
     timeline: list[tuple[datetime, str]] = []
     if first is not None:
         timeline.append((first, "first complaint of the rise"))
@@ -116,19 +116,21 @@ def build_report(store: Store, incident_id: str, *, metric: str = "complaint_peo
         if row.get("resolved_at") is not None:
             timeline.append((row["resolved_at"], f"{row['source']} resolved: {row['title']}"))
     timeline.sort(key=lambda item: item[0])
-    found = q.facets(store, service, since, until, limit=None)
-    during = q.facets(store, service, opened, until, limit=None)
+    found = facets(store, service, since, until, limit=None)
+    during = facets(store, service, opened, until, limit=None)
     notes = []
     if incident["resolved_at"] is None:
         notes.append(f"The incident is still {incident['status']}; figures run to {_when(until)}.")
     if not official_rows:
         notes.append("No official acknowledgement from the provider is recorded.")
+    paired = lead_of(store, incident_id, service)
+    lead = None if paired is None or paired.official is None else paired.official.started_at - opened
     return IncidentReport(
-        cascade=_cascade_of(store, incident_id),
+        cascade=_cascade_of(store, incident_id), lead=lead,
         incident=incident, data_until=data_until, first_complaint=first, official=official_rows,
         timeline=timeline, symptoms=_symptom_table(facts), languages=during.languages,
         sources=during.sources, claims=found.claims,
-        posts=q.representative_posts(store, service, opened, until, limit=5), facts=facts,
+        posts=representative_posts(store, service, opened, until, limit=5), facts=facts,
         draft=draft(facts, templates), notes=notes,
     )
 

@@ -140,41 +140,42 @@ def test_per_minute_fills_empty_minutes_with_zero():
     assert series["start"].iloc[1] == pd.Timestamp(start + timedelta(minutes=1))
 
 
-def _store_with_minutes(path: Path, counts: dict[datetime, int]) -> Store:
-    """A store whose only buckets are ``counts`` (one-minute buckets of one service)."""
+def _store_with_minutes(path: Path, counts: dict[datetime, tuple[int, float]]) -> Store:
+    """A store whose only buckets are ``counts`` (one-minute buckets of one service: count and the
+    expected value the detector recorded)."""
     from detector.store import schema
 
     store = Store(path)
     rows = [dict(service="isp", start=start, width_s=60, mentions=n, complaints=n, misinformation=0, people=n,
-                 complaint_people=n, expected=None, upper=None, score=None) for start, n in counts.items()]
+                 complaint_people=n, expected=expected, upper=expected * 3, score=0.5)
+            for start, (n, expected) in counts.items()]
     with store.engine.begin() as conn:
         conn.execute(schema.buckets.insert(), rows)
     return store
 
 
-def test_usual_is_the_same_hours_on_the_earlier_days_as_a_rate_per_minute(tmp_path):
-    """One post every 10 minutes for 8 days, except 14:00-15:00 on day 6, which had one a minute: the
-    usual at 15:00 on day 8 is the 3-hour sums of days 1-7 at 15:00 (18 posts, or 18 + 54 extra on day
-    6), averaged and divided by 180 minutes."""
+def test_the_charts_usual_line_is_what_the_detector_recorded(tmp_path):
+    """The chart's expected (usual) line is the value the detector stored for each minute it judged, not a
+    mean of earlier days recomputed by the dashboard: a day whose same hours were busy the week before
+    shows the detector's number, whatever those earlier days held."""
     day0 = datetime(2026, 3, 2, tzinfo=timezone.utc)
-    counts = {day0 + timedelta(minutes=m): 1 for m in range(0, 8 * 1440, 10)}
+    counts = {day0 + timedelta(minutes=m): (1, 0.25) for m in range(0, 8 * 1440, 10)}
     busy = day0 + timedelta(days=5, hours=14)
-    counts.update({busy + timedelta(minutes=m): 1 for m in range(60)})
+    counts.update({busy + timedelta(minutes=m): (9, 0.25) for m in range(60)})  # an earlier day's burst
+    day8 = day0 + timedelta(days=7)
+    counts.update({day8 + timedelta(hours=15, minutes=m): (1, 0.5 + m / 100) for m in range(0, 60, 10)})
     with _store_with_minutes(tmp_path / "u.db", counts) as store:
-        since = day0 + timedelta(days=7)
-        rate = q.usual(store, "isp", since, since + timedelta(days=1), "complaint_people", 180, 7)
-        at = day0 + timedelta(days=7, hours=15)  # the window ending at 15:00 is 12:01-15:00
-        assert rate[at] == pytest.approx((7 * 18 + 54) / 7 / 180)
-        assert rate[day0 + timedelta(days=7, hours=9)] == pytest.approx(18 / 180)
-        early = q.usual(store, "isp", day0 + timedelta(days=2), day0 + timedelta(days=3), "complaint_people",
-                        180, 7)
-        assert early.isna().all()  # two earlier days are not enough to call anything usual
-        assert q.usual(store, "isp", since, since + timedelta(hours=1), "complaint_share", 180, 7).isna().all()
-
-        series = q.per_minute(q.buckets(store, "isp", since, since + timedelta(days=1)), since,
-                              since + timedelta(days=1), "complaint_people", rate)
-        assert series["usual"].notna().all()
-        assert series["usual"].mean() == pytest.approx(rate.mean(), rel=0.01)  # 5-minute steps, same level
+        since, until = day8 + timedelta(hours=14), day8 + timedelta(hours=16)
+        series = q.per_minute(q.buckets(store, "isp", since, until), since, until, "complaint_people")
+        assert "usual" not in series  # one line, the detector's, not a second re-computed one
+        judged = series.dropna(subset=["expected"]).set_index("start")
+        stored = {pd.Timestamp(at): expected for at, (_, expected) in counts.items() if since <= at < until}
+        assert {at: row.expected for at, row in judged.iterrows()} == pytest.approx(stored)
+        assert judged["upper"].tolist() == pytest.approx([3 * e for e in stored.values()])
+        day = q.per_minute(q.buckets(store, "isp", day8, day8 + timedelta(days=1)), day8, day8 + timedelta(days=1),
+                           "complaint_people")  # 5-minute steps: the mean of the minutes it judged
+        assert day["expected"].max() == pytest.approx(max(0.5 + m / 100 for m in range(0, 60, 10)))
+        assert day["expected"].min() == pytest.approx(0.25)
 
 
 def test_the_labelling_queue_shows_a_copied_text_once(tmp_path):

@@ -17,10 +17,10 @@ from detector.alerting.render import render
 from detector.bus.codec import verdict_from_json, verdict_to_json
 from detector.cli.main import cli
 from detector.places.extract import PlaceFinder
-from detector.places.summary import count_places, where_line
+from detector.places.summary import PlaceMention, count_places, where_line
 from detector.records import Place, Verdict
 from detector.report import build_report
-from detector.store.facts import PlaceMention, place_counts
+from detector.store.facts import place_counts
 from detector.store.store import Store
 
 REPO = Path(__file__).resolve().parents[1]

@@ -93,3 +93,36 @@ def test_report_carries_the_drafted_update_with_its_numbers(db):
     assert report.draft.follow_up_kind == "resolved"
     assert f"{report.facts.people_total} people reported it" in report.draft.follow_up
     assert "{" not in report.draft.text() and "[insert" not in report.draft.text()
+
+
+def test_report_and_leadtime_agree_on_an_incident_with_two_official_incidents(tmp_path):
+    """The provider had an older incident still open when ours opened (posted 90 minutes before) and
+    posted the one about this outage 20 minutes after: both overlap our incident and both are within the
+    lead-time window. The report and `detector leadtime` pair the closest one (one rule,
+    ``detector.status.leadtime``), so both say 20 minutes of lead; the report's timeline still shows both."""
+    import json
+    from datetime import datetime, timezone
+
+    from detector.store import schema
+
+    opened = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+    db = tmp_path / "two.db"
+    with Store(db) as store, store.engine.begin() as conn:
+        conn.execute(schema.alerts.insert().values(
+            id="inc-1", service="Acme", opened_at=opened, updated_at=opened, resolved_at=opened + timedelta(hours=1),
+            status="resolved", severity="major", peak_ratio=8.0, peak_value=16.0, expected=2.0, reason="burst",
+            evidence=[], suppressed=False))
+        for external_id, started in (("older", opened - timedelta(minutes=90)), ("this", opened + timedelta(minutes=20))):
+            conn.execute(schema.official_incidents.insert().values(
+                service="Acme", source="status", external_id=external_id, title=f"Incident {external_id}",
+                status="investigating", started_at=started, updated_at=started))
+    with Store(db) as store:
+        report = build_report(store, "inc-1")
+    assert [row["external_id"] for row in report.official] == ["older", "this"]
+    assert report.lead == timedelta(minutes=20)
+    assert "Our lead:** 20 min before the provider" in report.markdown()
+    listed = json.loads(CliRunner().invoke(cli, ["leadtime", "--db", str(db), "--format", "json"]).output)
+    assert [(row["incident"], row["official_id"], row["lead_minutes"]) for row in listed["incidents"]] == [
+        ("inc-1", "this", 20.0)]
+    shown = CliRunner().invoke(cli, ["report", "inc-1", "--db", str(db), "--format", "md"]).output
+    assert "20 min before the provider" in shown

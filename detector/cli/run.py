@@ -86,17 +86,16 @@ def leadtime_cmd(db: str | None, config: Path | None, service: str | None, windo
     or lag, the incidents the provider never posted, and the official ones we missed."""
     from datetime import timedelta
 
-    from detector.status.leadtime import match_incidents
+    from detector.status.leadtime import lead_times
     from detector.store.official import load_official
-    from detector.store.alerts import load_alerts
 
     store = open_store(db, config)
     try:
-        alerts = [a for a in load_alerts(store, service=service) if not a.suppressed]
-        official = load_official(store, service=service)
+        # the one pairing rule, as `detector report` states each incident's lead
+        report = lead_times(store, service, timedelta(minutes=window_minutes))
         # a service whose status page we read (configured, or with official incidents stored): only
         # there does "the provider never posted" mean something
-        with_page = {o.service for o in (official if service is None else load_official(store))}
+        with_page = {o.service for o in load_official(store)}
         watched_from = store.first_post_at()
     finally:
         store.close()
@@ -105,7 +104,6 @@ def leadtime_cmd(db: str | None, config: Path | None, service: str | None, windo
         with_page |= {s.name for s in settings.services if s.status_page}
         with_page |= {getattr(s, "service", None) for s in settings.sources if getattr(s, "type", None) == "statuspage"}
     no_page = "no status page configured" if config is not None else "no status page read (none configured?)"
-    report = match_incidents(alerts, official, timedelta(minutes=window_minutes))
     # an official incident from before we watched anything was not ours to catch
     missed = [o for o in report.missed if watched_from is not None and o.started_at >= watched_from]
     if fmt == "json":

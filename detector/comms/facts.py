@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
 from detector.classify.claims import Claim
-from detector.places.summary import count_places, where_line
+from detector.places.summary import PlaceMention, count_places, where_line
 from detector.records import text_fingerprint
 from detector.store import facts as stored
 from detector.store.store import Store
@@ -272,7 +272,7 @@ def gather(
     for key, post in _fresh_posts(fresh, service, since, end).items():
         if post.get("complaint") and key not in known:
             person = post.get("person") or post.get("author") or post.get("text")
-            mentions += [stored.PlaceMention(**place, person=person) for place in post.get("places") or ()]
+            mentions += [PlaceMention(**place, person=person) for place in post.get("places") or ()]
     places = count_places(mentions)
     return IncidentFacts(
         service=service, incident_id=incident_id, status=status, severity=severity, opened_at=opened_at,

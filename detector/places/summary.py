@@ -1,6 +1,6 @@
 """People per place, and the one line an alert says about where reports come from.
 
-Counted from ``PlaceMention`` rows (one per place and person, ``detector.store.facts.place_mentions``) so
+Counted from ``PlaceMention`` rows (one per place and person, read by ``detector.store.facts.place_mentions``) so
 the alert, the comms view and the dashboard give the same numbers for the same range.
 """
 
@@ -9,10 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from detector.store.facts import PlaceMention
+@dataclass(frozen=True, slots=True)
+class PlaceMention:
+    """A place named by one person's complaints (``posts`` of them) about a service."""
+
+    place: str  # the label people read: "Kamloops, BC"
+    name: str
+    kind: str  # city | region | address
+    region: str | None
+    country: str | None
+    lat: float | None
+    lon: float | None
+    person: str
+    posts: int = 1
+
 
 REGION_WORDS = {"CA": ("province", "provinces"), "US": ("state", "states")}
 

@@ -1,10 +1,17 @@
 """How many minutes before (or after) the provider we were: each of our incidents beside the official one.
 
-An official incident matches one of ours when it is for the same service and was posted within
-``window`` of our opening (before or after). Among candidates the closest in time wins, and each official
-incident is matched once, closest pairs first. Lead = official posted time - our opened time: positive
-when we were first. Ours without a match are outages the provider never posted; theirs without a match
-are the ones we missed.
+The one lead-time rule (`detector leadtime` and `detector report` both use ``lead_times``): an official
+incident matches one of ours when it is for the same service and was posted within ``window`` of our
+opening (before or after). Among candidates the closest in time wins, and each official incident is
+matched once, closest pairs first. Lead = official posted time - our opened time: positive when we were
+first. Ours without a match are outages the provider never posted; theirs without a match are the ones we
+missed. Incidents opened during a silence or maintenance (``suppressed``) are left out: nobody was paged.
+
+Why closest and not "the first official incident around ours": a provider often has an older incident
+still open (or a second one posted later in the same hour), and the first one in time can belong to
+another outage; pairing by the smallest distance, each official incident once, makes two of our
+incidents unable to claim the same acknowledgement and gives the same answer whichever incident one asks
+about.
 """
 
 from __future__ import annotations
@@ -13,8 +20,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Sequence
 
-from detector.records import Alert
-from detector.status.base import OfficialIncident
+from detector.records import Alert, OfficialIncident
+from detector.store.alerts import load_alerts
+from detector.store.official import load_official
+from detector.store.store import Store
+
+DEFAULT_WINDOW = timedelta(hours=3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +57,7 @@ class LeadTimeReport:
 
 
 def match_incidents(
-    alerts: Sequence[Alert], official: Sequence[OfficialIncident], window: timedelta = timedelta(hours=3)
+    alerts: Sequence[Alert], official: Sequence[OfficialIncident], window: timedelta = DEFAULT_WINDOW
 ) -> LeadTimeReport:
     """Pair our incidents with the providers', closest first, each at most once."""
     candidates = sorted(
@@ -64,3 +75,16 @@ def match_incidents(
     pairs = tuple(LeadTime(a, official[chosen[i]] if i in chosen else None) for i, a in enumerate(alerts))
     missed = tuple(o for j, o in enumerate(official) if j not in used)
     return LeadTimeReport(pairs, missed)
+
+
+def lead_times(store: Store, service: str | None = None, window: timedelta = DEFAULT_WINDOW) -> LeadTimeReport:
+    """Our stored incidents (not suppressed) of ``service`` (all when None), each beside the stored official
+    incident it matches (``match_incidents``)."""
+    alerts = [a for a in load_alerts(store, service=service) if not a.suppressed]
+    return match_incidents(alerts, load_official(store, service=service), window)
+
+
+def lead_of(store: Store, alert_id: str, service: str, window: timedelta = DEFAULT_WINDOW) -> LeadTime | None:
+    """Incident ``alert_id``'s pairing as ``lead_times`` makes it (matching over all of the service's
+    incidents, so the answer is the one `detector leadtime` prints); None for a suppressed incident."""
+    return next((p for p in lead_times(store, service, window).pairs if p.alert.id == alert_id), None)

@@ -1,6 +1,6 @@
 """The stored facts an incident's numbers are computed from: its minute buckets, who reported it and when,
-its symptoms, its rumours and the provider's own incidents. Read-only; ``detector.comms.facts`` turns
-these rows into the numbers every card, report and page shows.
+its symptoms, its rumours, the places named and the provider's own incidents. Read-only;
+``detector.comms.facts`` turns these rows into the numbers every card, report and page shows.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from detector.places.summary import PlaceMention, count_places
 from detector.store import schema
+from detector.store.official import official_overlapping
 from detector.store.store import Store
 
 _p, _ps, _v, _b = schema.posts, schema.post_services, schema.verdicts, schema.buckets
@@ -41,21 +43,6 @@ class RumourRow:
     created_at: datetime
     claim: str | None
     text: str
-
-
-@dataclass(frozen=True, slots=True)
-class PlaceMention:
-    """A place named by one person's complaints (``posts`` of them) about a service."""
-
-    place: str  # the label people read: "Kamloops, BC"
-    name: str
-    kind: str  # city | region | address
-    region: str | None
-    country: str | None
-    lat: float | None
-    lon: float | None
-    person: str
-    posts: int = 1
 
 
 def bucket_rows(store: Store, service: str, since: datetime, until: datetime) -> list[BucketRow]:
@@ -114,13 +101,10 @@ def rumour_rows(store: Store, service: str, since: datetime, until: datetime,
 
 
 def official_rows(store: Store, service: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
-    """The provider's status-page incidents for the service overlapping [since, until), oldest first."""
-    o = schema.official_incidents
-    query = (sa.select(o.c.source, o.c.title, o.c.status, o.c.impact, o.c.url, o.c.started_at, o.c.resolved_at)
-             .where(o.c.service == service, o.c.started_at < until)
-             .where(sa.or_(o.c.resolved_at.is_(None), o.c.resolved_at >= since)).order_by(o.c.started_at))
-    with store.engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]
+    """The provider's status-page incidents for the service overlapping [since, until), oldest first (the one
+    overlap rule, ``detector.store.official``): source, title, status, impact, url, started_at, resolved_at."""
+    keep = ("source", "title", "status", "impact", "url", "started_at", "resolved_at")
+    return [{k: row[k] for k in keep} for row in official_overlapping(store, service, since, until)]
 
 
 def _utc(value: Any) -> Any:
@@ -149,8 +133,6 @@ def place_mentions(store: Store, service: str, since: datetime, until: datetime)
 
 def place_counts(store: Store, service: str, since: datetime, until: datetime) -> dict[str, int] | None:
     """Distinct people per place named in the complaints of [since, until), most first ("Kamloops, BC": 4)."""
-    from detector.places.summary import count_places
-
     return {row.place: row.people for row in count_places(place_mentions(store, service, since, until))}
 
 

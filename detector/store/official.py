@@ -2,12 +2,16 @@
 
 Upserted by (source, external_id), so a page polled every minute records each incident once, with its
 latest status and resolution.
+
+One overlap rule for every reader (the dashboard's chart, the report's timeline, the comms facts and the
+notifications' "official status"): an official incident overlaps [since, until) when it started before
+``until`` and was not resolved before ``since`` (still open counts as not resolved).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterable
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 
@@ -17,6 +21,7 @@ from detector.store.database import upsert
 from detector.store.store import Store
 
 _UPDATED = ("service", "title", "status", "impact", "url", "started_at", "resolved_at", "updated_at")
+OFFICIAL_COLUMNS = [column.name for column in schema.official_incidents.columns]
 
 
 def save_official(store: Store, incidents: Iterable[OfficialIncident]) -> int:
@@ -50,3 +55,14 @@ def load_official(store: Store, service: str | None = None, since: datetime | No
                              url=r.url, resolved_at=r.resolved_at)
             for r in conn.execute(query)
         ]
+
+
+def official_overlapping(store: Store, service: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """The service's official incidents overlapping [since, until) (see the module docstring), oldest
+    first, every column."""
+    o = schema.official_incidents
+    query = (sa.select(o).where(o.c.service == service, o.c.started_at < until)
+             .where(sa.or_(o.c.resolved_at.is_(None), o.c.resolved_at >= since))
+             .order_by(o.c.started_at, o.c.id))
+    with store.engine.connect() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
