@@ -30,6 +30,22 @@ class _Open:
     reporters: set[str] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class EmptyRun:
+    """``count`` consecutive closed buckets of ``service``, the first at ``start``, with nothing in them."""
+
+    service: str
+    start: datetime
+    width: timedelta
+    count: int
+
+    def buckets(self) -> Iterator[Bucket]:
+        """The run's buckets one by one, as ``advance`` gives them."""
+        for index in range(self.count):
+            start = self.start + index * self.width
+            yield Bucket(self.service, start, start + self.width)
+
+
 class ServiceBuckets:
     """The open bucket of one service and the memory of who already reported."""
 
@@ -59,6 +75,23 @@ class ServiceBuckets:
         while self._open.start < start:
             yield self._as_bucket(self._open, as_of=None)
             self._open = _Open(self._open.start + self.width)
+
+    def advance_runs(self, moment: datetime) -> Iterator[Bucket | EmptyRun]:
+        """What ``advance`` closes, with the empty buckets as one ``EmptyRun`` (a detector can learn a quiet
+        night in one step instead of one call a minute): the open bucket if it holds posts, then the run."""
+        start = floor_time(moment, self.width)
+        if self._open is None:
+            self._open = _Open(start)
+            return
+        if self._open.start >= start:
+            return
+        run_start = self._open.start
+        if self._open.mentions:
+            yield self._as_bucket(self._open, as_of=None)
+            run_start += self.width
+        if run_start < start:
+            yield EmptyRun(self.service, run_start, self.width, (start - run_start) // self.width)
+        self._open = _Open(start)
 
     def add(self, post: Post, verdict: Verdict) -> Bucket:
         """Count ``post`` in the open bucket (call ``advance`` first) and return the bucket as of now."""

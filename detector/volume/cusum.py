@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from detector.records import Bucket, Detection
 from detector.volume.maintenance import suppression_reason
@@ -150,7 +150,8 @@ class CusumDetector(SeasonalDetector):
                 state.alerted_at = None  # the episode is over: the next crossing is a new one
         self._remember(state, bucket.start, decision.value, bucket.width)
         warming = state.seen_hours * 60 < self.settings.warmup_minutes
-        state.pending.append(_Pending(bucket.start, bucket.width, _AsJudgement(decision), significant, warming,
+        learned = _Learned(decision.value, decision.expected, decision.window_sums)
+        state.pending.append(_Pending(bucket.start, bucket.width, learned, significant, warming,
                                       detection.suppressed))
         horizon = bucket.end - self._learn_delay
         while state.pending and state.pending[0].start + state.pending[0].width <= horizon:
@@ -160,6 +161,73 @@ class CusumDetector(SeasonalDetector):
         state.seen_hours += _hours(bucket.width)
         state.last_end = bucket.end
         return detection
+
+    def skip_empty(self, start: datetime, width: timedelta, count: int) -> int:
+        """Learn up to ``count`` empty closed buckets from ``start`` as ``update`` would, stopping before the
+        first whose CUSUM would cross; return how many were learned.
+
+        A count of 0 only lowers a CUSUM (its log LR is never positive), so an empty bucket crosses only
+        while a statistic from before is still above zero and its run holds ``min_count``: the threshold is
+        looked up only then, and no Detection is made (the caller skips buckets whose detection is quiet).
+        Everything else is ``update``'s own arithmetic in the same order, so the state afterwards is the
+        one ``count`` calls of ``update`` leave, to the bit (tests/test_volume_skip.py).
+        """
+        if self.state_ is None or count <= 0:
+            return 0  # the first bucket builds the state: update() does that
+        s = self.settings
+        service = self.service
+        state = self._state_for(Bucket(service, start, start + width))
+        if state.last_end is not None and start != state.last_end:
+            state.recent.clear()  # a gap: earlier buckets are not adjacent
+            state.windows_ = []
+        cusum = self.cusum_
+        hours = _hours(width)
+        run_length = self._run_length(width)
+        learn_delay, rearm, warmup = self._learn_delay, self._rearm, s.warmup_minutes
+        min_count, maintenance = s.min_count, s.maintenance
+        pending = state.pending
+        done = 0
+        while done < count:
+            end = start + width
+            hod, dow = state.hod_factors_, state.dow_factors_
+            scale = self._rate(state) * hours
+            whole = scale * hod[start.hour] * dow[start.weekday()]
+            dispersion = self.bucket_dispersion(state, whole, width)
+            stats, run_sums, run_expected = cusum.stats, cusum.run_sums, cusum.run_expected
+            if any(stats):  # a statistic at zero stays there: max(0, 0 + log LR(0)) is 0
+                stats, run_sums, run_expected = [], [], []
+                for index, ratio in enumerate(RATIOS):
+                    statistic = max(0.0, cusum.stats[index] + _log_lr(0.0, ratio, whole, dispersion))
+                    run_sum = cusum.run_sums[index] + 0.0 if statistic > 0 else 0.0
+                    if statistic > 0 and run_sum >= min_count and \
+                            statistic >= threshold_for(run_length, ratio, whole, dispersion):
+                        return done  # this bucket crosses: update() judges it, with its detection
+                    stats.append(statistic)
+                    run_sums.append(run_sum)
+                    run_expected.append(cusum.run_expected[index] + whole if statistic > 0 else 0.0)
+            window_sums = self._window_sums(state, start, width, 0.0, whole, scale)
+            suppressed = maintenance and suppression_reason(maintenance, service, start, end) is not None
+            cusum.stats, cusum.run_sums, cusum.run_expected = stats, run_sums, run_expected
+            quiet_since = state.last_anomalous_end
+            if quiet_since is not None and end - quiet_since >= rearm:
+                state.alerted_at = None
+            self._remember(state, start, 0.0, width)
+            pending.append(_Pending(start, width, _Learned(0.0, whole, window_sums), False,
+                                    state.seen_hours * 60 < warmup, bool(suppressed)))
+            horizon = end - learn_delay
+            while pending and pending[0].start + pending[0].width <= horizon:
+                entry = pending.popleft()
+                if not entry.suppressed:
+                    self._learn(state, entry)
+            state.seen_hours += hours
+            state.last_end = end
+            start = end
+            done += 1
+        return done
+
+    def _run_length(self, width: timedelta) -> float:
+        """The false-alarm ARL each CUSUM is held to, in buckets of ``width``: K weeks / budget (Bonferroni)."""
+        return len(RATIOS) * _WEEK_SECONDS / width.total_seconds() / self._budget
 
     def _spread_value(self, window_sum: float, window_expected: float, dispersion: float) -> float:
         """Uncapped: the bursts a busy series shows outside its alert episodes are its noise, whole."""
@@ -188,7 +256,7 @@ class CusumDetector(SeasonalDetector):
         whole = scale * hod[bucket.start.hour] * dow[bucket.start.weekday()]
         expected = whole * fraction
         dispersion = self.bucket_dispersion(state, whole, bucket.width)
-        run_length = len(RATIOS) * _WEEK_SECONDS / bucket.width.total_seconds() / self._budget
+        run_length = self._run_length(bucket.width)
         cusum = self.cusum_
         stats, run_sums, run_expected, thresholds = [], [], [], []
         crossing, best = None, 0.0
@@ -203,14 +271,15 @@ class CusumDetector(SeasonalDetector):
             if statistic >= h and run_sum >= s.min_count and statistic / h > best:
                 crossing, best = index, statistic / h
         return _Decision(value, expected, stats, run_sums, run_expected, crossing, thresholds, dispersion,
-                         self._window_sums(state, bucket, value, expected, scale))
+                         self._window_sums(state, bucket.start, bucket.width, value, expected, scale))
 
-    def _window_sums(self, state: SeasonalState, bucket: Bucket, value: float, expected: float,
-                     scale: float) -> tuple[tuple[float, float], ...]:
-        """Each window's sum and expected sum ending with this bucket (what the dispersion learns from)."""
+    def _window_sums(self, state: SeasonalState, start: datetime, width: timedelta, value: float,
+                     expected: float, scale: float) -> tuple[tuple[float, float], ...]:
+        """Each window's sum and expected sum ending with the bucket at ``start`` (what the dispersion
+        learns from)."""
         hod, dow = state.hod_factors_, state.dow_factors_
-        lengths = self._window_lengths(bucket.width)
-        adjacent = state.last_end is None or bucket.start == state.last_end
+        lengths = self._window_lengths(width)
+        adjacent = state.last_end is None or start == state.last_end
         windows = state.windows_ if adjacent and len(state.windows_) == len(lengths) else None
         sums = []
         recent = None
@@ -277,9 +346,18 @@ class CusumDetector(SeasonalDetector):
         )
 
 
+@dataclass(slots=True)
+class _Learned:
+    """What the seasonal baseline's learning reads from a judged bucket: all a pending bucket keeps."""
+
+    value: float
+    expected: float
+    window_sums: tuple[tuple[float, float], ...]
+
+
 @dataclass
 class _AsJudgement:
-    """What the seasonal baseline's learning reads from a judged bucket."""
+    """What the seasonal baseline's learning reads from a judged bucket (as pickled before ``_Learned``)."""
 
     decision: _Decision
 
