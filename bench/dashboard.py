@@ -32,7 +32,7 @@ def page_queries(store, service: str, until, metric: str = "complaint_people", h
 
     def service_page():
         raw = q.buckets(store, service, since, until)
-        q.per_minute(raw, since, until, metric, q.usual(store, service, since, until, metric, 180.0, 7))
+        q.per_minute(raw, since, until, metric)
         q.incidents(store, service, since, until)
         q.official_incidents(store, service, since, until)
         q.facets(store, service, since, until)

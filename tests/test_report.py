@@ -112,7 +112,8 @@ def test_report_and_leadtime_agree_on_an_incident_with_two_official_incidents(tm
             id="inc-1", service="Acme", opened_at=opened, updated_at=opened, resolved_at=opened + timedelta(hours=1),
             status="resolved", severity="major", peak_ratio=8.0, peak_value=16.0, expected=2.0, reason="burst",
             evidence=[], suppressed=False))
-        for external_id, started in (("older", opened - timedelta(minutes=90)), ("this", opened + timedelta(minutes=20))):
+        posted = {"older": opened - timedelta(minutes=90), "this": opened + timedelta(minutes=20)}
+        for external_id, started in posted.items():
             conn.execute(schema.official_incidents.insert().values(
                 service="Acme", source="status", external_id=external_id, title=f"Incident {external_id}",
                 status="investigating", started_at=started, updated_at=started))
