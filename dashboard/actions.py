@@ -1,6 +1,6 @@
 """Everything the dashboard changes, each checking the viewer's role first.
 
-Acknowledge and resolve call the same store function as `detector alerts ack|resolve`; a silence is written
+Acknowledge and resolve call the same alerting function as `detector alerts ack|resolve`; a silence is written
 by the same store function as `detector alerts silence`; labels go to the ``labels`` table that `detector
 train` reads.
 """
@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from dashboard.access import Viewer
+from detector.alerting.actions import set_status
 from detector.store import labels as stored_labels
-from detector.store.alerts import add_silence, set_status
+from detector.store.alerts import add_silence
 from detector.store.store import Store
 
 LABEL_TASKS = ("complaint", "misinformation", "symptom")

@@ -12,16 +12,15 @@ import json
 import logging
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
-
-from sqlalchemy.engine import Connection
 
 if TYPE_CHECKING:
     from detector.alerting.grouping import CascadeGrouper
 
 from detector.alerting.manager import AlertChange, AlertManager
-from detector.alerting.notification import build_payload, post_view, routes_for
+from detector.alerting.notification import build_payload, post_view
+from detector.alerting.routing import enqueue_released, routes_for, save_cascade_changes, save_changes
 from detector.alerting.settings import AlertSettings, ChannelSettings
 from detector.volume.bucketing import EmptyRun, ServiceBuckets
 from detector.classify.base import Classifier
@@ -31,8 +30,8 @@ from detector.places.extract import PlaceFinder
 from detector.sources.matching import ServiceMatcher, ServiceRule
 from detector.records import Bucket, Detection, Post, Rejected, Verdict, text_fingerprint
 from detector.sources.base import SourceBatch
-from detector.store.alerts import latest_alerts, save_changes
-from detector.store.store import Store
+from detector.store.alerts import latest_alerts
+from detector.store.store import Store, Transaction
 from detector.timefloor import floor_time
 from detector.volume.base import VolumeDetector
 from detector.volume.registry import build_detector
@@ -260,7 +259,7 @@ class Pipeline:
         new_posts, conflicts = self.selector.select(batch, assigned=assigned, report=report)
         new_posts, verdicts = classify_posts(self.classifier, new_posts, self.places)
         observed = self.observe(new_posts, verdicts, report)
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             stored = self.store.add_posts(new_posts, verdicts, conn)
             report.quarantined += self.store.quarantine([*batch.rejected, *conflicts], conn)
             report.reasons.update(r.reason for r in [*batch.rejected, *conflicts])
@@ -282,7 +281,7 @@ class Pipeline:
     def flush(self, until: datetime, report: RunReport) -> None:
         """Close every bucket that ends by ``until`` (end of a replay, or the wall clock in a live run)."""
         observed = self.observe_flush(until)
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             save_changes(self.store, observed.changes, observed.notifications, conn)
             save_grouping(observed, conn)
             self.store.save_detector_states(self.detectors, until, conn)
@@ -433,18 +432,14 @@ class Pipeline:
             detector = self.detectors[service] = build_detector(self.detection, service)
         return detector
 
-    def _record(self, scored: list[Detection], conn: Connection | None = None) -> None:
+    def _record(self, scored: list[Detection], conn: Transaction | None = None) -> None:
         self.store.record_detections(detection_rows(scored), conn)
 
 
-def save_grouping(observed: Observation, conn: Connection) -> None:
+def save_grouping(observed: Observation, conn: Transaction) -> None:
     """Record what the grouper decided, in the batch's transaction (after the incidents themselves)."""
     if not (observed.cascades or observed.released):
         return
-    from datetime import timezone
-
-    from detector.store.cascades import enqueue_released, save_cascade_changes
-
     now = datetime.now(timezone.utc)
     enqueue_released(conn, observed.released, now)
     save_cascade_changes(conn, observed.cascades, observed.cascade_notifications, now)

@@ -225,3 +225,41 @@ class OfficialIncident:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, require_utc(value, f"OfficialIncident.{name}"))
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One service incident in a cascade."""
+
+    alert_id: str
+    service: str
+    onset: datetime
+    severity: str
+    status: str
+    declares: bool  # the service declares the cascade's cause as a dependency
+    naming_share: float  # share of its recent complaints naming the cause
+    paged: bool  # it was paged on its own before it joined (or despite inhibition)
+
+
+@dataclass(frozen=True, slots=True)
+class Cascade:
+    """Incidents of several services (or one and an upstream) that are one story, with a likely cause."""
+
+    id: str
+    likely_cause: str
+    confidence: float
+    opened_at: datetime  # the first member's onset
+    recognised_at: datetime  # when the group was formed
+    updated_at: datetime
+    status: str  # open acknowledged resolved
+    members: tuple[Member, ...]
+    evidence: Mapping[str, object]
+    resolved_at: datetime | None = None
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return tuple(m.service for m in self.members)
+
+    @property
+    def severity(self) -> str:
+        return max((m.severity for m in self.members), key=SEVERITIES.index, default="minor")

@@ -204,7 +204,9 @@ def test_acknowledging_a_resolved_incident_records_it_and_keeps_it_resolved(tmp_
 
     from detector.alerting.manager import AlertChange
     from detector.records import Alert
-    from detector.store.alerts import alert_events, load_alerts, save_changes, set_status
+    from detector.alerting.actions import set_status
+    from detector.alerting.routing import save_changes
+    from detector.store.alerts import alert_events, load_alerts
     from detector.store.store import Store
 
     store = Store(tmp_path / "d.db")

@@ -21,7 +21,9 @@ from detector.records import Alert, Detection
 from detector.runtime.assembly import build_system, run_source
 from detector.sources.replay import ReplaySettings, ReplaySource
 from detector.store import schema
-from detector.store.alerts import add_silence, alert_events, outbox_rows, requeue, save_changes, set_status
+from detector.alerting.actions import set_status
+from detector.alerting.routing import save_changes
+from detector.store.alerts import add_silence, alert_events, outbox_rows, requeue
 from detector.store.store import Store
 from tests.servers.posts import write_burst_csv
 from tests.servers.receiver import Answer, Receiver
@@ -336,7 +338,7 @@ def test_claims_symptoms_and_the_official_status_are_counted_over_the_incident(s
 
 
 def test_routes_by_service_and_severity():
-    from detector.alerting.notification import routes_for
+    from detector.alerting.routing import routes_for
 
     channels = [ChannelSettings(name="comms", url="log://"),
                 ChannelSettings(name="pager", url="log://", min_severity="major"),

@@ -23,7 +23,7 @@ from detector.cli.main import cli
 from detector.config import ConfigError, Settings, parse_settings
 from detector.records import Alert, Post, Verdict
 from detector.store import schema
-from detector.store.alerts import save_changes
+from detector.alerting.routing import save_changes
 from detector.store.store import Store
 from detector.workers.alert import AlertWorker
 from detector.workers.base import connect

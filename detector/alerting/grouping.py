@@ -34,54 +34,13 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from detector.alerting.manager import AlertChange
 from detector.alerting.settings import AlertSettings
-from detector.records import SEVERITIES, Alert
-
-if TYPE_CHECKING:  # the status stage's record; importing it at run time would load the HTTP client
-    from detector.status.base import OfficialIncident
+from detector.records import SEVERITIES, Alert, Cascade, Member, OfficialIncident
 
 UNKNOWN_CAUSE = "unknown common cause"
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """One service incident in a cascade."""
-
-    alert_id: str
-    service: str
-    onset: datetime
-    severity: str
-    status: str
-    declares: bool  # the service declares the cascade's cause as a dependency
-    naming_share: float  # share of its recent complaints naming the cause
-    paged: bool  # it was paged on its own before it joined (or despite inhibition)
-
-
-@dataclass(frozen=True, slots=True)
-class Cascade:
-    """Incidents of several services (or one and an upstream) that are one story, with a likely cause."""
-
-    id: str
-    likely_cause: str
-    confidence: float
-    opened_at: datetime  # the first member's onset
-    recognised_at: datetime  # when the group was formed
-    updated_at: datetime
-    status: str  # open acknowledged resolved
-    members: tuple[Member, ...]
-    evidence: Mapping[str, object]
-    resolved_at: datetime | None = None
-
-    @property
-    def services(self) -> tuple[str, ...]:
-        return tuple(m.service for m in self.members)
-
-    @property
-    def severity(self) -> str:
-        return max((m.severity for m in self.members), key=SEVERITIES.index, default="minor")
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,10 @@ from urllib.parse import quote
 import sqlalchemy as sa
 
 from detector.alerting.manager import AlertChange, ratio_of
-from detector.alerting.settings import AlertSettings, ChannelSettings
+from detector.alerting.settings import AlertSettings
 from detector.classify.claims import Claim
 from detector.comms.facts import IncidentFacts, Minute, gather
-from detector.records import SEVERITIES, Detection, Post, Verdict, text_fingerprint
+from detector.records import Detection, Post, Verdict, text_fingerprint
 from detector.store import schema
 from detector.store.store import Store
 
@@ -177,12 +177,3 @@ def build_payload(
         "dashboard_url": dashboard_link(settings, alert.id),
     }
     return payload
-
-
-def routes_for(change: AlertChange, channels: Sequence[ChannelSettings]) -> list[str]:
-    """Names of the channels that should hear about ``change``."""
-    rank = SEVERITIES.index(change.alert.severity)
-    return [
-        c.name for c in channels
-        if (not c.services or change.alert.service in c.services) and rank >= SEVERITIES.index(c.min_severity)
-    ]

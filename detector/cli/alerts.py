@@ -12,13 +12,14 @@ import click
 
 from detector.alerting.channels.base import Channel
 from detector.alerting.channels.registry import channel_from_url
+from detector.alerting.actions import set_status
 from detector.alerting.delivery import Sender
 from detector.alerting.manager import AlertChange
 from detector.alerting.notification import build_payload
 from detector.alerting.settings import ChannelSettings
 from detector.cli.common import db_option, load_or_default, open_store, print_alerts
 from detector.secrets import Secrets
-from detector.store.alerts import add_silence, end_silence, list_silences, outbox_rows, requeue, set_status
+from detector.store.alerts import add_silence, end_silence, list_silences, outbox_rows, requeue
 from detector.store.store import Store
 
 config_option = click.option(

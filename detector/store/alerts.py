@@ -2,9 +2,8 @@
 
 An incident change, its event and its outbox rows are written in one transaction: either the world
 learns about a change and it is recorded, or neither happens. Delivery happens later, from the outbox.
-A silence (or a maintenance window) keeps the record and drops the page: changes during one are stored
-with the reason in their event, and no outbox row is written for opening / escalating news. Resolves and
-acknowledgements still go to the channels that heard about the incident, so nothing stays open there.
+Who hears of a change (routes, silences, the resolve rule) is decided by ``detector.alerting.routing``;
+this module writes what it decided (``detector.store.ledger`` answers the questions it asks).
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from detector.alerting.manager import AlertChange
 from detector.records import Alert
 from detector.store import schema
 from detector.store.store import Store
@@ -38,8 +36,6 @@ class OutboxItem:
     last_error: str | None
     created_at: datetime | None = None
 
-# Kinds that close the loop: they go to channels that already heard of the incident, silenced or not.
-CLOSING_KINDS = ("resolved", "acknowledged")
 
 
 def _alert_row(alert: Alert) -> dict[str, Any]:
@@ -70,49 +66,21 @@ def alert_from_row(row: Any) -> Alert:
     )
 
 
-def save_changes(
-    store: Store,
-    changes: Sequence[AlertChange],
-    notifications: Iterable[tuple[AlertChange, str, dict[str, Any]]] = (),
-    conn: Connection | None = None,
-    now: datetime | None = None,
+def record_change(
+    conn: Connection, alert: Alert, kind: str, at: datetime, detail: dict[str, Any] | None = None,
+    routed: Sequence[tuple[str, dict[str, Any]]] = (), now: datetime | None = None,
 ) -> None:
-    """Record incident changes, their events, and the (change, channel, payload) notifications, atomically."""
-    if not changes:
+    """Write the incident as it is after a change of ``kind``; unless the change is a mere ``updated``, its
+    event with ``detail`` and the (channel, payload) notifications routed for it, in ``conn``'s transaction."""
+    _upsert_alert(conn, alert)
+    if kind == "updated":
         return
-    notifications = list(notifications)
-    pending: dict[int, list[tuple[str, dict[str, Any]]]] = {}
-    for change, channel, payload in notifications:
-        pending.setdefault(id(change), []).append((channel, payload))
-    if conn is None:
-        with store.engine.begin() as own:
-            return save_changes(store, changes, notifications, own, now)
-    now = now or datetime.now(timezone.utc)
-    for change in changes:
-        if change.kind == "resolved" and _stored_status(conn, change.alert.id) == "resolved":
-            continue  # resolved by hand already: the detector's own resolve is old news
-        _upsert_alert(store, conn, change.alert)
-        if change.kind == "updated":
-            continue
-        detail: dict[str, Any] | None = None
-        if change.detection is not None:
-            d = change.detection
-            detail = {"value": d.value, "expected": d.expected, "upper": d.upper, "score": d.score,
-                      "reason": d.reason, "suppressed": d.suppressed}
-        routed = pending.get(id(change), [])
-        if change.kind in CLOSING_KINDS:
-            heard = notified_channels(conn, change.alert.id)
-            routed = [(channel, payload) for channel, payload in routed if channel in heard]
-        elif routed:
-            silence = active_silence(conn, change.alert.service, change.at)
-            if silence is not None:
-                detail = {**(detail or {}), "silenced": silence}
-                routed = []
-        event_id = _insert_event(conn, change.alert.id, change.at, change.kind, detail)
-        _enqueue(conn, change.alert.id, event_id, routed, now)
+    event_id = _insert_event(conn, alert.id, at, kind, detail)
+    enqueue(conn, alert.id, event_id, routed, now or datetime.now(timezone.utc))
 
 
-def _stored_status(conn: Connection, alert_id: str) -> str | None:
+def incident_status(conn: Connection, alert_id: str) -> str | None:
+    """The incident's stored status (None: not stored yet), read inside the caller's transaction."""
     a = schema.alerts
     return conn.execute(sa.select(a.c.status).where(a.c.id == alert_id)).scalar()
 
@@ -123,7 +91,7 @@ def _insert_event(conn: Connection, alert_id: str, at: datetime, kind: str, deta
     ).inserted_primary_key[0]
 
 
-def _enqueue(conn: Connection, alert_id: str, event_id: int, routed: Sequence[tuple[str, dict[str, Any]]],
+def enqueue(conn: Connection, alert_id: str, event_id: int, routed: Sequence[tuple[str, dict[str, Any]]],
              now: datetime) -> None:
     rows = [
         {
@@ -154,7 +122,7 @@ def notified_channels(conn: Connection, alert_id: str) -> set[str]:
     return {r[0] for r in conn.execute(sa.select(o.c.channel).where(o.c.alert_id == alert_id).distinct())}
 
 
-def _upsert_alert(store: Store, conn: Connection, alert: Alert) -> None:
+def _upsert_alert(conn: Connection, alert: Alert) -> None:
     row = _alert_row(alert)
     a = schema.alerts
     stmt = (sqlite if conn.dialect.name == "sqlite" else postgresql).insert(a).values(**row)
@@ -198,16 +166,14 @@ def latest_alerts(store: Store) -> list[Alert]:
 
 def set_status(
     store: Store, alert_id: str, status: str, at: datetime, actor: str = "cli",
-    notify: Callable[[Alert], dict[str, Any]] | None = None,
+    route: Callable[[Alert, set[str]], Sequence[tuple[str, dict[str, Any]]]] | None = None,
 ) -> Alert:
-    """Acknowledge or resolve an incident by hand and record the event; when ``notify`` builds a payload
-    for the changed incident, queue it for every channel that heard of the incident (PagerDuty gets its
-    acknowledge / resolve); by default the standard payload is queued. Acknowledging a resolved incident only
-    records who reviewed it. Raise KeyError for an unknown id, ValueError when it is already in that state
-    (or resolving a resolved one)."""
+    """Acknowledge or resolve an incident by hand and record the event; ``route`` (given the changed incident
+    and the channels that heard of it) names the notifications to queue, in the same transaction.
+    Acknowledging a resolved incident only records who reviewed it (it stays resolved; nothing is queued).
+    Raise KeyError for an unknown id, ValueError when it is already in that state (or resolving a resolved
+    one). ``detector.alerting.actions.set_status`` is what on-call's commands call."""
     kind = "acknowledged" if status == "acknowledged" else "resolved"
-    if notify is None:
-        notify = _manual_payload(store, kind, at, actor)
     with store.engine.begin() as conn:
         row = conn.execute(sa.select(schema.alerts).where(schema.alerts.c.id == alert_id)).first()
         if row is None:
@@ -231,20 +197,9 @@ def set_status(
         event_id = _insert_event(conn, alert_id, at, kind, {"by": actor, "manual": True})
         row = conn.execute(sa.select(schema.alerts).where(schema.alerts.c.id == alert_id)).first()
         alert = alert_from_row(row)
-        if notify is not None:
-            payload = notify(alert)
-            _enqueue(conn, alert_id, event_id, [(c, payload) for c in sorted(notified_channels(conn, alert_id))], at)
+        if route is not None:
+            enqueue(conn, alert_id, event_id, route(alert, notified_channels(conn, alert_id)), at)
     return alert
-
-
-def _manual_payload(store: Store, kind: str, at: datetime, actor: str) -> Callable[[Alert], dict[str, Any]]:
-    def build(alert: Alert) -> dict[str, Any]:
-        from detector.alerting.notification import build_payload
-        from detector.alerting.settings import AlertSettings
-
-        return {**build_payload(store, AlertChange(kind, alert, at), AlertSettings()), "by": actor}
-
-    return build
 
 
 def alert_events(store: Store, alert_id: str) -> list[dict[str, Any]]:

@@ -1,24 +1,23 @@
-"""Persisting cascades: the group, its members, its events and its notifications (decided by
-``detector.alerting.grouping``; this module only records and reads them).
+"""Persisting cascades: the group, its members, its events and its notifications (formed by
+``detector.alerting.grouping``, routed by ``detector.alerting.routing``; this module only records and reads
+them).
 
 A cascade's notification goes through the same outbox as an incident's, with the cascade id where the
-incident id goes, so delivery, ordering, retries and dead letters work unchanged. Acknowledging or
-resolving a cascade acts on every member incident and tells the channels that heard of the cascade.
+incident id goes, so delivery, ordering, retries and dead letters work unchanged.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from detector.alerting.grouping import Cascade, CascadeChange, Member
-from detector.alerting.manager import AlertChange
+from detector.records import Cascade, Member
 from detector.store import schema
-from detector.store.alerts import _enqueue, active_silence, notified_channels, set_status
+from detector.store.alerts import enqueue
 from detector.store.store import Store
 
 
@@ -32,62 +31,45 @@ def _cascade_row(c: Cascade) -> dict[str, Any]:
             "updated_at": c.updated_at, "resolved_at": c.resolved_at, "evidence": dict(c.evidence)}
 
 
-def save_cascade_changes(
-    conn: Connection, changes: Sequence[CascadeChange],
-    notifications: Iterable[tuple[CascadeChange, str, dict[str, Any]]], now: datetime,
+def cascade_status(conn: Connection, cascade_id: str) -> str | None:
+    """The cascade's stored status (None: not stored yet), read inside the caller's transaction."""
+    c = schema.cascades
+    return conn.execute(sa.select(c.c.status).where(c.c.id == cascade_id)).scalar()
+
+
+def record_cascade_change(
+    conn: Connection, cascade: Cascade, kind: str, at: datetime, detail: dict[str, Any],
+    routed: Sequence[tuple[str, dict[str, Any]]], now: datetime,
 ) -> None:
-    """Record cascade changes, their members and events, and queue their notifications (in the caller's
-    transaction, after the member incidents were written)."""
-    pending: dict[int, list[tuple[str, dict[str, Any]]]] = {}
-    for change, channel, payload in notifications:
-        pending.setdefault(id(change), []).append((channel, payload))
+    """Write the cascade and its members as they are after a change of ``kind``, its event with ``detail`` and
+    the (channel, payload) notifications routed for it (in the caller's transaction, after the member
+    incidents were written). A running grouper does not know that on-call acknowledged: the ack is kept."""
     c, m = schema.cascades, schema.cascade_members
-    for change in changes:
-        stored = conn.execute(sa.select(c.c.status).where(c.c.id == change.cascade.id)).scalar()
-        if change.kind in ("resolved", "closed") and stored == "resolved":
-            continue  # resolved by hand already: the detector's own resolve is old news
-        row = _cascade_row(change.cascade)
-        stmt = _insert(conn, c).values(**row)
-        keep = ("id", "recognised_at", "status")
-        status = sa.case((sa.and_(c.c.status == "acknowledged", stmt.excluded.status == "open"), "acknowledged"),
-                         else_=stmt.excluded.status)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["id"], set_={**{k: stmt.excluded[k] for k in row if k not in keep}, "status": status}))
-        for member in change.cascade.members:
-            values = {"alert_id": member.alert_id, "cascade_id": change.cascade.id, "service": member.service,
-                      "onset": member.onset, "declares": member.declares, "naming_share": member.naming_share,
-                      "paged": member.paged}
-            ins = _insert(conn, m).values(**values)
-            conn.execute(ins.on_conflict_do_update(
-                index_elements=["alert_id"], set_={k: ins.excluded[k] for k in values if k != "alert_id"}))
-        routed = pending.get(id(change), [])
-        if change.kind == "resolved":
-            heard = notified_channels(conn, change.cascade.id)
-            routed = [(ch, p) for ch, p in routed if ch in heard]
-        detail: dict[str, Any] = {"services": list(change.cascade.services), "confidence": change.cascade.confidence}
-        if routed and change.kind == "opened":
-            silenced = [active_silence(conn, s, change.at) for s in change.cascade.services]
-            if all(silenced):
-                detail["silenced"] = silenced[0]
-                routed = []
-        event_id = conn.execute(schema.cascade_events.insert().values(
-            cascade_id=change.cascade.id, at=change.at, kind=change.kind, detail=detail)).inserted_primary_key[0]
-        _enqueue(conn, change.cascade.id, event_id, routed, now)
+    row = _cascade_row(cascade)
+    stmt = _insert(conn, c).values(**row)
+    keep = ("id", "recognised_at", "status")
+    status = sa.case((sa.and_(c.c.status == "acknowledged", stmt.excluded.status == "open"), "acknowledged"),
+                     else_=stmt.excluded.status)
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=["id"], set_={**{k: stmt.excluded[k] for k in row if k not in keep}, "status": status}))
+    for member in cascade.members:
+        values = {"alert_id": member.alert_id, "cascade_id": cascade.id, "service": member.service,
+                  "onset": member.onset, "declares": member.declares, "naming_share": member.naming_share,
+                  "paged": member.paged}
+        ins = _insert(conn, m).values(**values)
+        conn.execute(ins.on_conflict_do_update(
+            index_elements=["alert_id"], set_={k: ins.excluded[k] for k in values if k != "alert_id"}))
+    event_id = conn.execute(schema.cascade_events.insert().values(
+        cascade_id=cascade.id, at=at, kind=kind, detail=detail)).inserted_primary_key[0]
+    enqueue(conn, cascade.id, event_id, routed, now)
 
 
-def enqueue_released(conn: Connection, released: Iterable[tuple[AlertChange, str, dict[str, Any]]],
-                     now: datetime) -> None:
-    """Queue the notifications of incident changes that were held for a cascade that did not form: their
-    events were recorded when they happened; the notification goes out now, under that event."""
+def latest_event_id(conn: Connection, alert_id: str, kind: str) -> int | None:
+    """The id of the incident's latest event of ``kind`` (None: there is none)."""
     e = schema.alert_events
-    for change, channel, payload in released:
-        event_id = conn.execute(
-            sa.select(e.c.id).where(e.c.alert_id == change.alert.id, e.c.kind == change.kind)
-            .order_by(e.c.id.desc()).limit(1)
-        ).scalar()
-        if event_id is None or active_silence(conn, change.alert.service, change.at) is not None:
-            continue
-        _enqueue(conn, change.alert.id, event_id, [(channel, payload)], now)
+    return conn.execute(
+        sa.select(e.c.id).where(e.c.alert_id == alert_id, e.c.kind == kind).order_by(e.c.id.desc()).limit(1)
+    ).scalar()
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -134,40 +116,17 @@ def cascade_events(store: Store, cascade_id: str) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in conn.execute(sa.select(e).where(e.c.cascade_id == cascade_id).order_by(e.c.id))]
 
 
-def set_cascade_status(
-    store: Store, cascade_id: str, status: str, at: datetime, actor: str,
-    notify: Callable[[Cascade, str], dict[str, Any]] | None = None,
-) -> Cascade:
-    """Acknowledge or resolve a cascade and every member incident not already in that state; queue the
-    cascade's acknowledge / resolve for the channels that heard of it. KeyError: no such cascade;
-    ValueError: it is already in that state."""
+def mark_cascade(store: Store, cascade_id: str, status: str, at: datetime, actor: str) -> int:
+    """Record on-call's acknowledge or resolve of the cascade itself (its members are incidents, marked one
+    by one); return the event's id, for the notification ``detector.alerting.cascade_actions`` queues."""
     kind = "acknowledged" if status == "acknowledged" else "resolved"
-    found = {c.id: c for c in load_cascades(store)}.get(cascade_id)
-    if found is None:
-        raise KeyError(cascade_id)
-    if found.status == status or found.status == "resolved":
-        raise ValueError(f"cascade {cascade_id} is already {found.status}")
-    for member in found.members:
-        if member.status == "resolved" or member.status == status:
-            continue
-        try:
-            set_status(store, member.alert_id, status, at, actor=actor,
-                       notify=None if member.paged else (lambda alert: {}))
-        except ValueError:
-            pass  # changed meanwhile
     c = schema.cascades
     values: dict[str, Any] = {"status": status, "updated_at": at}
     values["acknowledged_at" if kind == "acknowledged" else "resolved_at"] = at
     with store.engine.begin() as conn:
         conn.execute(sa.update(c).where(c.c.id == cascade_id).values(**values))
-        event_id = conn.execute(schema.cascade_events.insert().values(
+        return conn.execute(schema.cascade_events.insert().values(
             cascade_id=cascade_id, at=at, kind=kind, detail={"by": actor, "manual": True})).inserted_primary_key[0]
-    done = {x.id: x for x in load_cascades(store)}[cascade_id]
-    if notify is not None:
-        payload = notify(done, kind)
-        with store.engine.begin() as conn:
-            _enqueue(conn, cascade_id, event_id, [(ch, payload) for ch in sorted(notified_channels(conn, cascade_id))], at)
-    return done
 
 
 def interrupted(store: Store, open_cascades: Sequence[str], linked_services: Iterable[str]) -> tuple[list[str], list]:

@@ -11,7 +11,7 @@ import pickle
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, ContextManager, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,6 +21,10 @@ from detector.records import Bucket, Post, Rejected, Verdict
 from detector.store import schema
 from detector.store.database import create_engine, migrate, upsert
 from detector.timefloor import floor_time
+
+
+# An open write transaction: every write of one batch takes the same one, so the batch commits whole or not at all.
+Transaction = Connection
 
 
 def _utcnow() -> datetime:
@@ -50,6 +54,11 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def transaction(self) -> ContextManager[Transaction]:
+        """A write transaction (``with store.transaction() as tx:``): committed when the block ends, rolled
+        back when it raises."""
+        return self.engine.begin()
 
     # -- inserts -----------------------------------------------------------------------------------
     def _insert_ignoring(self, table: sa.Table, *conflict: str):

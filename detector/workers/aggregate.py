@@ -25,7 +25,7 @@ from detector.bus.streams import VERDICTS, Message
 from detector.pipeline import Observation, Pipeline, RunReport, detection_rows
 from detector.records import Post, Verdict
 from detector.runtime.assembly import known_claims
-from detector.store.alerts import save_changes
+from detector.alerting.routing import save_changes
 from detector.workers.base import Worker
 from detector.store.leases import Lease, LeaseLost, load_checkpoint, save_checkpoint
 
