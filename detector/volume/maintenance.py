@@ -1,13 +1,13 @@
-"""Known events: which maintenance window, if any, covers a bucket (one-off or recurring cron windows)."""
+"""Known events: the maintenance windows of the configuration (one-off or recurring cron windows), and
+which of them, if any, covers a bucket."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
-if TYPE_CHECKING:
-    from detector.volume.settings import MaintenanceWindow
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))  # minute hour day month weekday (0 = Sunday)
 _CRON_NAMES = ("minute", "hour", "day", "month", "weekday")
@@ -44,6 +44,42 @@ def parse_cron(expression: str) -> tuple[frozenset[int], ...]:
     return tuple(parsed)
 
 
+class MaintenanceWindow(BaseModel):
+    """A known event (maintenance, a TV premiere) during which alerts are recorded as suppressed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service: str | None = Field(None, description="Service the window applies to; empty means every service.")
+    start: datetime | None = Field(None, description="Start of a one-off window (timezone-aware, UTC if naive).")
+    end: datetime | None = Field(None, description="End (exclusive) of a one-off window.")
+    cron: str | None = Field(
+        None,
+        description="Recurring start as a 5-field cron expression in UTC ('minute hour day month weekday', "
+        "numbers, '*', lists, ranges and '/step'), e.g. '0 2 * * 2' for Tuesdays 02:00.",
+    )
+    duration_minutes: float | None = Field(None, gt=0, description="Length of each recurring window, in minutes.")
+    reason: str = Field("maintenance", description="Why alerts are suppressed; shown on the suppressed detection.")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> MaintenanceWindow:
+        if self.cron is not None:
+            if self.duration_minutes is None:
+                raise ValueError("a recurring window needs duration_minutes next to cron")
+            parse_cron(self.cron)  # raises ValueError with the offending field
+        elif self.start is None or self.end is None:
+            raise ValueError("a maintenance window needs start and end, or cron and duration_minutes")
+        elif self.end <= self.start:
+            raise ValueError(f"maintenance window ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
 def _cron_matches(fields: tuple[frozenset[int], ...], moment: datetime) -> bool:
     minute, hour, day, month, weekday = fields
     return (
@@ -55,7 +91,7 @@ def _cron_matches(fields: tuple[frozenset[int], ...], moment: datetime) -> bool:
     )
 
 
-def _recurring_covers(window: "MaintenanceWindow", start: datetime, end: datetime) -> bool:
+def _recurring_covers(window: MaintenanceWindow, start: datetime, end: datetime) -> bool:
     """True when some firing of the cron window, lasting duration_minutes, overlaps [start, end)."""
     fields = parse_cron(window.cron or "")
     duration = timedelta(minutes=window.duration_minutes or 0)
@@ -70,7 +106,7 @@ def _recurring_covers(window: "MaintenanceWindow", start: datetime, end: datetim
 
 
 def suppression_reason(
-    windows: Sequence["MaintenanceWindow"], service: str, start: datetime, end: datetime
+    windows: Sequence[MaintenanceWindow], service: str, start: datetime, end: datetime
 ) -> str | None:
     """Return the reason of the first window that overlaps [start, end) for ``service``, else None."""
     start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)

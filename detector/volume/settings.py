@@ -9,12 +9,15 @@ numbers we report are the numbers a user gets.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from detector.records import Bucket
+from detector.volume.maintenance import MaintenanceWindow
+
+__all__ = ["MaintenanceWindow", "Metric", "VolumeSettings", "metric_value"]  # the window is the config's too
 
 Metric = Literal["outage_people", "outage_reports", "complaint_people", "mentions", "people", "complaints",
                  "complaint_share"]
@@ -25,46 +28,6 @@ def metric_value(bucket: Bucket, metric: str) -> float:
     if metric == "complaint_share":
         return bucket.complaint_share
     return float(getattr(bucket, metric))
-
-
-class MaintenanceWindow(BaseModel):
-    """A known event (maintenance, a TV premiere) during which alerts are recorded as suppressed."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    service: str | None = Field(None, description="Service the window applies to; empty means every service.")
-    start: datetime | None = Field(None, description="Start of a one-off window (timezone-aware, UTC if naive).")
-    end: datetime | None = Field(None, description="End (exclusive) of a one-off window.")
-    cron: str | None = Field(
-        None,
-        description="Recurring start as a 5-field cron expression in UTC ('minute hour day month weekday', "
-        "numbers, '*', lists, ranges and '/step'), e.g. '0 2 * * 2' for Tuesdays 02:00.",
-    )
-    duration_minutes: float | None = Field(None, gt=0, description="Length of each recurring window, in minutes.")
-    reason: str = Field("maintenance", description="Why alerts are suppressed; shown on the suppressed detection.")
-
-    @field_validator("start", "end")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        from datetime import timezone
-
-        if value is None:
-            return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> "MaintenanceWindow":
-        if self.cron is not None:
-            if self.duration_minutes is None:
-                raise ValueError("a recurring window needs duration_minutes next to cron")
-            from detector.volume.maintenance import parse_cron
-
-            parse_cron(self.cron)  # raises ValueError with the offending field
-        elif self.start is None or self.end is None:
-            raise ValueError("a maintenance window needs start and end, or cron and duration_minutes")
-        elif self.end <= self.start:
-            raise ValueError(f"maintenance window ends ({self.end}) before it starts ({self.start})")
-        return self
 
 
 class VolumeSettings(BaseModel):
