@@ -74,6 +74,24 @@ def test_status_page_failures_are_reported_not_raised_raw() -> None:
             source.incidents()
 
 
+def test_a_status_page_keeps_the_source_contract() -> None:
+    """Polled like any source: a batch with the incidents (no posts, no cursor), and ``last`` saying how the
+    poll went and when to poll again; a failed poll yields nothing and is reported, not raised."""
+    page = FakeStatusPage([incident("open1", "Elevated errors", T0)])
+    with page.server:
+        source = build_status_source(StatusPageSettings(name="openai", service="ChatGPT", url=page.url,
+                                                        interval_seconds=60))
+        (batch,) = list(source.batches(None))
+        assert [i.external_id for i in batch.official] == ["open1"] and batch.posts == () and batch.cursor is None
+        assert source.last.error is None and source.last.new == 1 and 54 <= source.last.wait <= 66
+        assert source.last.requests == 2  # incidents.json and summary.json
+        page.server.fail_next(TOO_MANY)
+        assert list(source.batches(None)) == []
+        assert source.last.kind == "rate_limited" and source.last.wait >= 7 and "429" in source.last.error
+        page.server.fail_next(MALFORMED)
+        assert list(source.batches(None)) == [] and source.last.kind == "malformed"
+
+
 def test_lead_lag_never_posted_and_missed() -> None:
     ours = [_alert("ChatGPT", T0), _alert("ChatGPT", T0 + timedelta(days=1)), _alert("API", T0 + timedelta(hours=2)),
             _alert("ChatGPT", T0 + timedelta(days=3))]

@@ -182,7 +182,8 @@ def _replay(settings: Settings, replay_settings: ReplaySettings, *, notify=(), r
     system = build_system(settings, notify=notify)
     try:
         if status_pages:
-            from detector.status.once import poll_once, status_pages_of
+            from detector.status.once import poll_once
+            from detector.status.pages import status_pages_of
 
             pages = status_pages_of(settings)
             stored, failed = poll_once(system.store, pages)

@@ -29,8 +29,6 @@ from detector.pipeline import RunReport
 from detector.records import Post, Verdict
 from detector.runtime.assembly import System
 from detector.sources.base import Source
-from detector.sources.polling import PollingSource
-from detector.status.base import StatusSource
 from detector.store.alerts import open_counts, outbox_counts
 from detector.store.official import save_official
 from detector.timefloor import floor_time
@@ -58,9 +56,9 @@ class TimedClassifier(Classifier):
 
 @dataclass
 class Job:
-    """One thing the scheduler polls: a post source or a status source, and when it is due next."""
+    """One source the scheduler polls (of posts, or a status page), and when it is due next."""
 
-    source: Source | StatusSource
+    source: Source
     assigned: str | None = None
     due: float = 0.0
     finite: bool = False  # read once, then retired
@@ -171,30 +169,28 @@ class LiveRunner:
 
     # -- one poll -----------------------------------------------------------------------------------
     def _cursor(self, job: Job) -> str | None:
-        return None if isinstance(job.source, StatusSource) else self.system.store.cursor(job.name)
+        return self.system.store.cursor(job.name)
 
     @staticmethod
     def _fetch(job: Job, cursor: str | None) -> list:
-        """On a fetch thread: the whole poll, the source's batches (from ``cursor``) or its incidents.
-        Touches only the source, never the store."""
-        if isinstance(job.source, StatusSource):
-            return job.source.incidents()
+        """On a fetch thread: the whole poll, the source's batches from ``cursor``. Touches only the
+        source, never the store."""
         return list(job.source.batches(cursor))
 
     def poll(self, job: Job, fetched: Future | None = None) -> None:
-        """Process one poll of ``job``: what a fetch thread brought back (``fetched``), or fetch it here."""
-        if isinstance(job.source, StatusSource):
-            self._poll_status(job, fetched)
-        else:
-            self._poll_posts(job, fetched)
-
-    def _poll_posts(self, job: Job, fetched: Future | None = None) -> None:
+        """Process one poll of ``job``: what a fetch thread brought back (``fetched``), or fetch it here.
+        Every source is handled alike: its batches go to the pipeline (posts and their cursor) and the
+        store (a status page's incidents), and a polled source's ``last`` says how the poll went and when to
+        poll again."""
         source, name = job.source, job.name
         before = RunReport()
+        official = 0
         try:
-            batches = fetched.result() if fetched is not None else source.batches(self.system.store.cursor(name))
+            batches = fetched.result() if fetched is not None else source.batches(self._cursor(job))
             for batch in batches:
                 self.system.pipeline.process(batch, source=name, assigned=job.assigned, report=before)
+                # a status page's incidents: stored here, whichever pipeline (in process, or the bus) takes posts
+                official += save_official(self.system.store, batch.official)
         except Exception as error:  # a source bug must not stop the others; it is retried with backoff
             log.error("source %s failed: %s", name, self.system.secrets.mask(f"{type(error).__name__}: {error}"))
             job.due = self.clock() + self.settings.error_wait_seconds
@@ -208,8 +204,10 @@ class LiveRunner:
         self.report.late += before.late
         self.report.reasons.update(before.reasons)
         self.report.changes += before.changes
-        if isinstance(source, PollingSource):
-            result = source.last
+        if official:
+            self.metrics.inc("detector_official_incidents_seen_total", official, source=name)
+        result = source.last
+        if result is not None:
             job.due = self.clock() + result.wait
             self.metrics.inc("detector_source_requests_total", result.requests, source=name)
             if result.gaps:
@@ -221,29 +219,6 @@ class LiveRunner:
             job.done = job.finite
             job.due = self.clock() + self.settings.tick_seconds
             self._count(name, before, ok=True)
-
-    def _poll_status(self, job: Job, fetched: Future | None = None) -> None:
-        from detector.sources.polite import MalformedResponse, SourceUnavailable
-
-        source: StatusSource = job.source  # type: ignore[assignment]
-        try:
-            incidents = fetched.result() if fetched is not None else source.incidents()
-        except (SourceUnavailable, MalformedResponse) as error:
-            wait = getattr(error, "wait", None)
-            job.due = self.clock() + max(wait or 0.0, source.backoff.failed())
-            kind = getattr(error, "kind", "malformed")
-            self._count(job.name, RunReport(), ok=False, kind=kind, error=str(error))
-            log.warning("status source %s: %s", job.name, error)
-            return
-        except Exception as error:
-            job.due = self.clock() + max(self.settings.error_wait_seconds, source.backoff.failed())
-            self._count(job.name, RunReport(), ok=False, kind="crash", error=str(error))
-            log.error("status source %s failed: %s", job.name, self.system.secrets.mask(str(error)))
-            return
-        save_official(self.system.store, incidents)
-        self.metrics.inc("detector_official_incidents_seen_total", len(incidents), source=job.name)
-        job.due = self.clock() + source.backoff.quiet(source.settings.interval_seconds)
-        self._count(job.name, RunReport(), ok=True)
 
     def _count(self, name: str, report: RunReport, *, ok: bool, kind: str | None = None, error: str | None = None) -> None:
         m = self.metrics
@@ -277,34 +252,15 @@ class LiveRunner:
                              {(("status", status),): float(count) for status, count in outbox_counts(store).items()})
 
 
-def status_settings_for_services(system: System) -> list[Any]:
-    """A status source for every service's ``status_page`` that no ``statuspage`` source already covers."""
-    from detector.status.base import StatusPageSettings
-
-    settings = system.settings
-    covered = {(s.service, s.url.rstrip("/")) for s in settings.sources if isinstance(s, StatusPageSettings)}
-    out = []
-    for service in settings.services:
-        url = (service.status_page or "").rstrip("/")
-        if not url or (service.name, url) in covered or not settings.run.status_pages:
-            continue
-        kind = "feed" if url.lower().endswith((".rss", ".atom", ".xml")) else "atlassian"
-        out.append(StatusPageSettings(name=f"status:{service.name}", service=service.name, url=url, format=kind))
-    if settings.run.status_pages:  # the upstreams' pages: evidence for cascades (detector.alerting.grouping)
-        from detector.upstreams import upstream_status_settings
-
-        out += [s for s in upstream_status_settings(settings.watched_upstreams())
-                if (s.service, s.url) not in covered]
-    return out
-
-
 def build_jobs(system: System, **options: Any) -> list[Job]:
-    """One job per configured source (and per service status page), each built by the module that declares
+    """One job per configured source (and per implied status page), each built by the module that declares
     its type (``sources.registry``), with searches left empty filled from the watched services' terms."""
     from detector.sources.registry import KINDS
+    from detector.status.pages import implied_status_pages
 
+    implied = implied_status_pages(system.settings) if system.settings.run.status_pages else []
     jobs: list[Job] = []
-    for settings in [*system.settings.sources, *status_settings_for_services(system)]:
+    for settings in [*system.settings.sources, *implied]:
         build = KINDS[settings.type].build
         if build is None:
             log.warning("skipping %s source %s: it is not polled live (`detector replay` reads recorded files)",
@@ -317,6 +273,4 @@ def build_jobs(system: System, **options: Any) -> list[Job]:
 
 def close_jobs(jobs: Sequence[Job]) -> None:
     for job in jobs:
-        close = getattr(job.source, "close", None)
-        if close is not None:
-            close()
+        job.source.close()

@@ -22,7 +22,7 @@ from detector.pseudonym import Pseudonymiser
 from detector.records import Post, Rejected
 from detector.secrets import Secrets
 from detector.backoff import Backoff
-from detector.sources.base import Source, SourceBatch
+from detector.sources.base import PollResult, Source, SourceBatch
 from detector.sources.live_settings import LiveSourceSettings
 from detector.sources.polite import (
     PoliteClient,
@@ -49,19 +49,6 @@ class Entry:
     id: str
     t: float
     item: Post | Rejected | None
-
-
-@dataclass(frozen=True, slots=True)
-class PollResult:
-    """How the last poll went, for the scheduler (when to poll again) and the metrics."""
-
-    new: int
-    wait: float
-    error: str | None = None
-    kind: str | None = None
-    requests: int = 0
-    newest: float | None = None  # time of the newest item handed over
-    gaps: int = 0  # streams that hit max_items before reaching their watermark: older items may be missed
 
 
 class PollingSource(Source):

@@ -1,7 +1,9 @@
-"""The status-source contract: a poll returns the provider's incidents as it reports them now.
+"""Status pages as sources: a poll yields one batch with the provider's incidents as it reports them now.
 
 Status pages are small and list their recent incidents whole, so there is no cursor: every poll upserts
 what the page shows (an incident's status and resolution change over time) keyed by (source, external_id).
+A format (``atlassian``, ``feed``) only says how to read the page's incidents; polling, backoff and
+reporting how the poll went are the ``Source`` contract's, kept here once.
 """
 
 from __future__ import annotations
@@ -9,14 +11,15 @@ from __future__ import annotations
 import logging
 import random
 import time
-from abc import ABC, abstractmethod
-from typing import Any, Callable, Literal, Self, Sequence
+from abc import abstractmethod
+from typing import Any, Callable, Iterator, Literal, Self, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from detector.records import OfficialIncident
 from detector.backoff import Backoff
-from detector.sources.polite import PoliteClient, RequestBudget
+from detector.sources.base import PollResult, Source, SourceBatch
+from detector.sources.polite import MalformedResponse, PoliteClient, RequestBudget, SourceUnavailable
 
 log = logging.getLogger("detector.status")
 
@@ -43,7 +46,7 @@ class StatusPageSettings(BaseModel):
         return self
 
 
-class StatusSource(ABC):
+class StatusSource(Source):
     """A provider's status page or feed, polled for its incidents."""
 
     def __init__(
@@ -65,6 +68,22 @@ class StatusSource(ABC):
     @abstractmethod
     def incidents(self) -> list[OfficialIncident]:
         """The incidents the provider lists now; raises SourceUnavailable or MalformedResponse."""
+
+    def batches(self, cursor: str | None) -> Iterator[SourceBatch]:
+        """One poll: a batch with the incidents the page lists now (``cursor`` is unused: the page is read
+        whole). An unreachable or unreadable page yields nothing and says so in ``last``, with the wait."""
+        requests = self.client.requests
+        try:
+            incidents = self.incidents()
+        except (SourceUnavailable, MalformedResponse) as error:
+            log.warning("status source %s: %s", self.name, error)
+            wait = max(getattr(error, "wait", None) or 0.0, self.backoff.failed())
+            self.last = PollResult(new=0, wait=wait, error=str(error), kind=getattr(error, "kind", "malformed"),
+                                   requests=self.client.requests - requests)
+            return
+        self.last = PollResult(new=len(incidents), wait=self.backoff.quiet(self.settings.interval_seconds),
+                               requests=self.client.requests - requests)
+        yield SourceBatch(posts=(), official=tuple(incidents))
 
     def close(self) -> None:
         self.client.close()
