@@ -12,16 +12,13 @@ from datetime import timedelta
 from typing import Any, Mapping, Sequence
 from urllib.parse import quote
 
-import sqlalchemy as sa
-
 from detector.alerting.manager import AlertChange, ratio_of
 from detector.alerting.settings import AlertSettings
 from detector.classify.claims import Claim
 from detector.comms.facts import IncidentFacts, Minute, gather
 from detector.records import Detection, Post, Verdict, text_fingerprint
-from detector.store import schema
+from detector.store.official import official_overlapping
 from detector.store.store import Store
-
 
 
 def post_view(post: Post, verdict: Verdict) -> dict[str, Any]:
@@ -56,48 +53,30 @@ def evidence_posts(
 
 
 def _stored_posts(store: Store, keys: Sequence[str]) -> list[dict[str, Any]]:
+    """The stored posts behind ``keys``, as notifications show them (``detector.store.posts`` reads them)."""
     if not keys:
         return []
-    p, v = schema.posts, schema.verdicts
-    pairs = [tuple(key.split(":", 1)) for key in keys]
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(p.c.source, p.c.source_id, p.c.created_at, p.c.text, p.c.author, p.c.url,
-                      v.c.complaint_p, v.c.symptom, v.c.claim)
-            .select_from(p.outerjoin(v, v.c.post_id == p.c.id))
-            .where(sa.tuple_(p.c.source, p.c.source_id).in_(pairs))
-        ).all()
-    found = {(r.source, r.source_id): r for r in rows}
-    out = []
-    for pair in pairs:
-        r = found.get(pair)
-        if r is None:
-            continue
-        out.append({
-            "source": r.source, "id": r.source_id, "created_at": r.created_at.isoformat(),
-            "text": r.text[:500], "author": r.author, "url": r.url,
-            "complaint_p": r.complaint_p, "symptom": r.symptom, "claim": r.claim,
-        })
-    return out
+    # store.posts also builds the dashboard's frames (pandas): loaded when a notification is built, not at start
+    from detector.store.posts import evidence_posts as stored_evidence
+
+    return [{
+        "source": r["source"], "id": r["source_id"], "created_at": r["created_at"].isoformat(),
+        "text": r["text"][:500], "author": r["author"], "url": r["url"],
+        "complaint_p": r["complaint_p"], "symptom": r["symptom"], "claim": r["claim"],
+    } for r in stored_evidence(store, keys)]
 
 
 def official_status(store: Store, change: AlertChange) -> dict[str, Any] | None:
-    """The provider's own incident overlapping this one, from its status page, if one is known."""
-    o = schema.official_incidents
+    """The provider's own incident overlapping this one (the latest to start by ``change.at``, by the one
+    overlap rule of ``detector.store.official``), from its status page, if one is known."""
     alert = change.alert
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            sa.select(o.c.title, o.c.status, o.c.impact, o.c.url, o.c.started_at, o.c.resolved_at)
-            .where(o.c.service == alert.service, o.c.started_at <= change.at)
-            .where(sa.or_(o.c.resolved_at.is_(None), o.c.resolved_at >= alert.opened_at))
-            .order_by(o.c.started_at.desc())
-            .limit(1)
-        ).first()
-    if row is None:
+    overlapping = official_overlapping(store, alert.service, alert.opened_at, change.at)
+    if not overlapping:
         return None
-    return {"title": row.title, "status": row.status, "impact": row.impact, "url": row.url,
-            "started_at": row.started_at.isoformat(),
-            "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None}
+    row = overlapping[-1]
+    return {"title": row["title"], "status": row["status"], "impact": row["impact"], "url": row["url"],
+            "started_at": row["started_at"].isoformat(),
+            "resolved_at": row["resolved_at"].isoformat() if row["resolved_at"] else None}
 
 
 def dashboard_link(settings: AlertSettings, alert_id: str) -> str | None:
