@@ -194,3 +194,18 @@ def test_the_labelling_queue_shows_a_copied_text_once(tmp_path):
         for flt in (e.PostFilter(service="Lumen"), e.PostFilter()):
             queue = e.labelling_queue(store, flt, size=5)
             assert len(queue) == 2 and queue["post_id"].is_unique, queue[["post_id", "text"]]
+
+
+def test_the_one_evidence_query_keeps_the_order_asked_each_key_once(store, built):
+    """``detector.store.posts.evidence_posts`` (what notifications and the alerts page both read): the
+    stored posts of the keys in the order given, a repeated key once, an unknown or malformed key left out;
+    the page shows them oldest first."""
+    from detector.store.posts import evidence_posts
+
+    keys = list(q.incident(store, built.open_incident)["evidence"])
+    asked = [keys[2], keys[0], "nowhere:1", keys[2], "no-colon", keys[1]]
+    rows = evidence_posts(store, asked)
+    assert [f"{r['source']}:{r['source_id']}" for r in rows] == [keys[2], keys[0], keys[1]]
+    assert set(rows[0]) >= {"post_id", "created_at", "text", "author", "url", "complaint_p", "symptom", "claim"}
+    page = q.evidence_posts(store, asked)
+    assert page["created_at"].is_monotonic_increasing and len(page) == 3 and "link" in page

@@ -142,3 +142,31 @@ def test_leadtime_without_a_status_page_says_so_not_never_posted(tmp_path: Path)
     assert "no status page read" in table.output and "never posted" not in table.output
     data = json.loads(CliRunner().invoke(cli, ["leadtime", "--db", str(db), "--format", "json"]).output)
     assert data["incidents"][0]["status_page"] is False
+
+
+def test_the_one_overlap_rule_for_official_incidents(tmp_path: Path) -> None:
+    """An official incident overlaps [since, until) when it started before ``until`` and was not resolved
+    before ``since`` (still open counts): the dashboard's chart, the report and the comms facts all read
+    ``official_overlapping``, so they list the same incidents for the same range."""
+    from dashboard.queries import official_incidents
+    from detector.store.facts import official_rows
+    from detector.store.official import official_overlapping
+
+    since, until = T0, T0 + timedelta(hours=1)
+    cases = {
+        "ended-before": (T0 - timedelta(hours=2), T0 - timedelta(seconds=1)),
+        "ended-at-since": (T0 - timedelta(hours=2), T0),
+        "still-open": (T0 - timedelta(days=1), None),
+        "inside": (T0 + timedelta(minutes=10), T0 + timedelta(minutes=20)),
+        "starts-at-until": (until, None),
+        "starts-after": (until + timedelta(minutes=1), None),
+    }
+    with Store(tmp_path / "o.db") as store:
+        save_official(store, [OfficialIncident(service="ChatGPT", source="status", external_id=name, title=name,
+                                               started_at=started, updated_at=started, resolved_at=resolved)
+                              for name, (started, resolved) in cases.items()])
+        save_official(store, [_official("API", T0 + timedelta(minutes=5), "other-service")])
+        found = [row["external_id"] for row in official_overlapping(store, "ChatGPT", since, until)]
+        assert found == ["still-open", "ended-at-since", "inside"]  # oldest first
+        assert official_incidents(store, "ChatGPT", since, until)["external_id"].tolist() == found
+        assert [row["title"] for row in official_rows(store, "ChatGPT", since, until)] == found
