@@ -18,6 +18,7 @@ from detector.classify.claims import Claim
 from detector.comms.facts import IncidentFacts, Minute, gather
 from detector.records import Detection, Post, Verdict, text_fingerprint
 from detector.store.official import official_overlapping
+from detector.store.posts import evidence_posts as stored_evidence
 from detector.store.store import Store
 
 
@@ -56,9 +57,6 @@ def _stored_posts(store: Store, keys: Sequence[str]) -> list[dict[str, Any]]:
     """The stored posts behind ``keys``, as notifications show them (``detector.store.posts`` reads them)."""
     if not keys:
         return []
-    # store.posts also builds the dashboard's frames (pandas): loaded when a notification is built, not at start
-    from detector.store.posts import evidence_posts as stored_evidence
-
     return [{
         "source": r["source"], "id": r["source_id"], "created_at": r["created_at"].isoformat(),
         "text": r["text"][:500], "author": r["author"], "url": r["url"],

@@ -2,23 +2,29 @@
 and opening a database only to read it.
 
 One helper so every reader gets the same frame for the same rows: the columns named as the query names them,
-and an empty result still carrying its columns (a page can ask for ``frame["text"]`` of nothing).
+and an empty result still carrying its columns (a page can ask for ``frame["text"]`` of nothing). pandas is
+imported when a frame is made, not with the module: the store modules that offer frames also serve the
+alerting path (``posts.evidence_posts``), which must not pay pandas' start-up.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from detector.store.store import Store
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 def frame_of(conn: Connection, query: sa.Select, columns: Iterable[str] | None = None) -> pd.DataFrame:
     """The rows of ``query`` on an open connection, as a DataFrame."""
+    import pandas as pd
+
     result = conn.execute(query)
     return pd.DataFrame(result.fetchall(), columns=list(columns or result.keys()))
 

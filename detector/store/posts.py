@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-import pandas as pd
 import sqlalchemy as sa
 
 from detector.records import text_fingerprint
 from detector.store import schema
 from detector.store.frames import frame_of, read_frame
 from detector.store.store import Store
+
+if TYPE_CHECKING:  # imported where a frame is made: notifications read evidence here without pandas
+    import pandas as pd
 
 _p, _ps, _v, _b = schema.posts, schema.post_services, schema.verdicts, schema.buckets
 
@@ -52,6 +54,8 @@ def source_link(source: str, source_id: str, url: str | None) -> str | None:
 
 def with_links(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` (rows with source, source_id, url) with a ``link`` column (see ``source_link``)."""
+    import pandas as pd
+
     if frame.empty:
         return frame.assign(link=pd.Series(dtype=object))
     frame["link"] = [source_link(s, i, u) for s, i, u in zip(frame["source"], frame["source_id"], frame["url"])]
@@ -115,6 +119,8 @@ def facet_rows(store: Store, service: str, parts: Sequence[tuple[datetime, datet
         .select_from(_ps.join(_p, _p.c.id == _ps.c.post_id).outerjoin(_v, _v.c.post_id == _ps.c.post_id))
         .group_by(*keys)
     )
+    import pandas as pd
+
     with store.engine.connect() as conn:
         frames = [frame_of(conn, _in_range(query, service, lo, hi)) for lo, hi in parts]
     return pd.concat(frames, ignore_index=True)
@@ -140,6 +146,8 @@ def representative_posts(store: Store, service: str, since: datetime, until: dat
         found = [row for lo, hi in parts for row in conn.execute(_in_range(best, service, lo, hi))]
     ids = [post_id for post_id, _ in sorted(found, key=lambda r: -r[1])[: limit * 6]]
     if not ids:
+        import pandas as pd
+
         return with_links(pd.DataFrame(columns=POST_COLUMNS))
     frame = read_frame(store, _posts_select().where(_p.c.id.in_(ids)))
     frame = frame.sort_values(["complaint_p", "created_at"], ascending=[False, True])
