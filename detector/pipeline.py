@@ -295,7 +295,7 @@ class Pipeline:
         observed = Observation()
         for post, verdict in zip(posts, verdicts):
             if self.grouper is not None:
-                self.grouper.note_post(post.services, post.created_at, verdict.complaint,
+                self.grouper.note_post(post.services, post.created_at, verdict.reports(self.detection.metric),
                                        f"{post.source}:{post.source_id}")
             for service in post.services:
                 observed.touched.setdefault(service, set()).add(floor_time(post.created_at, self.width))

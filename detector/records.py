@@ -105,6 +105,21 @@ class Verdict:
     def key(self) -> tuple[str, str]:
         return (self.source, self.source_id)
 
+    def reports(self, metric: str) -> bool:
+        """Whether the post is one of the reports ``metric`` counts (``report_field``)."""
+        return bool(getattr(self, report_field(metric)))
+
+
+OUTAGE_METRICS = frozenset({"outage_people", "outage_reports"})
+
+
+def report_field(metric: str) -> str:
+    """The verdict field that makes a post a report for the volume metric ``metric``: ``outage_report`` for
+    the outage metrics (the default), ``complaint`` for every other. Whatever speaks of the people who
+    reported an incident (their count, symptoms and places, the posts cascade grouping reads) follows it,
+    so it counts the posts the detector counted."""
+    return "outage_report" if metric in OUTAGE_METRICS else "complaint"
+
 
 @dataclass(frozen=True, slots=True)
 class Bucket:

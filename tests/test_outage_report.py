@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from detector.alerting.grouping import CascadeGrouper
 from detector.alerting.settings import AlertSettings
 from detector.analysis import load_posts
 from detector.classify.base import Classifier
@@ -112,6 +113,27 @@ def test_the_pipeline_counts_people_reporting_outages_by_default(tmp_path):
     assert stored["outage_report"].tolist() == [1, 1, 1, 0, 0, 0]
     assert stored["complaint"].tolist() == [1, 1, 1, 1, 1, 0]
     store.close()
+
+
+@pytest.mark.parametrize("metric, share", [("outage_people", 1 / 2), ("complaint_people", 2 / 3)])
+def test_cascade_grouping_reads_the_reports_the_metric_counts(tmp_path, metric, share):
+    """An upstream named by a billing complaint links a service only when complaints are what is counted."""
+    grouper = CascadeGrouper(AlertSettings(), depends_on={}, upstreams={"cloud"})
+    posts = tuple(Post("test", str(i), T0 + timedelta(seconds=i), text, author=author) for i, (text, author)
+                  in enumerate([("isp is down, cloud too", "a"), ("isp bill, cloud", "b"), ("isp down", "c")]))
+    with Store(tmp_path / "g.db") as store:
+        pipeline = Pipeline(store, rules=[ServiceRule("isp", ("isp",)), ServiceRule("cloud", ("cloud",))],
+                            classifier=ScriptedClassifier(), detection=VolumeSettings(metric=metric),
+                            alerts=AlertSettings(), grouper=grouper)
+        pipeline.process(SourceBatch(posts, read=len(posts)), source="test", report=RunReport())
+    shares, _ = grouper.naming("isp", T0 + timedelta(minutes=1))
+    assert shares == {"cloud": pytest.approx(share)}
+
+
+def test_a_verdict_reports_what_the_metric_counts():
+    billing = Verdict("s", "1", complaint=True, complaint_p=0.9, outage_report=False)
+    assert not billing.reports("outage_people") and not billing.reports("outage_reports")
+    assert billing.reports("complaint_people") and billing.reports("complaints") and billing.reports("mentions")
 
 
 def test_a_bucket_counted_without_the_outage_head_counts_its_complainers():

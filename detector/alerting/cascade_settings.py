@@ -23,8 +23,8 @@ class CascadeSettings(BaseModel):
         "group_wait); incidents with no such link are paged at once. 0: never wait.")
     naming_share: float = Field(
         0.15, gt=0, le=1, description="An upstream is 'named by the posts' of a service when at least this share "
-        "of the service's recent complaints also name it.")
-    naming_minutes: float = Field(15.0, gt=0, description="How far back 'recent complaints' reach.")
+        "of the service's recent reports (the posts the volume metric counts) also name it.")
+    naming_minutes: float = Field(15.0, gt=0, description="How far back 'recent reports' reach.")
     official_lookback_hours: float = Field(
         6.0, gt=0, description="An upstream's status-page incident counts when posted at most this long before "
         "our incident opened and not resolved before it.")

@@ -4,8 +4,9 @@ A pure state machine over incident changes in event-time order, like the alert m
 exactly as live would have. Persisting and notifying are the pipeline's job.
 
 **Links.** A service is *linked* to an upstream U when it declares ``depends_on = [U]`` or when at least
-``naming_share`` of its recent complaints also name U ("discord down, cloudflare again"). A service with
-no link at all is *unlinked*.
+``naming_share`` of its recent reports also name U ("discord down, cloudflare again"); a report is what the
+volume metric counts (an outage report by default, ``detector.records.report_field``). A service with no
+link at all is *unlinked*.
 
 **Grouping.** When a service incident opens, it
 1. joins an open cascade whose latest onset is within ``window_minutes``, if the cascade's cause is one of
@@ -147,10 +148,11 @@ class CascadeGrouper:
         self._official_cache: tuple[datetime | None, list[OfficialIncident]] = (None, [])
 
     # -- input -------------------------------------------------------------------------------------
-    def note_post(self, services: Sequence[str], at: datetime, complaint: bool, key: str) -> None:
-        """Remember which upstreams a complaint about a watched service names (posts naming only an
-        upstream are the upstream's own signal, counted by the detector)."""
-        if not complaint or not self.upstreams:
+    def note_post(self, services: Sequence[str], at: datetime, report: bool, key: str) -> None:
+        """Remember which upstreams a report about a watched service names (``report``: the post is one of
+        the metric's reports; posts naming only an upstream are the upstream's own signal, counted by the
+        detector)."""
+        if not report or not self.upstreams:
             return
         named = frozenset(s for s in services if s in self.upstreams)
         for service in services:
@@ -160,7 +162,7 @@ class CascadeGrouper:
             recent.append((at, named, key))
 
     def naming(self, service: str, now: datetime) -> tuple[dict[str, float], dict[str, list[str]]]:
-        """Per upstream, the share of ``service``'s recent complaints naming it, and a few of those posts."""
+        """Per upstream, the share of ``service``'s recent reports naming it, and a few of those posts."""
         since = now - timedelta(minutes=self.settings.naming_minutes)
         recent = [r for r in self._naming.get(service, ()) if since <= r[0] <= now]
         if not recent:
