@@ -170,7 +170,8 @@ class CusumDetector(SeasonalDetector):
         while a statistic from before is still above zero and its run holds ``min_count``: the threshold is
         looked up only then, and no Detection is made (the caller skips buckets whose detection is quiet).
         Everything else is ``update``'s own arithmetic in the same order, so the state afterwards is the
-        one ``count`` calls of ``update`` leave, to the bit (tests/test_volume_skip.py).
+        one ``count`` calls of ``update`` leave, to the bit (tests/test_volume_skip.py). How a CUSUM steps
+        and where it alarms are ``_step`` and ``_threshold``, which ``_decide`` uses too: change them there.
         """
         if self.state_ is None or count <= 0:
             return 0  # the first bucket builds the state: update() does that
@@ -197,10 +198,10 @@ class CusumDetector(SeasonalDetector):
             if any(stats):  # a statistic at zero stays there: max(0, 0 + log LR(0)) is 0
                 stats, run_sums, run_expected = [], [], []
                 for index, ratio in enumerate(RATIOS):
-                    statistic = max(0.0, cusum.stats[index] + _log_lr(0.0, ratio, whole, dispersion))
+                    statistic = max(0.0, cusum.stats[index] + self._step(state, ratio, 0.0, whole, whole, dispersion))
                     run_sum = cusum.run_sums[index] + 0.0 if statistic > 0 else 0.0
                     if statistic > 0 and run_sum >= min_count and \
-                            statistic >= threshold_for(run_length, ratio, whole, dispersion):
+                            statistic >= self._threshold(state, ratio, whole, dispersion, run_length):
                         return done  # this bucket crosses: update() judges it, with its detection
                     stats.append(statistic)
                     run_sums.append(run_sum)
@@ -224,6 +225,18 @@ class CusumDetector(SeasonalDetector):
             start = end
             done += 1
         return done
+
+    def _step(self, state: SeasonalState, ratio: float, value: float, expected: float, whole: float,
+              dispersion: float) -> float:
+        """One CUSUM's increment for a bucket holding ``value`` where ``expected`` (of ``whole`` for the
+        whole bucket) was expected: the count's log LR under ``ratio`` x expected. ``skip_empty`` relies on
+        it being at most 0 for a count of 0."""
+        return _log_lr(value, ratio, expected, dispersion)
+
+    def _threshold(self, state: SeasonalState, ratio: float, whole: float, dispersion: float,
+                   run_length: float) -> float:
+        """The height at which the CUSUM for ``ratio`` alarms: its false-alarm ARL is ``run_length`` buckets."""
+        return threshold_for(run_length, ratio, whole, dispersion)
 
     def _run_length(self, width: timedelta) -> float:
         """The false-alarm ARL each CUSUM is held to, in buckets of ``width``: K weeks / budget (Bonferroni)."""
@@ -261,10 +274,10 @@ class CusumDetector(SeasonalDetector):
         stats, run_sums, run_expected, thresholds = [], [], [], []
         crossing, best = None, 0.0
         for index, ratio in enumerate(RATIOS):
-            statistic = max(0.0, cusum.stats[index] + _log_lr(value, ratio, expected, dispersion))
+            statistic = max(0.0, cusum.stats[index] + self._step(state, ratio, value, expected, whole, dispersion))
             run_sum = cusum.run_sums[index] + value if statistic > 0 else 0.0
             run_expected.append(cusum.run_expected[index] + expected if statistic > 0 else 0.0)
-            h = threshold_for(run_length, ratio, whole, dispersion)
+            h = self._threshold(state, ratio, whole, dispersion, run_length)
             stats.append(statistic)
             run_sums.append(run_sum)
             thresholds.append(h)
