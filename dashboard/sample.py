@@ -1,8 +1,8 @@
 """A synthetic SQLite database of watched services with an incident, for trying, timing and testing the
 dashboard: `python -m dashboard.sample out.db --posts 1000000`.
 
-Rows go in with bulk ``executemany`` on the raw SQLite connection (a million posts in well under a
-minute); the schema comes from the project's own ``Store``. The newest incident's posts include hostile
+Rows go in through ``detector.store.bulk.load_sqlite`` (bulk ``executemany`` on the raw SQLite connection:
+a million posts in well under a minute), into the project's own schema. The newest incident's posts include hostile
 texts (a script tag, an image with an onerror handler) so pages can be checked to show them as text.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from detector.store.store import Store
+from detector.store.bulk import load_sqlite
 
 SERVICES = ("Xfinity", "ChatGPT", "Spotify", "Steam", "Discord", "Slack")
 HOSTILE = ("<script>alert(1)</script> xfinity is down again, no internet",
@@ -95,41 +95,34 @@ def build(path: Path | str, posts: int = 3000, services: int = 2, days: float = 
     frame = pd.DataFrame({"id": ids, "service": [names[i] for i in service_idx], "created": created,
                           "person": ["a:" + a for a in author], "complaint": complaint, "misinfo": misinfo})
 
-    Store(path).close()  # the schema, at the current version
-    import sqlite3
-
-    con = sqlite3.connect(path)
-    try:
-        con.execute("PRAGMA synchronous=OFF")
-        with con:
-            con.executemany(
-                "INSERT INTO posts (id, source, source_id, created_at, text, author, person, url, lang, metadata,"
-                " ingested_at) VALUES (?,?,?,?,?,?,?,NULL,?,NULL,?)",
-                zip(ids.tolist(), source.tolist(), (ids + 10**15).astype(str).tolist(), stamps, texts,
-                    author.tolist(), frame["person"].tolist(), lang.tolist(), [ingested] * posts))
-            con.executemany("INSERT INTO post_services (post_id, service, created_at) VALUES (?,?,?)",
-                            zip(ids.tolist(), frame["service"].tolist(), stamps))
-            con.executemany(
-                "INSERT INTO verdicts (post_id, model, complaint, complaint_p, misinformation, misinformation_p,"
-                " symptom, symptom_p, claim, claim_similarity, confidence) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                zip(ids.tolist(), ["sample"] * posts, complaint.astype(int).tolist(), complaint_p.tolist(),
-                    misinfo.astype(int).tolist(), np.where(misinfo, 0.9, 0.05).tolist(), symptom.tolist(),
-                    [0.8] * posts, claim.tolist(), np.where(claim != None, 0.85, None).tolist(),  # noqa: E711
-                    [0.9] * posts))
-            con.executemany(
-                "INSERT INTO buckets (service, start, width_s, mentions, complaints, misinformation, people,"
-                " complaint_people, expected, upper, score) VALUES (?,?,60,?,?,?,?,?,?,?,?)", _buckets(frame))
-            evidence = [f"{source[i]}:{ids[i] + 10**15}" for i in range(n_base, n_base + 5)]
-            open_id = _incident(con, names[0], incident_s + 6 * 60, None, "critical", evidence)
-            resolved_id = _incident(con, names[0], earlier_s + 5 * 60, earlier_s + 80 * 60, "major", evidence[:2])
-            con.execute(
-                "INSERT INTO official_incidents (service, source, external_id, title, status, impact, url,"
-                " started_at, resolved_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (names[0], "status-page", "inc-1", "Degraded connectivity in some regions", "investigating",
-                 "major", "https://status.example.com/incidents/1", _stamp(np.array([incident_s + 31 * 60]))[0],
-                 None, ingested))
-    finally:
-        con.close()
+    evidence = [f"{source[i]}:{ids[i] + 10**15}" for i in range(n_base, n_base + 5)]
+    open_id, *open_rows = _incident(names[0], incident_s + 6 * 60, None, "critical", evidence, first_event=1)
+    resolved_id, *resolved_rows = _incident(names[0], earlier_s + 5 * 60, earlier_s + 80 * 60, "major",
+                                            evidence[:2], first_event=2)
+    alerts, events, outbox = ([*a, *b] for a, b in zip(open_rows, resolved_rows))
+    load_sqlite(path, [
+        ("posts", ("id", "source", "source_id", "created_at", "text", "author", "person", "lang", "ingested_at"),
+         zip(ids.tolist(), source.tolist(), (ids + 10**15).astype(str).tolist(), stamps, texts, author.tolist(),
+             frame["person"].tolist(), lang.tolist(), [ingested] * posts)),
+        ("post_services", ("post_id", "service", "created_at"), zip(ids.tolist(), frame["service"].tolist(), stamps)),
+        ("verdicts", ("post_id", "model", "complaint", "complaint_p", "misinformation", "misinformation_p", "symptom",
+                      "symptom_p", "claim", "claim_similarity", "confidence"),
+         zip(ids.tolist(), ["sample"] * posts, complaint.astype(int).tolist(), complaint_p.tolist(),
+             misinfo.astype(int).tolist(), np.where(misinfo, 0.9, 0.05).tolist(), symptom.tolist(),
+             [0.8] * posts, claim.tolist(), np.where(claim != None, 0.85, None).tolist(),  # noqa: E711
+             [0.9] * posts)),
+        ("buckets", ("service", "start", "width_s", "mentions", "complaints", "misinformation", "people",
+                     "complaint_people", "expected", "upper", "score"), _buckets(frame)),
+        ("alerts", ("id", "service", "opened_at", "updated_at", "resolved_at", "status", "severity", "peak_ratio",
+                    "peak_value", "expected", "reason", "evidence", "suppressed"), alerts),
+        ("alert_events", ("id", "alert_id", "at", "kind", "detail"), events),
+        ("outbox", ("key", "alert_id", "event_id", "channel", "payload", "status", "attempts", "next_attempt_at",
+                    "last_error", "created_at", "sent_at"), outbox),
+        ("official_incidents", ("service", "source", "external_id", "title", "status", "impact", "url", "started_at",
+                                "resolved_at", "updated_at"),
+         [(names[0], "status-page", "inc-1", "Degraded connectivity in some regions", "investigating", "major",
+           "https://status.example.com/incidents/1", _stamp(np.array([incident_s + 31 * 60]))[0], None, ingested)]),
+    ])
     return Sample(path, posts, end, open_id, resolved_id)
 
 
@@ -166,7 +159,8 @@ def _buckets(frame: pd.DataFrame) -> list[tuple]:
         upper = expected + 3 * np.sqrt(expected) + 2
         score = ((metric - expected) / (upper - expected)).clip(0, 1)
         part = part.assign(expected=expected, upper=upper, score=score)
-        rows += list(zip(part["service"], _stamp(part["start"].to_numpy()), part["mentions"].astype(int).tolist(),
+        rows += list(zip(part["service"], _stamp(part["start"].to_numpy()), [60] * len(part),
+                         part["mentions"].astype(int).tolist(),
                          part["complaints"].astype(int).tolist(), part["misinfo"].astype(int).tolist(),
                          part["people"].astype(int).tolist(), part["complaint_people"].astype(int).tolist(),
                          part["expected"].round(4).tolist(), part["upper"].round(4).tolist(),
@@ -174,28 +168,25 @@ def _buckets(frame: pd.DataFrame) -> list[tuple]:
     return rows
 
 
-def _incident(con, service: str, opened_s: int, resolved_s: int | None, severity: str, evidence: list[str]) -> str:
+def _incident(service: str, opened_s: int, resolved_s: int | None, severity: str, evidence: list[str],
+              first_event: int) -> tuple[str, list[tuple], list[tuple], list[tuple]]:
+    """An incident's id and its rows (alerts, alert_events, outbox); its events are numbered from
+    ``first_event`` on (two incidents' events must not share ids)."""
     opened = _stamp(np.array([opened_s]))[0]
     resolved = _stamp(np.array([resolved_s]))[0] if resolved_s else None
     slug = re.sub(r"[^a-z0-9]+", "-", service.casefold()).strip("-") or "service"  # as real ids are
     alert_id = f"{slug}-{datetime.fromtimestamp(opened_s, timezone.utc):%Y%m%dT%H%M}"
-    con.execute(
-        "INSERT INTO alerts (id, service, opened_at, updated_at, resolved_at, acknowledged_at, status, severity,"
-        " peak_ratio, peak_value, expected, reason, evidence, suppressed) VALUES (?,?,?,?,?,NULL,?,?,?,?,?,?,?,0)",
-        (alert_id, service, opened, resolved or opened, resolved, "resolved" if resolved else "open", severity,
-         9.5, 38.0, 4.0, "38 people complaining in 5 min against 4.0 expected", json.dumps(evidence)))
-    event = con.execute("INSERT INTO alert_events (alert_id, at, kind, detail) VALUES (?,?,?,?)",
-                        (alert_id, opened, "opened", json.dumps({"value": 38.0, "expected": 4.0}))).lastrowid
+    alert = (alert_id, service, opened, resolved or opened, resolved, "resolved" if resolved else "open", severity,
+             9.5, 38.0, 4.0, "38 people complaining in 5 min against 4.0 expected", json.dumps(evidence), 0)
+    event = first_event
+    events = [(event, alert_id, opened, "opened", json.dumps({"value": 38.0, "expected": 4.0}))]
     if resolved:
-        con.execute("INSERT INTO alert_events (alert_id, at, kind, detail) VALUES (?,?,?,NULL)",
-                    (alert_id, resolved, "resolved"))
-    for channel, status, error in (("ops-slack", "sent", None), ("pagerduty", "dead", "HTTP 401 after 8 attempts")):
-        con.execute(
-            "INSERT INTO outbox (key, alert_id, event_id, channel, payload, status, attempts, next_attempt_at,"
-            " last_error, created_at, sent_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (f"{alert_id}:{event}:{channel}", alert_id, event, channel, "{}", status,
-             1 if status == "sent" else 8, opened, error, opened, opened if status == "sent" else None))
-    return alert_id
+        events.append((event + 1, alert_id, resolved, "resolved", None))
+    outbox = [(f"{alert_id}:{event}:{channel}", alert_id, event, channel, "{}", status, 1 if status == "sent" else 8,
+               opened, error, opened, opened if status == "sent" else None)
+              for channel, status, error in (("ops-slack", "sent", None),
+                                             ("pagerduty", "dead", "HTTP 401 after 8 attempts"))]
+    return alert_id, [alert], events, outbox
 
 
 def main() -> None:

@@ -209,3 +209,18 @@ def test_the_one_evidence_query_keeps_the_order_asked_each_key_once(store, built
     assert set(rows[0]) >= {"post_id", "created_at", "text", "author", "url", "complaint_p", "symptom", "claim"}
     page = q.evidence_posts(store, asked)
     assert page["created_at"].is_monotonic_increasing and len(page) == 3 and "link" in page
+
+
+def test_bulk_load_takes_only_the_schemas_names(tmp_path):
+    """The sample's bulk load builds its INSERT from table and column names: only the schema's are taken."""
+    from detector.store.bulk import load_sqlite
+
+    with pytest.raises(ValueError, match="no table"):
+        load_sqlite(tmp_path / "a.db", [("posts; DROP TABLE posts", ("id",), [])])
+    with pytest.raises(ValueError, match="no column"):
+        load_sqlite(tmp_path / "b.db", [("posts", ("id", 'text") VALUES (1, 2); --'), [])])
+    load_sqlite(tmp_path / "c.db", [("silences", ("service", "starts_at", "ends_at", "created_at"),
+                                     [("Acme", "2026-01-01 00:00:00.000000", "2026-01-01 01:00:00.000000",
+                                       "2026-01-01 00:00:00.000000")])])
+    with Store(tmp_path / "c.db") as store:
+        assert q.silences(store)["service"].tolist() == ["Acme"]
