@@ -29,6 +29,7 @@ from detector.classify.claims import Claim
 from detector.places.extract import PlaceFinder
 from detector.sources.matching import ServiceMatcher, ServiceRule
 from detector.records import Bucket, Detection, Post, Rejected, Verdict, text_fingerprint
+from detector.snapshot import PipelineSnapshot, check_version, detector_state
 from detector.sources.base import SourceBatch
 from detector.store.alerts import latest_alerts
 from detector.store.store import Store, Transaction
@@ -80,6 +81,9 @@ class _Reported:
     text: str = ""  # fingerprint of the text: a copy-pasted report is one piece of evidence
 
 
+_EVIDENCE_KEPT = 500  # outage reports remembered per service, the most recent
+
+
 class Evidence:
     """Recent outage reports per service, to show why an incident opened."""
 
@@ -89,9 +93,23 @@ class Evidence:
         self._recent: dict[str, deque[_Reported]] = {}
 
     def add(self, service: str, post: Post, verdict: Verdict) -> None:
-        recent = self._recent.setdefault(service, deque(maxlen=500))
+        recent = self._recent.setdefault(service, deque(maxlen=_EVIDENCE_KEPT))
         recent.append(_Reported(post.created_at, f"{post.source}:{post.source_id}", post.person,
                                 verdict.outage_report_p, text_fingerprint(post.text)))
+
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        """The recent outage reports per service as JSON-ready data (times in ISO 8601), for checkpoints."""
+        return {service: [{"at": r.at.isoformat(), "key": r.key, "person": r.person, "p": float(r.p),
+                           "text": r.text} for r in recent]
+                for service, recent in self._recent.items()}
+
+    def restore(self, state: Mapping[str, list[dict[str, Any]]]) -> None:
+        """Continue from a ``snapshot()``: the reports kept here before are replaced."""
+        self._recent = {
+            service: deque((_Reported(datetime.fromisoformat(r["at"]), r["key"], r["person"], r["p"], r["text"])
+                            for r in recent), maxlen=_EVIDENCE_KEPT)
+            for service, recent in state.items()
+        }
 
     def for_service(self, service: str, now: datetime) -> tuple[str, ...]:
         """Up to ``limit`` recent outage reports from distinct people with distinct texts, the most confident
@@ -248,6 +266,30 @@ class Pipeline:
         self.buckets: dict[str, ServiceBuckets] = {}
         self.manager = AlertManager(alerts, latest_alerts(store))
         self.evidence = Evidence(limit=alerts.evidence_posts)
+
+    # -- the detect stage's state, for checkpoints -------------------------------------------------
+    def snapshot(self) -> PipelineSnapshot:
+        """The detect stage's learned state as a plain, versioned record (detectors, open buckets,
+        evidence, incidents); the cascade grouper is not in it (it resumes from the store)."""
+        return PipelineSnapshot(
+            detectors={service: detector_state(d) for service, d in self.detectors.items()},
+            buckets={service: b.snapshot() for service, b in self.buckets.items()},
+            evidence=self.evidence.snapshot(),
+            incidents=self.manager.snapshot(),
+        )
+
+    def restore(self, snapshot: PipelineSnapshot) -> None:
+        """Continue exactly where the pipeline that took ``snapshot`` was; SnapshotError for a record of
+        another format version."""
+        check_version(snapshot.version)
+        self.detectors = snapshot.detector_states()
+        buckets = {}
+        for service, state in snapshot.buckets.items():
+            buckets[service] = ServiceBuckets(service, self.width)
+            buckets[service].restore(state)
+        self.buckets = buckets
+        self.evidence.restore(snapshot.evidence)
+        self.manager.restore(snapshot.incidents)
 
     # -- matching ----------------------------------------------------------------------------------
     def services_for(self, post: Post, assigned: str | None) -> tuple[str, ...]:

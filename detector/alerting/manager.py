@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from detector.alerting.settings import AlertSettings
 from detector.records import SEVERITIES, Alert, Detection
@@ -87,6 +87,28 @@ def ratio_of(detection: Detection) -> float:
     return ratio
 
 
+def _alert_data(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.id, "service": alert.service, "opened_at": alert.opened_at.isoformat(), "status": alert.status,
+        "severity": alert.severity, "peak_ratio": float(alert.peak_ratio), "peak_value": float(alert.peak_value),
+        "expected": float(alert.expected), "reason": alert.reason, "evidence": list(alert.evidence),
+        "updated_at": None if alert.updated_at is None else alert.updated_at.isoformat(),
+        "resolved_at": None if alert.resolved_at is None else alert.resolved_at.isoformat(),
+        "suppressed": alert.suppressed,
+    }
+
+
+def _alert_from(data: dict[str, Any]) -> Alert:
+    def moment(name: str) -> datetime | None:
+        return None if data[name] is None else datetime.fromisoformat(data[name])
+
+    return Alert(id=data["id"], service=data["service"], opened_at=datetime.fromisoformat(data["opened_at"]),
+                 status=data["status"], severity=data["severity"], peak_ratio=data["peak_ratio"],
+                 peak_value=data["peak_value"], expected=data["expected"], reason=data["reason"],
+                 evidence=tuple(data["evidence"]), updated_at=moment("updated_at"),
+                 resolved_at=moment("resolved_at"), suppressed=data["suppressed"])
+
+
 class AlertManager:
     """Open, escalate, reopen and resolve incidents per service from its detections."""
 
@@ -103,6 +125,30 @@ class AlertManager:
     def __setstate__(self, state: dict) -> None:
         """A checkpoint pickled before the escalation wait existed restores without its bookkeeping."""
         self.__dict__.update({"_notified": {}, "_held": {}, **state})
+
+    def snapshot(self) -> dict[str, Any]:
+        """The lifecycle's state as JSON-ready data (times in ISO 8601), for checkpoints: per service the
+        latest incident, since when its signal is normal, its reopenings, what was last notified and the
+        severity held back. ``restore`` takes it back; the settings are the constructor's."""
+        return {
+            "current": {service: _alert_data(alert) for service, alert in self._current.items()},
+            "normal_since": {service: None if at is None else at.isoformat()
+                             for service, at in self._normal_since.items()},
+            "reopens": dict(self._reopens),
+            "notified": {service: {"alert": _alert_data(alert), "at": at.isoformat()}
+                         for service, (alert, at) in self._notified.items()},
+            "held": dict(self._held),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a ``snapshot()``: the incidents known here before are replaced."""
+        self._current = {service: _alert_from(data) for service, data in state["current"].items()}
+        self._normal_since = {service: None if at is None else datetime.fromisoformat(at)
+                              for service, at in state["normal_since"].items()}
+        self._reopens = dict(state["reopens"])
+        self._notified = {service: (_alert_from(n["alert"]), datetime.fromisoformat(n["at"]))
+                          for service, n in state["notified"].items()}
+        self._held = dict(state["held"])
 
     def open_alerts(self) -> list[Alert]:
         return [a for a in self._current.values() if a.status != "resolved"]

@@ -42,13 +42,13 @@ def run_cmd(config: Path, db: str | None, port: int | None, host: str | None, cl
     if classifier:
         updates["classifier"] = settings.classifier.model_copy(update={"kind": classifier})
     settings = settings.model_copy(update=updates)
-    system = build_system(settings)
+    metrics = Metrics()
+    system = build_system(settings, metrics=metrics)
     jobs = build_jobs(system)
     if not jobs:
         system.close()
         raise click.UsageError("the config has no live [[sources]] (reddit, bluesky, mastodon, hackernews, rss, statuspage) "
                                "and no service has a status_page: nothing to poll")
-    metrics = Metrics()
     runner = LiveRunner(system, jobs, run, metrics=metrics)
     server = None
     if run.port is not None and not once:

@@ -90,20 +90,16 @@ def ingest_cmd(config: Path | None, db: str | None, bus: str | None, name: str |
             click.echo(f"ingest: read {r.read}, published {r.stored}, duplicate {r.duplicates}, "
                        f"quarantined {r.quarantined}, unmatched {r.unmatched}")
         else:
-            _poll_live(settings, conn, worker.name)
+            _poll_live(settings, worker.system, worker.name)
     finally:
         conn.close()
 
 
-def _poll_live(settings: Settings, conn, name: str) -> None:
-    """The live runner of `detector run`, publishing to the bus instead of classifying in process."""
-    from detector.classify.keywords import KeywordClassifier
+def _poll_live(settings: Settings, system, name: str) -> None:
+    """The live runner of `detector run` over the ingest role's system: polls are published to the bus
+    instead of classified in process, and the alert workers deliver."""
     from detector.runtime.live import LiveRunner, build_jobs, close_jobs
-    from detector.runtime.assembly import build_system
-    from detector.workers.ingest import distributed_system
 
-    system = distributed_system(build_system(settings, classifier=KeywordClassifier()), conn, name=name,
-                                deliver=False)
     jobs = build_jobs(system)
     if not jobs:
         system.close()
@@ -134,17 +130,15 @@ def _poll_live(settings: Settings, conn, name: str) -> None:
 def classify_cmd(config: Path | None, db: str | None, bus: str | None, name: str | None,
                  classifier: str | None) -> None:
     """Classify posts from the bus into the store; forward verdicts to the aggregate."""
-    from detector.runtime.assembly import build_classifier
+    from detector.runtime.assembly import build_system
     from detector.workers.classify import ClassifyWorker
 
     settings, bus_settings = settings_for_worker(config, db, bus)
     if classifier:
         settings = settings.model_copy(update={"classifier": settings.classifier.model_copy(update={"kind": classifier})})
     conn = connect(settings, bus_settings)
-    from detector.places.extract import PlaceFinder
-
-    worker = ClassifyWorker(conn, build_classifier(settings.classifier, settings.services), name=name,
-                            places=PlaceFinder() if settings.classifier.places else None)
+    system = build_system(settings, role="classify", bus=conn)
+    worker = ClassifyWorker(conn, system.classifier, name=name, places=system.places)
     try:
         _serve(worker)
     finally:
@@ -158,12 +152,15 @@ def classify_cmd(config: Path | None, db: str | None, bus: str | None, name: str
 @name_option
 def aggregate_cmd(config: Path | None, db: str | None, bus: str | None, name: str | None) -> None:
     """Count, detect and manage incidents in event-time order (one active worker; others stand by)."""
+    from detector.snapshot import SnapshotError
     from detector.workers.aggregate import AggregateWorker
 
     settings, bus_settings = settings_for_worker(config, db, bus)
     conn = connect(settings, bus_settings)
     try:
         _serve(AggregateWorker(conn, name=name))
+    except SnapshotError as error:  # a checkpoint of another release: say so, not a traceback
+        raise click.ClickException(str(error)) from None
     finally:
         conn.close()
 

@@ -1,19 +1,23 @@
 """Building a running system from settings: store, classifier, channels, pipeline, sender.
 
-Kept apart from the CLI so the same assembly serves `detector replay`, `detector run`, the demo and the
-tests, and apart from the pipeline so the stages stay unaware of how they were chosen.
+Kept apart from the CLI so the same assembly serves `detector replay`, `detector run`, the demo, every
+worker role of the distributed detector and the tests, and apart from the pipeline so the stages stay
+unaware of how they were chosen. What a process of a role gets is decided here, once: nothing is swapped
+into a ``System`` after it is built.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from detector.alerting.channels.base import Channel
 from detector.alerting.channels.registry import channel_from_url
-from detector.alerting.delivery import Sender
+from detector.alerting.delivery import NoDelivery, Sender
+from detector.alerting.leased import FencedChannel, LeasedSender
 from detector.alerting.manager import AlertChange
 from detector.alerting.settings import ChannelSettings
 from detector.classify.base import Classifier
@@ -24,9 +28,15 @@ from detector.config import ServiceSettings, Settings
 from detector.pipeline import Pipeline, RunReport
 from detector.places.extract import PlaceFinder
 from detector.pseudonym import Pseudonymiser, key_file_for, load_or_create_key
+from detector.runtime.metrics import Metrics, TimedClassifier
 from detector.secrets import Secrets
 from detector.sources.base import Source
+from detector.store.leases import Lease
 from detector.store.store import Store
+
+if TYPE_CHECKING:  # the bus roles' pieces load Redis: only the processes that use them import it
+    from detector.bus.publish import BusPipeline
+    from detector.workers.base import Connections
 
 log = logging.getLogger("detector")
 
@@ -83,50 +93,122 @@ def quick_channels(urls: Sequence[str]) -> list[ChannelSettings]:
     return [ChannelSettings(name=f"notify-{i + 1}", url=url) for i, url in enumerate(urls)]
 
 
+def channel_settings(settings: Settings, notify: Sequence[str] = ()) -> list[ChannelSettings]:
+    """The channels notifications are routed to: the config's, the --notify ones, and the JSONL file.
+    The outbox records a channel by name, so the process that routes and the one that sends agree on
+    these names."""
+    channels = [*settings.alerts.channels, *quick_channels(notify)]
+    if settings.alerts.jsonl is not None:
+        channels.append(ChannelSettings(name="jsonl", url=f"jsonl://{settings.alerts.jsonl}"))
+    return channels
+
+
+# What one process does: everything (`detector replay`, `detector run`, the demo), or one role of the
+# distributed detector (`detector worker ROLE`, joined by the bus).
+ROLES = ("single", "ingest", "classify", "aggregate", "alert")
+
+
 @dataclass
 class System:
-    """Everything a run needs, built once."""
+    """Everything one process needs for its role, built once by ``build_system``."""
 
     settings: Settings
     store: Store
     secrets: Secrets
-    pseudonymiser: Pseudonymiser
-    pipeline: Pipeline
+    pseudonymiser: Pseudonymiser | None  # None in roles that read no source (classify, aggregate, alert)
+    pipeline: Pipeline | BusPipeline | None  # None in the classify and alert roles
     channels: dict[str, Channel]
-    sender: Sender
+    sender: Sender | LeasedSender | NoDelivery
+    role: str = "single"
+    classifier: Classifier | None = None  # the classify role's; the single role's is its pipeline's
+    places: PlaceFinder | None = None  # the classify role's; the single role's is its pipeline's
+    owns_store: bool = True  # False when the store is the worker's connection's, which closes it
 
     def close(self) -> None:
-        self.store.close()
+        if isinstance(self.sender, LeasedSender):
+            self.sender.close()
+        if self.owns_store:
+            self.store.close()
 
 
 def build_system(
     settings: Settings,
     *,
+    role: str = "single",
+    bus: Connections | None = None,
+    name: str | None = None,
     notify: Sequence[str] = (),
     classifier: Classifier | None = None,
     on_change: Callable[[AlertChange], None] | None = None,
+    metrics: Metrics | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> System:
-    secrets = Secrets(settings.secrets_file)
-    store = Store(settings.db)
-    key = load_or_create_key(secrets.get("pseudonym_key"), key_file_for(settings.db))
-    channel_settings = [*settings.alerts.channels, *quick_channels(notify)]
-    if settings.alerts.jsonl is not None:
-        channel_settings.append(ChannelSettings(name="jsonl", url=f"jsonl://{settings.alerts.jsonl}"))
-    channels = {c.name: channel_from_url(c.name, c.url, secrets, c.secret) for c in channel_settings}
-    pipeline = Pipeline(
-        store,
-        rules=[*(s.rule() for s in settings.services), *(u.rule() for u in settings.watched_upstreams())],
-        classifier=classifier or build_classifier(settings.classifier, settings.services),
-        detection=settings.detection,
-        alerts=settings.alerts,
-        channels=channel_settings,
-        on_change=on_change,
-        claims=known_claims(settings.classifier),
-        grouper=build_grouper(settings, store),
-        places=PlaceFinder() if settings.classifier.places else None,
-    )
-    sender = Sender(store, channels, secrets=secrets, settings=settings.alerts)
-    return System(settings, store, secrets, Pseudonymiser(key), pipeline, channels, sender)
+    """The store, pipeline, sender (and, for the classify role, classifier) one process of ``role`` uses,
+    wired here and nowhere else.
+
+    - ``single``: the whole detector in one process: classify in the pipeline, deliver the outbox. With
+      ``metrics`` the classifier's time is counted for /metrics (`detector run`).
+    - ``ingest``: sources' batches are published to the bus (``bus``); nothing is delivered here.
+    - ``classify``: the classifier and place finder for a classify worker; no pipeline.
+    - ``aggregate``: the detect stage only (no classifier, no places, no cascades); its state is restored
+      from the worker's checkpoint (``Pipeline.restore``); notifications are routed to the config's
+      channel names, and no channel is opened here.
+    - ``alert``: the config's channels, fenced by the ``alert`` lease held as ``name``, and a sender that
+      delivers only while it holds it.
+
+    The bus roles use the store of ``bus`` (its connections) and leave closing it to them.
+    """
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    if role != "single" and bus is None:
+        raise ValueError(f"the {role} role needs the bus and the shared store (workers.base.connect)")
+    if role == "alert" and not name:
+        raise ValueError("the alert role needs the name its lease is held under")
+    if bus is None:
+        secrets, store, owns_store = Secrets(settings.secrets_file), Store(settings.db), True
+    else:
+        secrets, store, owns_store = bus.secrets, bus.store, False
+    pseudonymiser = None
+    if role in ("single", "ingest"):  # the roles that read sources pseudonymise their authors
+        pseudonymiser = Pseudonymiser(load_or_create_key(secrets.get("pseudonym_key"), key_file_for(settings.db)))
+    routes = channel_settings(settings, notify)
+    channels: dict[str, Channel] = {}
+    if role in ("single", "alert"):
+        channels = {c.name: channel_from_url(c.name, c.url, secrets, c.secret) for c in routes}
+    pipeline: Pipeline | BusPipeline | None = None
+    sender: Sender | LeasedSender | NoDelivery = NoDelivery()
+    classify_with, places = None, None
+    if role in ("single", "classify"):
+        classify_with = classifier or build_classifier(settings.classifier, settings.services)
+        places = PlaceFinder() if settings.classifier.places else None
+    if role == "single":
+        if metrics is not None:
+            classify_with = TimedClassifier(classify_with, metrics)
+        pipeline = Pipeline(
+            store,
+            rules=[*(s.rule() for s in settings.services), *(u.rule() for u in settings.watched_upstreams())],
+            classifier=classify_with, detection=settings.detection, alerts=settings.alerts, channels=routes,
+            on_change=on_change, claims=known_claims(settings.classifier), grouper=build_grouper(settings, store),
+            places=places,
+        )
+        sender = Sender(store, channels, secrets=secrets, settings=settings.alerts)
+        classify_with = places = None  # the pipeline's own
+    elif role == "ingest":
+        from detector.bus.publish import BusPipeline
+
+        pipeline = BusPipeline(store, bus.bus, [s.rule() for s in settings.services], settings.detection.bucket_width,
+                               sleep=sleep)
+    elif role == "aggregate":
+        pipeline = Pipeline(
+            store, rules=[s.rule() for s in settings.services], classifier=None, detection=settings.detection,
+            alerts=settings.alerts, channels=routes, on_change=on_change, claims=known_claims(settings.classifier),
+        )
+    elif role == "alert":
+        lease = Lease(store.engine, "alert", name, bus.bus_settings.lease_seconds)
+        channels = {channel_name: FencedChannel(channel, lease) for channel_name, channel in channels.items()}
+        sender = LeasedSender(Sender(store, channels, secrets=secrets, settings=settings.alerts), lease)
+    return System(settings, store, secrets, pseudonymiser, pipeline, channels, sender, role=role,
+                  classifier=classify_with, places=places, owns_store=owns_store)
 
 
 def build_grouper(settings: Settings, store: Store):

@@ -22,11 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
-from detector.classify.base import Classifier
 from detector.runtime.metrics import Metrics
 from detector.runtime.settings import RunSettings
 from detector.pipeline import RunReport
-from detector.records import Post, Verdict
 from detector.runtime.assembly import System
 from detector.sources.base import Source
 from detector.store.alerts import open_counts, outbox_counts
@@ -36,22 +34,6 @@ from detector.timefloor import floor_time
 log = logging.getLogger("detector.live")
 
 _FETCH_POLL_SECONDS = 0.25  # while fetches are out, how often the loop looks at the stop request
-
-
-class TimedClassifier(Classifier):
-    """The configured classifier, timed, so /metrics can show the classify rate."""
-
-    def __init__(self, inner: Classifier, metrics: Metrics) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.metrics = metrics
-
-    def classify(self, posts: Sequence[Post]) -> list[Verdict]:
-        started = time.perf_counter()
-        verdicts = self.inner.classify(posts)
-        self.metrics.inc("detector_classify_seconds_total", time.perf_counter() - started)
-        self.metrics.inc("detector_classified_posts_total", len(posts))
-        return verdicts
 
 
 @dataclass
@@ -105,10 +87,6 @@ class LiveRunner:
         self._flushed_to: datetime | None = None
         for job in self.jobs:
             self.metrics.watch(job.name, job.allowed_seconds(settings.tick_seconds))
-        pipeline = system.pipeline
-        classifier = getattr(pipeline, "classifier", None)  # none when another process classifies (the bus)
-        if classifier is not None and not isinstance(classifier, TimedClassifier):
-            pipeline.classifier = TimedClassifier(classifier, self.metrics)
 
     # -- the loop -----------------------------------------------------------------------------------
     def run(self) -> RunReport:

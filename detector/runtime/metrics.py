@@ -10,7 +10,10 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
+
+from detector.classify.base import Classifier
+from detector.records import Post, Verdict
 
 
 def _labels(labels: dict[str, str]) -> str:
@@ -132,6 +135,22 @@ class Metrics:
         ok = status in ("ok", "degraded")
         return ok, {"status": status, "loop_age_seconds": round(age, 1), "failing": sorted(failing),
                     "sources": sources}
+
+
+class TimedClassifier(Classifier):
+    """The configured classifier, timed, so /metrics can show the classify rate."""
+
+    def __init__(self, inner: Classifier, metrics: Metrics) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.metrics = metrics
+
+    def classify(self, posts: Sequence[Post]) -> list[Verdict]:
+        started = time.perf_counter()
+        verdicts = self.inner.classify(posts)
+        self.metrics.inc("detector_classify_seconds_total", time.perf_counter() - started)
+        self.metrics.inc("detector_classified_posts_total", len(posts))
+        return verdicts
 
 
 class MetricsServer:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterator
+from typing import Any, Iterator
 
 from detector.records import Bucket, Post, Verdict
 from detector.timefloor import floor_time
@@ -112,6 +112,36 @@ class ServiceBuckets:
         if verdict.misinformation:
             bucket.misinformation += 1
         return self._as_bucket(bucket, as_of=post.created_at)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The open bucket and who was counted recently, as JSON-ready data (times in ISO 8601), for
+        checkpoints; ``restore`` takes it back. Width and spell length are settings, not state."""
+        bucket = self._open
+        return {
+            "open": None if bucket is None else {
+                "start": bucket.start.isoformat(), "mentions": bucket.mentions, "complaints": bucket.complaints,
+                "misinformation": bucket.misinformation, "outage_reports": bucket.outage_reports,
+                "people": sorted(bucket.people), "complainers": sorted(bucket.complainers),
+                "reporters": sorted(bucket.reporters),
+            },
+            # in the order they were counted: the oldest are forgotten first
+            "last_mention": [[person, at.isoformat()] for person, at in self._last_mention.items()],
+            "last_report": [[person, at.isoformat()] for person, at in self._last_report.items()],
+            "last_outage": [[person, at.isoformat()] for person, at in self._last_outage.items()],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a ``snapshot()``: whatever was counted here before is replaced."""
+        bucket = state["open"]
+        self._open = None if bucket is None else _Open(
+            start=datetime.fromisoformat(bucket["start"]), mentions=bucket["mentions"],
+            complaints=bucket["complaints"], misinformation=bucket["misinformation"],
+            people=set(bucket["people"]), complainers=set(bucket["complainers"]),
+            outage_reports=bucket["outage_reports"], reporters=set(bucket["reporters"]),
+        )
+        self._last_mention = OrderedDict((p, datetime.fromisoformat(at)) for p, at in state["last_mention"])
+        self._last_report = OrderedDict((p, datetime.fromisoformat(at)) for p, at in state["last_report"])
+        self._last_outage = OrderedDict((p, datetime.fromisoformat(at)) for p, at in state["last_outage"])
 
     def _first_in_spell(self, memory: OrderedDict[str, datetime], person: str, moment: datetime) -> bool:
         while memory and next(iter(memory.values())) <= moment - self.forget_after:

@@ -8,23 +8,23 @@ publishes in the order the single process would have processed, so the incidents
 
 Each applied run is committed in one fenced transaction: incident changes and their outbox rows, bucket
 counts recomputed from the stored verdicts, the detector's scores, and a checkpoint of the whole detection
-state with the last applied sequence number. A standby that takes the lease over resumes from that
+state (the pipeline's ``snapshot()``, a plain record with a format version) with the last applied sequence
+number. A standby that takes the lease over resumes from that
 checkpoint exactly; a worker that lost the lease cannot commit.
 """
 
 from __future__ import annotations
 
 import logging
-import pickle
 import time
 from datetime import datetime
-from typing import Any
 
 from detector.bus.codec import post_from_json, verdict_from_json
 from detector.bus.streams import VERDICTS, Message
 from detector.pipeline import Observation, Pipeline, RunReport, detection_rows
 from detector.records import Post, Verdict
-from detector.runtime.assembly import known_claims
+from detector.runtime.assembly import build_system
+from detector.snapshot import PipelineSnapshot
 from detector.alerting.routing import save_changes
 from detector.workers.base import Worker
 from detector.store.leases import Lease, LeaseLost, load_checkpoint, save_checkpoint
@@ -60,26 +60,17 @@ class AggregateWorker(Worker):
 
     # -- state ---------------------------------------------------------------------------------------
     def restore(self) -> None:
-        """Rebuild the detection state from the last checkpoint (or from scratch before the first)."""
-        settings = self.conn.settings
-        pipeline = Pipeline(
-            self.store, rules=[s.rule() for s in settings.services], classifier=None,
-            detection=settings.detection, alerts=settings.alerts, channels=_channel_settings(settings),
-            claims=known_claims(settings.classifier),
-        )
+        """Rebuild the detection state from the last checkpoint (or from the store before the first)."""
+        pipeline = build_system(self.conn.settings, role="aggregate", bus=self.conn).pipeline
         self.position, state = load_checkpoint(self.store.engine, CHECKPOINT)
         if state is not None:
-            pipeline.detectors, pipeline.buckets, pipeline.evidence, pipeline.manager = pickle.loads(state)
+            pipeline.restore(PipelineSnapshot.from_bytes(state))
         self.pipeline = pipeline
         self._waiting.clear()
         self._ids.clear()
         self._recovering, self._pending_from, self._claim_from = True, "0", "0-0"
         self.bus.advance_aggregated(self.position)  # in case the last commit's announcement was lost
         log.info("aggregate %s: active from sequence %d", self.name, self.position)
-
-    def _state(self) -> bytes:
-        p = self.pipeline
-        return pickle.dumps((p.detectors, p.buckets, p.evidence, p.manager), protocol=pickle.HIGHEST_PROTOCOL)
 
     def recover(self) -> None:
         self.pipeline = None  # in-memory progress may be ahead of the database: start again from the checkpoint
@@ -196,7 +187,7 @@ class AggregateWorker(Worker):
             if observed.touched:
                 self.store.recompute_buckets(observed.touched, pipeline.width, conn)
             self.store.record_detections(detection_rows(observed.scored), conn)
-            save_checkpoint(conn, CHECKPOINT, position, self._state(), self.lease.token)
+            save_checkpoint(conn, CHECKPOINT, position, pipeline.snapshot().to_bytes(), self.lease.token)
         self.position = position
         self.applied += len(run)
         self.report.changes += observed.changes
@@ -204,14 +195,3 @@ class AggregateWorker(Worker):
 
     def close(self) -> None:
         self.lease.release()
-
-
-def _channel_settings(settings) -> list[Any]:
-    """The channels notifications are routed to, as `build_system` assembles them (names only matter here:
-    the outbox records the channel name, the alert worker holds the secrets)."""
-    from detector.alerting.settings import ChannelSettings
-
-    channels = list(settings.alerts.channels)
-    if settings.alerts.jsonl is not None:
-        channels.append(ChannelSettings(name="jsonl", url=f"jsonl://{settings.alerts.jsonl}"))
-    return channels

@@ -1,87 +1,24 @@
 """The ingest role: read sources, keep posts about watched services that are not stored yet, publish them.
 
-``BusPipeline`` has the interface of ``Pipeline`` (``process`` a source batch, ``flush`` up to a time) but
-publishes to the bus instead of classifying in process: the ingest worker feeds it recorded files, and a
-live runner (`detector run` with a ``[bus]``) can feed it its polls unchanged (``distributed_system``).
-Publishing is idempotent (the bus keeps a ledger of post keys), so a batch re-read after a crash between
-publishing and saving the source's cursor is not published twice; it waits while too many posts are in
-flight (backpressure). At the end of a recorded source the worker publishes a flush mark, so the aggregate
-closes the last buckets exactly where the single process does.
+The worker feeds the configured recorded files to the ingest role's pipeline (``bus/publish.py``'s
+``BusPipeline``, from `build_system(role="ingest")`); `detector worker ingest` on a config with live
+sources runs the live runner over the same role instead. At the end of a recorded source the worker
+publishes a flush mark, so the aggregate closes the last buckets exactly where the single process does.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from datetime import datetime, timedelta
-from typing import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Iterator
 
-from detector.bus.streams import RedisBus
-from detector.sources.matching import ServiceRule
-from detector.pipeline import PostSelector, RunReport
-from detector.pseudonym import Pseudonymiser, key_file_for, load_or_create_key
+from detector.pipeline import RunReport
+from detector.runtime.assembly import build_system
 from detector.sources.base import Source, SourceBatch
 from detector.sources.replay import ReplaySettings, ReplaySource
-from detector.store.store import Store
 from detector.workers.base import Worker
 
 log = logging.getLogger("detector.workers.ingest")
-
-CHUNK = 500  # posts per publish call: keeps each Lua call short so Redis stays responsive
-
-
-class BusPipeline:
-    """Where a source's batches go in a distributed deployment: matched, deduplicated, published."""
-
-    classifier = None  # classification happens in the classify workers
-
-    def __init__(self, store: Store, bus: RedisBus, rules: Iterable[ServiceRule], width: timedelta,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.store = store
-        self.bus = bus
-        self.selector = PostSelector(store, rules)
-        self.width = width
-        self.sleep = sleep
-        self.bus.ensure_groups()
-
-    def process(self, batch: SourceBatch, *, source: str, assigned: str | None = None, report: RunReport) -> None:
-        """Publish the batch's new posts, then record its rejected rows and the source's cursor."""
-        counted = RunReport()
-        posts, conflicts = self.selector.select(batch, assigned=assigned, report=counted)
-        published = 0
-        for i in range(0, len(posts), CHUNK):
-            chunk = posts[i : i + CHUNK]
-            self.bus.wait_for_room(len(chunk), sleep=self.sleep)
-            published += self.bus.publish_posts(chunk)
-        with self.store.engine.begin() as conn:
-            counted.quarantined += self.store.quarantine([*batch.rejected, *conflicts], conn)
-            if batch.cursor is not None:
-                self.store.save_cursor(source, batch.cursor, conn)
-        counted.duplicates += len(posts) - published
-        for name in ("read", "duplicates", "quarantined", "unmatched", "conflicts"):
-            setattr(report, name, getattr(report, name) + getattr(counted, name))
-        report.stored += published  # published: the classify workers store them
-
-    def flush(self, until: datetime, report: RunReport, *, source: str = "clock") -> None:
-        """Have the aggregate close every bucket that ends by ``until``."""
-        self.bus.publish_flush(until, source)
-
-
-def distributed_system(system, conn, *, name: str, deliver: bool = True):
-    """Turn a single-process ``System`` (from ``build_system``) into the ingest side of a distributed
-    deployment: batches go to the bus, and notifications are delivered only while this process holds the
-    alert lease (``deliver``) or never (when alert workers deliver). `detector run` with a [bus] uses it."""
-    from detector.workers.alert import LeasedSender, NoDelivery
-    from detector.store.leases import Lease
-
-    system.pipeline = BusPipeline(system.store, conn.bus, [s.rule() for s in system.settings.services],
-                                  system.settings.detection.bucket_width)
-    if deliver:
-        lease = Lease(system.store.engine, "alert", name, conn.bus_settings.lease_seconds)
-        system.sender = LeasedSender(system.sender, lease)
-    else:
-        system.sender = NoDelivery()
-    return system
 
 
 class IngestWorker(Worker):
@@ -91,11 +28,9 @@ class IngestWorker(Worker):
 
     def __init__(self, conn, *, name: str | None = None, resume: bool = True, **kwargs) -> None:
         super().__init__(conn, name=name, **kwargs)
-        settings = conn.settings
-        self.pipeline = BusPipeline(self.store, self.bus, [s.rule() for s in settings.services],
-                                    settings.detection.bucket_width, sleep=self.sleep)
-        key = load_or_create_key(conn.secrets.get("pseudonym_key"), key_file_for(settings.db))
-        self.pseudonymiser = Pseudonymiser(key)
+        self.system = build_system(conn.settings, role="ingest", bus=conn, sleep=self.sleep)
+        self.pipeline = self.system.pipeline
+        self.pseudonymiser = self.system.pseudonymiser
         self.report = RunReport()
         self.resume = resume
         self._jobs = self._batches()
