@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from detector.alerting.manager import AlertChange
 from detector.alerting.notification import build_payload
-from detector.alerting.routing import closing_routes
+from detector.alerting.routing import manual_routes
 from detector.alerting.settings import AlertSettings
 from detector.records import Alert
 from detector.store import alerts as stored
@@ -30,4 +30,4 @@ def set_status(
             return {**build_payload(store, AlertChange(kind, alert, at), AlertSettings()), "by": actor}
 
     return stored.set_status(store, alert_id, status, at, actor,
-                             route=lambda alert, heard: closing_routes(heard, notify(alert)))
+                             route=lambda alert, heard: manual_routes(kind, alert, heard, notify))

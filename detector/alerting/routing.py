@@ -6,7 +6,8 @@
 - Resolves and acknowledgements close the loop: they go to the channels that heard of the incident, silenced
   or not, and to no other (a channel never gets the end of a story it was not told).
 - A manual resolve wins: once on-call resolved an incident, the detector's own later resolve is old news and
-  is not recorded again.
+  is not recorded again. On-call's acknowledge or resolve is told like the detector's (``manual_routes``),
+  except an acknowledgement of an incident already resolved, which is recorded and told to no one.
 
 Maintenance windows are not here: an incident opened in one is marked suppressed by detection, and a
 suppressed change is routed nowhere in the first place (``AlertChange.notify``).
@@ -23,12 +24,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from detector.alerting.grouping import CascadeChange
 from detector.alerting.manager import AlertChange
 from detector.alerting.settings import ChannelSettings
-from detector.records import SEVERITIES
+from detector.records import SEVERITIES, Alert
 from detector.store.alerts import enqueue, record_change
 from detector.store.cascades import latest_event_id, record_cascade_change
 from detector.store.ledger import Ledger as StoredLedger
@@ -73,6 +74,16 @@ def routes_for(change: AlertChange, channels: Sequence[ChannelSettings]) -> list
 def closing_routes(heard: Iterable[str], payload: dict[str, Any]) -> Routes:
     """A resolve or acknowledgement goes to every channel that heard of the incident (or cascade), in name order."""
     return [(channel, payload) for channel in sorted(heard)]
+
+
+def manual_routes(kind: str, alert: Alert, heard: Iterable[str],
+                  payload_of: Callable[[Alert], dict[str, Any]]) -> Routes:
+    """On-call's acknowledge or resolve (``kind``) of ``alert``, now changed, goes to every channel that heard
+    of it; acknowledging an incident already resolved tells no one (they were told of the resolution, and
+    PagerDuty cannot acknowledge a resolved event)."""
+    if kind == "acknowledged" and alert.status == "resolved":
+        return []
+    return closing_routes(heard, payload_of(alert))
 
 
 def route(change: AlertChange, routes: Routes, ledger: Ledger) -> Routed | None:

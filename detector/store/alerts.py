@@ -170,33 +170,28 @@ def set_status(
 ) -> Alert:
     """Acknowledge or resolve an incident by hand and record the event; ``route`` (given the changed incident
     and the channels that heard of it) names the notifications to queue, in the same transaction.
-    Acknowledging a resolved incident only records who reviewed it (it stays resolved; nothing is queued).
-    Raise KeyError for an unknown id, ValueError when it is already in that state (or resolving a resolved
-    one). ``detector.alerting.actions.set_status`` is what on-call's commands call."""
+    Acknowledging a resolved incident only records who reviewed it: it stays resolved. Raise KeyError for an
+    unknown id, ValueError when it is already in that state (or resolving a resolved one).
+    ``detector.alerting.actions.set_status`` is what on-call's commands call."""
     kind = "acknowledged" if status == "acknowledged" else "resolved"
+    a = schema.alerts
     with store.engine.begin() as conn:
-        row = conn.execute(sa.select(schema.alerts).where(schema.alerts.c.id == alert_id)).first()
+        row = conn.execute(sa.select(a).where(a.c.id == alert_id)).first()
         if row is None:
             raise KeyError(alert_id)
         if row.status == status or (status == "acknowledged" and row.acknowledged_at is not None):
             raise ValueError(f"incident {alert_id} is already {status}")
+        detail: dict[str, Any] = {"by": actor, "manual": True}
         if row.status == "resolved":
             if status != "acknowledged":
                 raise ValueError(f"incident {alert_id} is already resolved")
-            # Acknowledging a resolved incident records who looked at it; it stays resolved and no channel
-            # hears of it (they were told of the resolution; PagerDuty cannot acknowledge a resolved event).
-            conn.execute(sa.update(schema.alerts).where(schema.alerts.c.id == alert_id).values(acknowledged_at=at))
-            _insert_event(conn, alert_id, at, kind, {"by": actor, "manual": True, "after_resolve": True})
-            return alert_from_row(conn.execute(sa.select(schema.alerts).where(schema.alerts.c.id == alert_id)).first())
-        values: dict[str, Any] = {"status": status, "updated_at": at}
-        if status == "acknowledged":
-            values["acknowledged_at"] = at
-        if status == "resolved":
-            values["resolved_at"] = at
-        conn.execute(sa.update(schema.alerts).where(schema.alerts.c.id == alert_id).values(**values))
-        event_id = _insert_event(conn, alert_id, at, kind, {"by": actor, "manual": True})
-        row = conn.execute(sa.select(schema.alerts).where(schema.alerts.c.id == alert_id)).first()
-        alert = alert_from_row(row)
+            values: dict[str, Any] = {"acknowledged_at": at}
+            detail["after_resolve"] = True
+        else:
+            values = {"status": status, "updated_at": at, f"{kind}_at": at}
+        conn.execute(sa.update(a).where(a.c.id == alert_id).values(**values))
+        event_id = _insert_event(conn, alert_id, at, kind, detail)
+        alert = alert_from_row(conn.execute(sa.select(a).where(a.c.id == alert_id)).first())
         if route is not None:
             enqueue(conn, alert_id, event_id, route(alert, notified_channels(conn, alert_id)), at)
     return alert
