@@ -44,7 +44,7 @@ def headline(cfg: data.AppConfig, alert_id: str) -> None:
     cols[1].metric("People in all", facts.people_total,
                    help="Distinct people who complained, from the start of the rise that led to the alert.")
     cols[2].metric("First report (UTC)", data.short_when(facts.first_report or facts.opened_at),
-                   help="The first complaint of the rise that led to the alert.")
+                   help="The first report of the rise that led to the alert.")
     if facts.live:
         cols[3].metric("Trend", facts.trend or "-", help="Last 15 minutes against the 15 before (±20%).")
     else:

@@ -111,6 +111,7 @@ class Verdict:
 
 
 OUTAGE_METRICS = frozenset({"outage_people", "outage_reports"})
+DEFAULT_METRIC = "outage_people"  # the volume detector's default (``VolumeSettings.metric``)
 
 
 def report_field(metric: str) -> str:

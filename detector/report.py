@@ -1,6 +1,6 @@
 """The one-page incident report comms needs for a public update, as Markdown or HTML.
 
-Facts only: how long, how bad against what was expected, the timeline (first complaints, our alert,
+Facts only: how long, how bad against what was expected, the timeline (first reports, our alert,
 the provider's acknowledgement and resolution when known, how far ahead we were), the symptoms, sources
 and languages, the rumours with their counts and first sighting, and a few representative posts.
 Every value taken from a post is escaped for the output format; authors appear only pseudonymised.
@@ -70,7 +70,7 @@ class IncidentReport:
 
     @property
     def reported_for(self) -> timedelta | None:
-        """How long people reported it: the first complaint of the rise to the last report."""
+        """How long people reported it: the first report of the rise to the last report."""
         first, last = self.first_complaint or self.facts.first_report, self.facts.last_report
         return None if first is None or last is None else last - first
 
@@ -104,7 +104,7 @@ def build_report(store: Store, incident_id: str, *, metric: str = "complaint_peo
     official_rows = official_overlapping(store, service, opened - RISE_LOOKBACK, until + CONTEXT)
     timeline: list[tuple[datetime, str]] = []
     if first is not None:
-        timeline.append((first, "first complaint of the rise"))
+        timeline.append((first, "first report of the rise"))
     for event in alert_events(store, incident_id):
         detail = event.get("detail") or {}
         who = f" by {detail['by']}" if isinstance(detail, dict) and detail.get("by") else ""

@@ -3,6 +3,7 @@ reporting, what export shows, how an older database gains the columns, and what 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
@@ -15,10 +16,12 @@ from detector.alerting.settings import AlertSettings
 from detector.analysis import load_posts
 from detector.classify.base import Classifier
 from detector.classify.model import SHORT_WORDS, load_default_classifier, short_text_scale
+from detector.comms.facts import gather
 from detector.cli.classify import train_cmd
 from detector.cli.main import cli
 from detector.sources.matching import ServiceRule
 from detector.pipeline import Pipeline, RunReport
+from detector.places.extract import PlaceFinder
 from detector.records import Bucket, Post, Verdict
 from detector.sources.base import SourceBatch
 from detector.store import schema
@@ -128,6 +131,33 @@ def test_cascade_grouping_reads_the_reports_the_metric_counts(tmp_path, metric, 
         pipeline.process(SourceBatch(posts, read=len(posts)), source="test", report=RunReport())
     shares, _ = grouper.naming("isp", T0 + timedelta(minutes=1))
     assert shares == {"cloud": pytest.approx(share)}
+
+
+class SymptomClassifier(ScriptedClassifier):
+    """The scripted verdicts, with a symptom: "internet" for outage reports, "billing" for bill complaints."""
+
+    def classify(self, posts):
+        return [replace(v, symptom="internet" if v.outage_report else "billing" if v.complaint else None)
+                for v in super().classify(posts)]
+
+
+@pytest.mark.parametrize("metric, people, symptoms, places", [
+    ("outage_people", 2, {"internet": 2}, {"Kamloops, BC": 1}),
+    ("complaint_people", 3, {"internet": 2, "billing": 1}, {"Kamloops, BC": 1, "Vernon, BC": 1}),
+])
+def test_people_symptoms_and_places_are_those_of_the_reports_the_metric_counts(tmp_path, metric, people, symptoms,
+                                                                               places):
+    posts = tuple(Post("test", str(i), T0 + timedelta(seconds=i), text, author=author) for i, (text, author) in
+                  enumerate([("isp is down in Kamloops BC", "a"), ("isp down again", "b"),
+                             ("isp bill is wrong, Vernon BC", "c"), ("love isp", "d")]))
+    with Store(tmp_path / "f.db") as store:
+        pipeline = Pipeline(store, rules=[ServiceRule("isp", ("isp",))], classifier=SymptomClassifier(),
+                            detection=VolumeSettings(metric=metric), alerts=AlertSettings(), places=PlaceFinder())
+        pipeline.process(SourceBatch(posts, read=len(posts)), source="test", report=RunReport())
+        facts = gather(store, service="isp", incident_id="isp-1", status="open", severity="major", opened_at=T0,
+                       resolved_at=None, until=T0 + timedelta(minutes=1), metric=metric)
+    assert (facts.people_total, facts.symptoms, facts.places) == (people, symptoms, places)
+    assert facts.first_report == T0 and facts.last_report == T0 + timedelta(seconds=1 if metric == "outage_people" else 2)
 
 
 def test_a_verdict_reports_what_the_metric_counts():

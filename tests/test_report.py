@@ -26,7 +26,7 @@ def test_facts_of_an_open_incident(db):
     assert report.lead == timedelta(minutes=25)  # the status page acknowledged 25 minutes after our alert
     assert report.first_complaint is not None and report.first_complaint <= opened
     kinds = [text for _, text in report.timeline]
-    assert kinds[0] == "first complaint of the rise"
+    assert kinds[0] == "first report of the rise"
     assert any(text.startswith("status-page acknowledged") for text in kinds)
     assert report.symptoms["posts"].sum() > 0 and not report.claims.empty
     assert any("still open" in note for note in report.notes)

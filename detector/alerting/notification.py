@@ -28,7 +28,7 @@ def post_view(post: Post, verdict: Verdict) -> dict[str, Any]:
         "source": post.source, "id": post.source_id, "created_at": post.created_at.isoformat(),
         "text": post.text[:500], "author": post.author, "url": post.url,
         "complaint_p": verdict.complaint_p, "symptom": verdict.symptom, "claim": verdict.claim,
-        "complaint": verdict.complaint, "services": list(post.services),
+        "complaint": verdict.complaint, "outage_report": verdict.outage_report, "services": list(post.services),
         "misinformation": verdict.misinformation, "person": post.person,
         "places": [{"place": p.label, "name": p.name, "kind": p.kind, "region": p.region, "country": p.country,
                     "lat": p.lat, "lon": p.lon} for p in verdict.places],

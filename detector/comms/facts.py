@@ -8,12 +8,15 @@ Definitions, stated once (every number a user reads comes from here):
   the text says "where under 1 was expected" so the numbers read true.
 - **Now** (only while the incident is live): the newest complete minute bucket (a minute still filling
   reads low), its value and expected value.
-- **People**: distinct people (a pseudonymous author, else the post text) whose posts were complaints,
-  from the start of the rise (the run of minutes with complaints leading into the alert, gaps of up to
+- **Reports**: the posts the detector's metric counts (``detector.records.report_field``): outage reports
+  for the outage metrics (the default), complaints for the others. Symptoms and places are counted over
+  the reports too.
+- **People**: distinct people (a pseudonymous author, else the post text) whose posts were reports,
+  from the start of the rise (the run of minutes with reports leading into the alert, gaps of up to
   ``RISE_GAP``, at most ``RISE_LOOKBACK`` back) or ``LOOKBACK`` before the incident opened if that is
   earlier, until ``until``; "now" is those of the last ``NOW_WINDOW``. The first report is the first
-  complaint of that span: the report's timeline, the cards and the draft's "since" all say it.
-- **Reports stopped** (last report): the last complaint up to the end of the last minute that was above
+  report of that span: the report's timeline, the cards and the draft's "since" all say it.
+- **Reports stopped** (last report): the last report up to the end of the last minute that was above
   its band; **resolved** comes later, after the resolve wait, and the wait is shown as the difference.
 - **Rumours**: posts that match a known claim (shown with the claim's text, verdict and reference from the
   claims file) or are flagged as misinformation without a match (one cluster, shown with its most
@@ -29,7 +32,7 @@ from typing import Any, Iterable, Mapping
 
 from detector.classify.claims import Claim
 from detector.places.summary import PlaceMention, count_places, where_line
-from detector.records import text_fingerprint
+from detector.records import DEFAULT_METRIC, report_field, text_fingerprint
 from detector.store import facts as stored
 from detector.store.store import Store
 
@@ -106,7 +109,7 @@ class IncidentFacts:
     now: Minute | None
     people_total: int
     people_now: int | None
-    people_joined: tuple[datetime, ...]  # each person's first complaint, in order: people_at(t) counts them
+    people_joined: tuple[datetime, ...]  # each person's first report, in order: people_at(t) counts them
     first_report: datetime | None
     last_report: datetime | None
     trend: str | None
@@ -188,10 +191,11 @@ def peak_of(minutes: Iterable[Minute]) -> Peak | None:
     return Peak(best.start, best.value, best.expected, ratio(best.value, best.expected))
 
 
-def rise_start(rows: Iterable[stored.BucketRow]) -> datetime | None:
-    """The start of the run of minutes with complaints that leads into the newest of ``rows`` (gaps of up to
-    ``RISE_GAP``); None when none of them has a complaint."""
-    starts = sorted((r.start for r in rows if r.complaints > 0), reverse=True)
+def rise_start(rows: Iterable[stored.BucketRow], metric: str = DEFAULT_METRIC) -> datetime | None:
+    """The start of the run of minutes with reports that leads into the newest of ``rows`` (gaps of up to
+    ``RISE_GAP``); None when none of them has a report."""
+    outage = report_field(metric) == "outage_report"
+    starts = sorted((r.start for r in rows if (r.outage_reports if outage else r.complaints) > 0), reverse=True)
     if not starts:
         return None
     start = starts[0]
@@ -228,7 +232,7 @@ def rumours_of(rows: Iterable[stored.RumourRow], claims: Mapping[str, Claim]) ->
 
 def gather(
     store: Store, *, service: str, incident_id: str, status: str, severity: str, opened_at: datetime,
-    resolved_at: datetime | None, until: datetime, metric: str = "outage_people",
+    resolved_at: datetime | None, until: datetime, metric: str = DEFAULT_METRIC,
     claims: Mapping[str, Claim] | None = None, newer: Iterable[Minute] = (),
     fresh: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> IncidentFacts:
@@ -241,7 +245,8 @@ def gather(
     end = resolved_at or until
     past_end = end + timedelta(microseconds=1)
     first_minute = opened_at.replace(second=0, microsecond=0)
-    rise = rise_start(stored.bucket_rows(store, service, opened_at - RISE_LOOKBACK, first_minute + timedelta(minutes=1)))
+    rise = rise_start(stored.bucket_rows(store, service, opened_at - RISE_LOOKBACK, first_minute + timedelta(minutes=1)),
+                      metric)
     since = min(rise, opened_at - LOOKBACK) if rise else opened_at - LOOKBACK
     minutes = [Minute(r.start, metric_value(r, metric), r.expected, r.upper)
                for r in stored.bucket_rows(store, service, first_minute, past_end)]
@@ -252,14 +257,14 @@ def gather(
     live = resolved_at is None
     people: dict[str, tuple[datetime, datetime]] = {}
     symptoms: Counter[str] = Counter()
-    complaints: list[datetime] = []
+    reports: list[datetime] = []
     rumour_rows: list[stored.RumourRow] = []
     for post in posts:
         if post.rumour:
             rumour_rows.append(stored.RumourRow(post.key, post.created_at, post.claim, post.text or ""))
-        if not post.complaint:
+        if not post.reports(metric):
             continue
-        complaints.append(post.created_at)
+        reports.append(post.created_at)
         if post.symptom:
             symptoms[post.symptom] += 1
         first_at, last_at = people.get(post.person, (post.created_at, post.created_at))
@@ -268,9 +273,9 @@ def gather(
     now = (complete or minutes)[-1] if live and minutes else None
     above = [m for m in minutes if m.upper is not None and m.value > m.upper]
     bound = above[-1].start + timedelta(minutes=1) if above else past_end
-    mentions = stored.place_mentions(store, service, since, past_end)
+    mentions = stored.place_mentions(store, service, since, past_end, metric)
     for key, post in _fresh_posts(fresh, service, since, end).items():
-        if post.get("complaint") and key not in known:
+        if post.get(report_field(metric)) and key not in known:
             person = post.get("person") or post.get("author") or post.get("text")
             mentions += [PlaceMention(**place, person=person) for place in post.get("places") or ()]
     places = count_places(mentions)
@@ -280,8 +285,8 @@ def gather(
         people_total=len(people),
         people_now=sum(1 for _, at in people.values() if at >= end - NOW_WINDOW) if live else None,
         people_joined=tuple(sorted(first_at for first_at, _ in people.values())),
-        first_report=min(complaints, default=None),
-        last_report=max((at for at in complaints if at < bound), default=None),
+        first_report=min(reports, default=None),
+        last_report=max((at for at in reports if at < bound), default=None),
         trend=_trend(minutes, end) if live else None,
         symptoms=dict(symptoms.most_common()),
         rumours=rumours_of(sorted(rumour_rows, key=lambda r: r.created_at)[-stored.RUMOUR_ROWS:], claims),
@@ -295,7 +300,8 @@ def _fact(key: str, post: Mapping[str, Any]) -> stored.PostFact:
     rumour = bool(post.get("misinformation")) or post.get("claim") is not None
     return stored.PostFact(key, str(post.get("person") or post.get("author") or post.get("text")),
                            datetime.fromisoformat(post["created_at"]), bool(post.get("complaint")),
-                           post.get("symptom"), rumour, post.get("claim"), str(post.get("text") or "") if rumour else None)
+                           post.get("symptom"), rumour, post.get("claim"), str(post.get("text") or "") if rumour else None,
+                           bool(post.get("outage_report")))
 
 
 def _fresh_posts(fresh: Mapping[str, Mapping[str, Any]] | None, service: str, since: datetime,

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from detector.places.summary import PlaceMention, count_places
+from detector.records import DEFAULT_METRIC, report_field
 from detector.store import schema
 from detector.store.official import official_overlapping
 from detector.store.store import Store
@@ -69,21 +70,35 @@ class PostFact:
     rumour: bool
     claim: str | None
     text: str | None
+    outage_report: bool = False  # NULL before the outage head: the complaint stands in (as in the buckets)
+
+    def reports(self, metric: str) -> bool:
+        """Whether the post is one of the reports ``metric`` counts (``detector.records.report_field``)."""
+        return bool(getattr(self, report_field(metric)))
+
+
+_OUTAGE = sa.func.coalesce(_v.c.outage_report, _v.c.complaint)  # NULL before the outage head: the complaint
+
+
+def _reported(metric: str) -> Any:
+    """The verdict column that makes a post a report for ``metric`` (``detector.records.report_field``)."""
+    return _OUTAGE if report_field(metric) == "outage_report" else _v.c.complaint
 
 
 def post_facts(store: Store, service: str, since: datetime, until: datetime) -> list[PostFact]:
-    """Every classified post about the service in [since, until), in one pass over the (service, created_at)
-    index: person, time, complaint, symptom, rumour flag, claim, and the text of rumours only."""
+    """Every complaint, outage report or rumour about the service in [since, until), in one pass over the
+    (service, created_at) index: person, time, complaint, symptom, rumour flag, claim, the text of rumours
+    only, and outage report."""
     rumour = sa.or_(_v.c.misinformation.is_(True), _v.c.claim.is_not(None))
     query = (sa.select(_p.c.source, _p.c.source_id, _p.c.person, _ps.c.created_at, _v.c.complaint, _v.c.symptom,
-                       _v.c.misinformation, _v.c.claim, sa.case((rumour, _p.c.text), else_=None))
+                       _v.c.misinformation, _v.c.claim, sa.case((rumour, _p.c.text), else_=None), _OUTAGE)
              .select_from(_ps.join(_p, _p.c.id == _ps.c.post_id).join(_v, _v.c.post_id == _ps.c.post_id))
              .where(_ps.c.service == service, _ps.c.created_at >= since, _ps.c.created_at < until)
-             .where(sa.or_(_v.c.complaint.is_(True), rumour)))
+             .where(sa.or_(_v.c.complaint.is_(True), _OUTAGE.is_(True), rumour)))
     with store.engine.connect() as conn:
         return [PostFact(f"{source}:{source_id}", person, at, bool(complaint), symptom,
-                         bool(misinformation) or claim is not None, claim, text)
-                for source, source_id, person, at, complaint, symptom, misinformation, claim, text
+                         bool(misinformation) or claim is not None, claim, text, bool(outage))
+                for source, source_id, person, at, complaint, symptom, misinformation, claim, text, outage
                 in conn.execute(query)]
 
 
@@ -116,24 +131,26 @@ def _utc(value: Any) -> Any:
     return schema.UTCDateTime().process_result_value(value, None)
 
 
-def place_mentions(store: Store, service: str, since: datetime, until: datetime) -> list[PlaceMention]:
-    """Each (place, person) pair of the complaints about the service in [since, until) that name a place:
-    the rows people-per-place counts are made of (``detector.places.summary.count_places``)."""
+def place_mentions(store: Store, service: str, since: datetime, until: datetime,
+                   metric: str = DEFAULT_METRIC) -> list[PlaceMention]:
+    """Each (place, person) pair of the reports about the service in [since, until) that name a place (the
+    posts ``metric`` counts): the rows people-per-place counts are made of (``places.summary.count_places``)."""
     pl = schema.post_places
     query = (sa.select(pl.c.place, pl.c.name, pl.c.kind, pl.c.region, pl.c.country, pl.c.lat, pl.c.lon,
                        _p.c.person, sa.func.count())
              .select_from(_ps.join(_p, _p.c.id == _ps.c.post_id).join(_v, _v.c.post_id == _ps.c.post_id)
                           .join(pl, pl.c.post_id == _ps.c.post_id))
              .where(_ps.c.service == service, _ps.c.created_at >= since, _ps.c.created_at < until,
-                    _v.c.complaint.is_(True))
+                    _reported(metric).is_(True))
              .group_by(pl.c.place, pl.c.name, pl.c.kind, pl.c.region, pl.c.country, pl.c.lat, pl.c.lon, _p.c.person))
     with store.engine.connect() as conn:
         return [PlaceMention(*row[:7], person=row[7], posts=int(row[8])) for row in conn.execute(query)]
 
 
-def place_counts(store: Store, service: str, since: datetime, until: datetime) -> dict[str, int] | None:
-    """Distinct people per place named in the complaints of [since, until), most first ("Kamloops, BC": 4)."""
-    return {row.place: row.people for row in count_places(place_mentions(store, service, since, until))}
+def place_counts(store: Store, service: str, since: datetime, until: datetime,
+                 metric: str = DEFAULT_METRIC) -> dict[str, int] | None:
+    """Distinct people per place named in the reports of [since, until), most first ("Kamloops, BC": 4)."""
+    return {row.place: row.people for row in count_places(place_mentions(store, service, since, until, metric))}
 
 
 def places_of_posts(store: Store, post_ids: list[int]) -> dict[int, list[str]]:
