@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from dashboard.access import Viewer
 from detector.alerting.actions import set_status
 from detector.store import labels as stored_labels
-from detector.store.alerts import add_silence
+from detector.store.silences import add_silence
 from detector.store.store import Store
 
 LABEL_TASKS = ("complaint", "misinformation", "symptom")

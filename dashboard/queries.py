@@ -16,8 +16,8 @@ import pandas as pd
 from detector.comms.breakdown import Facets, facets  # noqa: F401 (the service page's facets, as the report counts them)
 from detector.store import buckets as stored_buckets, deliveries as stored_deliveries, incidents as stored_incidents
 from detector.store import posts as stored_posts
-from detector.store.alerts import list_silences
 from detector.store.official import OFFICIAL_COLUMNS, official_overlapping
+from detector.store.silences import list_silences
 from detector.store.posts import (  # noqa: F401 (the pages read posts through here)
     FACET_LIMIT, POST_COLUMNS, representative_posts, rumour_posts, source_link, with_links,
 )

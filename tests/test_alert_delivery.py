@@ -23,7 +23,9 @@ from detector.sources.replay import ReplaySettings, ReplaySource
 from detector.store import schema
 from detector.alerting.actions import set_status
 from detector.alerting.routing import save_changes
-from detector.store.alerts import add_silence, alert_events, outbox_rows, requeue
+from detector.store.alerts import alert_events
+from detector.store.deliveries import outbox_rows, requeue
+from detector.store.silences import add_silence
 from detector.store.store import Store
 from tests.servers.posts import write_burst_csv
 from tests.servers.receiver import Answer, Receiver
@@ -231,7 +233,7 @@ def test_dead_only_after_many_attempts_and_a_long_time(store, clock):
 
 
 def test_two_senders_never_send_the_same_notification(store, clock):
-    from detector.store.alerts import claim_delivery, due_notifications
+    from detector.store.deliveries import claim_delivery, due_notifications
 
     save(store, "opened", 0)
     save(store, "escalated", 2)

@@ -12,7 +12,7 @@ from detector.alerting.cascade_payload import build_cascade_payload
 from detector.alerting.routing import closing_routes
 from detector.alerting.settings import AlertSettings
 from detector.records import Cascade
-from detector.store.alerts import enqueue, notified_channels
+from detector.store.deliveries import enqueue, notified_channels
 from detector.store.cascades import cascade_of, load_cascades, mark_cascade
 from detector.store.store import Store
 

@@ -26,7 +26,7 @@ from detector.alerting.channels.base import Channel, Delivery
 from detector.alerting.settings import AlertSettings
 from detector.backoff import backoff_delay
 from detector.secrets import Secrets
-from detector.store.alerts import OutboxItem, claim_delivery, due_notifications, mark_delivery
+from detector.store.deliveries import OutboxItem, claim_delivery, due_notifications, mark_delivery
 from detector.store.store import Store
 
 log = logging.getLogger("detector.delivery")

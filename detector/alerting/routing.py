@@ -30,8 +30,9 @@ from detector.alerting.grouping import CascadeChange
 from detector.alerting.manager import AlertChange
 from detector.alerting.settings import ChannelSettings
 from detector.records import SEVERITIES, Alert
-from detector.store.alerts import enqueue, record_change
+from detector.store.alerts import record_change
 from detector.store.cascades import latest_event_id, record_cascade_change
+from detector.store.deliveries import enqueue
 from detector.store.ledger import Ledger as StoredLedger
 from detector.store.store import Store, Transaction
 

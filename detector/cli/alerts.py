@@ -19,7 +19,8 @@ from detector.alerting.notification import build_payload
 from detector.alerting.settings import ChannelSettings
 from detector.cli.common import db_option, load_or_default, open_store, print_alerts
 from detector.secrets import Secrets
-from detector.store.alerts import add_silence, end_silence, list_silences, outbox_rows, requeue
+from detector.store.deliveries import outbox_rows, requeue
+from detector.store.silences import add_silence, end_silence, list_silences
 from detector.store.store import Store
 
 config_option = click.option(

@@ -27,7 +27,8 @@ from detector.runtime.settings import RunSettings
 from detector.pipeline import RunReport
 from detector.runtime.assembly import System
 from detector.sources.base import Source
-from detector.store.alerts import open_counts, outbox_counts
+from detector.store.alerts import open_counts
+from detector.store.deliveries import outbox_counts
 from detector.store.official import save_official
 from detector.timefloor import floor_time
 

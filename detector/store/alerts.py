@@ -1,16 +1,16 @@
-"""Persisting incidents, their events, the notification outbox and on-call silences.
+"""Persisting incidents and their events, and reading them back as ``Alert`` records.
 
-An incident change, its event and its outbox rows are written in one transaction: either the world
-learns about a change and it is recorded, or neither happens. Delivery happens later, from the outbox.
+An incident change, its event and its outbox rows (``detector.store.deliveries``) are written in one
+transaction: either the world learns about a change and it is recorded, or neither happens. Delivery happens
+later, from the outbox.
 Who hears of a change (routes, silences, the resolve rule) is decided by ``detector.alerting.routing``;
 this module writes what it decided (``detector.store.ledger`` answers the questions it asks).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,24 +18,8 @@ from sqlalchemy.engine import Connection
 
 from detector.records import Alert
 from detector.store import schema
+from detector.store.deliveries import enqueue, notified_channels
 from detector.store.store import Store
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    """One notification waiting for (or done with) delivery to one channel."""
-
-    id: int
-    key: str
-    alert_id: str
-    channel: str
-    payload: dict[str, Any]
-    status: str
-    attempts: int
-    next_attempt_at: datetime
-    last_error: str | None
-    created_at: datetime | None = None
-
 
 
 def _alert_row(alert: Alert) -> dict[str, Any]:
@@ -89,37 +73,6 @@ def _insert_event(conn: Connection, alert_id: str, at: datetime, kind: str, deta
     return conn.execute(
         schema.alert_events.insert().values(alert_id=alert_id, at=at, kind=kind, detail=detail)
     ).inserted_primary_key[0]
-
-
-def enqueue(conn: Connection, alert_id: str, event_id: int, routed: Sequence[tuple[str, dict[str, Any]]],
-             now: datetime) -> None:
-    rows = [
-        {
-            "key": outbox_key(alert_id, event_id, channel),
-            "alert_id": alert_id,
-            "event_id": event_id,
-            "channel": channel,
-            "payload": {**payload, "event_id": event_id},
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
-        for channel, payload in routed
-    ]
-    if rows:
-        conn.execute(schema.outbox.insert(), rows)
-
-
-def outbox_key(alert_id: str, event_id: int, channel: str) -> str:
-    """The idempotency key of one notification to one channel: the same on every retry."""
-    return f"{alert_id}:{event_id}:{channel}"
-
-
-def notified_channels(conn: Connection, alert_id: str) -> set[str]:
-    """Channels that were given (or are being given) news of this incident."""
-    o = schema.outbox
-    return {r[0] for r in conn.execute(sa.select(o.c.channel).where(o.c.alert_id == alert_id).distinct())}
 
 
 def _upsert_alert(conn: Connection, alert: Alert) -> None:
@@ -201,134 +154,3 @@ def alert_events(store: Store, alert_id: str) -> list[dict[str, Any]]:
     e = schema.alert_events
     with store.engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(sa.select(e).where(e.c.alert_id == alert_id).order_by(e.c.id))]
-
-
-def due_notifications(
-    store: Store, now: datetime, limit: int = 200, channels: Iterable[str] | None = None
-) -> list[OutboxItem]:
-    """Pending notifications in order; for each (incident, channel) only the oldest, so order holds.
-    With ``channels``, only notifications for those channels (others wait for a sender that has them)."""
-    o = schema.outbox
-    query = sa.select(o).where(o.c.status == "pending").order_by(o.c.id)
-    if channels is not None:
-        query = query.where(o.c.channel.in_(list(channels)))
-    with store.engine.connect() as conn:
-        rows = conn.execute(query.limit(limit * 20)).all()
-    seen: set[tuple[str, str]] = set()
-    due: list[OutboxItem] = []
-    for row in rows:
-        m = row._mapping
-        lane = (m["alert_id"], m["channel"])
-        if lane in seen:
-            continue
-        seen.add(lane)
-        if m["next_attempt_at"] <= now:
-            due.append(OutboxItem(m["id"], m["key"], m["alert_id"], m["channel"], m["payload"], m["status"],
-                                  m["attempts"], m["next_attempt_at"], m["last_error"], m["created_at"]))
-        if len(due) >= limit:
-            break
-    return due
-
-
-def claim_delivery(store: Store, item: OutboxItem, until: datetime) -> bool:
-    """Take ``item`` for sending until ``until``; False when another sender took it (or it is done) since
-    it was read. A sender that dies after claiming leaves it pending: it is due again at ``until``."""
-    o = schema.outbox
-    with store.engine.begin() as conn:
-        return conn.execute(
-            sa.update(o)
-            .where(o.c.id == item.id, o.c.status == "pending", o.c.attempts == item.attempts,
-                   o.c.next_attempt_at == item.next_attempt_at)
-            .values(next_attempt_at=until)
-        ).rowcount == 1
-
-
-def mark_delivery(
-    store: Store, item: OutboxItem, *, ok: bool, now: datetime, error: str | None = None,
-    retry_at: datetime | None = None, dead: bool = False,
-) -> None:
-    o = schema.outbox
-    if ok:
-        values: dict[str, Any] = {"status": "sent", "sent_at": now, "attempts": item.attempts + 1, "last_error": None}
-    else:
-        values = {"attempts": item.attempts + 1, "last_error": (error or "failed")[:1000],
-                  "status": "dead" if dead else "pending", "next_attempt_at": retry_at or now}
-    with store.engine.begin() as conn:
-        conn.execute(sa.update(o).where(o.c.id == item.id, o.c.status == "pending").values(**values))
-
-
-def outbox_rows(store: Store, status: str | None = None) -> list[dict[str, Any]]:
-    o = schema.outbox
-    query = sa.select(o).order_by(o.c.id)
-    if status:
-        query = query.where(o.c.status == status)
-    with store.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def outbox_counts(store: Store) -> dict[str, int]:
-    """How many notifications the outbox holds in each status (pending, sent, dead)."""
-    o = schema.outbox
-    with store.engine.connect() as conn:
-        return {status: int(count) for status, count in
-                conn.execute(sa.select(o.c.status, sa.func.count()).group_by(o.c.status))}
-
-
-def requeue(store: Store, keys: Sequence[str] = (), *, dead: bool = False, now: datetime | None = None) -> int:
-    """Give dead notifications (these keys, or all with ``dead``) a fresh set of attempts; return how many."""
-    o = schema.outbox
-    query = sa.update(o).where(o.c.status == "dead")
-    if keys:
-        query = query.where(o.c.key.in_(list(keys)))
-    elif not dead:
-        return 0
-    with store.engine.begin() as conn:
-        return conn.execute(query.values(status="pending", attempts=0,
-                                         next_attempt_at=now or datetime.now(timezone.utc))).rowcount
-
-
-# -- silences ------------------------------------------------------------------------------------
-def add_silence(
-    store: Store, service: str, starts_at: datetime, ends_at: datetime, reason: str | None = None,
-    created_by: str | None = None, now: datetime | None = None,
-) -> int:
-    """Silence ``service``'s notifications over [starts_at, ends_at); return the silence id."""
-    if ends_at <= starts_at:
-        raise ValueError("a silence must end after it starts")
-    with store.engine.begin() as conn:
-        return conn.execute(schema.silences.insert().values(
-            service=service, starts_at=starts_at, ends_at=ends_at, reason=reason, created_by=created_by,
-            created_at=now or datetime.now(timezone.utc),
-        )).inserted_primary_key[0]
-
-
-def active_silence(conn: Connection, service: str, at: datetime) -> str | None:
-    """The reason of a silence covering ``service`` at ``at`` ('*' silences every service), else None."""
-    s = schema.silences
-    row = conn.execute(
-        sa.select(s.c.id, s.c.reason)
-        .where(s.c.service.in_([service, "*"]), s.c.starts_at <= at, s.c.ends_at > at)
-        .order_by(s.c.id).limit(1)
-    ).first()
-    if row is None:
-        return None
-    return f"silence {row.id}" + (f": {row.reason}" if row.reason else "")
-
-
-def list_silences(store: Store, *, active_at: datetime | None = None) -> list[dict[str, Any]]:
-    """Silences, newest first; with ``active_at``, only those not yet over then."""
-    s = schema.silences
-    query = sa.select(s).order_by(s.c.id.desc())
-    if active_at is not None:
-        query = query.where(s.c.ends_at > active_at)
-    with store.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def end_silence(store: Store, silence_id: int, at: datetime) -> bool:
-    """End a silence now; False when there is no such silence or it is already over."""
-    s = schema.silences
-    with store.engine.begin() as conn:
-        return conn.execute(
-            sa.update(s).where(s.c.id == silence_id, s.c.ends_at > at).values(ends_at=at)
-        ).rowcount > 0

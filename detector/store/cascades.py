@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from detector.records import Cascade, Member
 from detector.store import schema
-from detector.store.alerts import enqueue
+from detector.store.deliveries import enqueue
 from detector.store.store import Store
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from detector.store.alerts import active_silence, incident_status, notified_channels
+from detector.store.alerts import incident_status
 from detector.store.cascades import cascade_status
+from detector.store.deliveries import notified_channels
+from detector.store.silences import active_silence
 from detector.store.store import Transaction
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from detector.alerting.channels.webhook import WebhookChannel
 from detector.alerting.delivery import Sender
-from detector.store.alerts import outbox_rows
+from detector.store.deliveries import outbox_rows
 from detector.store.store import Store
 from tests.servers.receiver import Receiver
 from tests.test_alert_delivery import save
