@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from dashboard import sample
+from tests.fakes.server import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -42,11 +42,6 @@ def chromium() -> Path:
         _unavailable(f"{CHROMIUM} is missing and could not be installed with apt-get")
     return CHROMIUM
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -85,7 +80,7 @@ HOSTILE_NAME = "Acme ![x](http://127.0.0.1:9/x.png) **bold** <img src=x onerror=
 
 
 def _serve(tmp_path, path):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DETECTOR_DASHBOARD_")}
     log = (tmp_path / "dashboard.log").open("w")
     proc = subprocess.Popen(

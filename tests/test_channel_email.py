@@ -98,7 +98,7 @@ def test_server_without_starttls_gets_no_password(tmp_path):
 
 
 def test_nobody_listening_is_retried():
-    from tests.servers.receiver import free_port
+    from tests.fakes.server import free_port
 
     mail = EmailChannel("mail", "127.0.0.1", free_port(), sender="d@example.com", recipients=["a@example.com"],
                         username="u", password=PASSWORD, timeout=1)

@@ -19,7 +19,8 @@ from detector.alerting.channels.slack import SlackChannel
 from detector.alerting.channels.teams import TeamsChannel
 from detector.alerting.channels.webhook import WebhookChannel, verify_signature
 from detector.secrets import Secrets
-from tests.servers.receiver import Answer, Receiver, free_port
+from tests.fakes.server import free_port
+from tests.servers.receiver import Answer, Receiver
 
 SECRET = "s3cr3t-TOKEN-0a9b8c7d6e5f"
 HOOK_SECRET = "whsec-5b1f0c9e7d2a4c6e"

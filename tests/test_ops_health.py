@@ -27,14 +27,10 @@ from detector.runtime.assembly import build_system
 from detector.sources.base import Source, SourceBatch
 from detector.sources.hackernews import HackerNewsSettings
 from detector.store.store import Store
+from tests.fakes.server import free_port
 
 DETECTOR = Path(sys.executable).with_name("detector")
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for(predicate, timeout: float, what: str) -> Any:
@@ -58,7 +54,7 @@ def _health(port: int) -> tuple[int, dict] | None:
 
 
 def test_healthz_is_503_naming_the_sources_when_every_source_fails(tmp_path: Path) -> None:
-    dead = _free_port()  # nothing listens here: every request is refused
+    dead = free_port()  # nothing listens here: every request is refused
     config = tmp_path / "c.toml"
     config.write_text(f"""
 db = "h.db"
@@ -78,7 +74,7 @@ kind = "keywords"
 [run]
 tick_seconds = 0.2
 """)
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([str(DETECTOR), "run", "--config", str(config), "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
@@ -173,7 +169,7 @@ def _database(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_sigterm_to_detector_dashboard_stops_the_streamlit_child(tmp_path: Path) -> None:
-    db, port = _database(tmp_path), _free_port()
+    db, port = _database(tmp_path), free_port()
     process = subprocess.Popen([str(DETECTOR), "dashboard", "--db", str(db), "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:

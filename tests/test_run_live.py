@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,16 +24,12 @@ from click.testing import CliRunner
 
 from detector.cli.main import cli
 from tests.fakes.reddit import FakeReddit, comment, submission
+from tests.fakes.server import free_port
 from tests.fakes.statuspage import FakeStatusPage, incident
 
 DETECTOR = Path(sys.executable).with_name("detector")
 SECRET = "s3cret-client-value"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _stored(db: Path) -> set[str]:
@@ -134,7 +129,7 @@ def test_run_survives_sigkill_raises_incident_and_reports_lead_time(tmp_path: Pa
         assert first.returncode == -signal.SIGKILL
         assert len(_stored(db)) < len(keep), "the kill should come mid-stream"
 
-        port = _free_port()
+        port = free_port()
         second = _start(config, "--port", str(port))
         try:
             _wait_for(lambda: _stored(db) >= keep, 40, "every served post")

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from tests.fakes.server import FakeServer, Reply, Request, json_reply
+from tests.fakes.server import FakeAPI, Reply, Request, json_reply
 
 
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-class FakeBluesky:
+class FakeBluesky(FakeAPI):
     def __init__(self) -> None:
         self.items: list[dict] = []
         self.served: set[str] = set()
-        self.server = FakeServer(self.handle)
+        super().__init__({r"GET /xrpc/app\.bsky\.feed\.searchPosts": self.search_posts},
+                         not_found=lambda _request: json_reply({"error": "MethodNotImplemented"}, 501))
 
     def add(self, key: str, t: float, text: str, author: str = "someone") -> str:
         uri = f"at://did:plc:{author}/app.bsky.feed.post/{key}"
@@ -26,9 +27,7 @@ class FakeBluesky:
         })
         return uri
 
-    def handle(self, request: Request) -> Reply:
-        if request.path != "/xrpc/app.bsky.feed.searchPosts":
-            return json_reply({"error": "MethodNotImplemented"}, 501)
+    def search_posts(self, request: Request) -> Reply:
         q = request.query.get("q", "").casefold()
         pool = sorted((i for i in self.items if q in i["record"]["text"].casefold()), key=lambda i: -i["_t"])
         start = int(request.query.get("cursor", 0))

@@ -5,14 +5,15 @@ from __future__ import annotations
 import math
 import re
 
-from tests.fakes.server import FakeServer, Reply, Request, json_reply
+from tests.fakes.server import FakeAPI, Reply, Request, json_reply
 
 
-class FakeHackerNews:
+class FakeHackerNews(FakeAPI):
     def __init__(self) -> None:
         self.items: list[dict] = []
         self.served: set[str] = set()
-        self.server = FakeServer(self.handle)
+        super().__init__({"GET /api/v1/search_by_date": self.search_by_date},
+                         not_found=lambda _request: json_reply({"message": "not found"}, 404))
 
     def add(self, key: str, t: float, text: str, author: str = "someone", kind: str = "story") -> str:
         hit = {"objectID": key, "created_at_i": int(t), "author": author, "_tags": [kind, f"author_{author}"],
@@ -24,9 +25,7 @@ class FakeHackerNews:
         self.items.append(hit)
         return key
 
-    def handle(self, request: Request) -> Reply:
-        if request.path != "/api/v1/search_by_date":
-            return json_reply({"message": "not found"}, 404)
+    def search_by_date(self, request: Request) -> Reply:
         q = request.query.get("query", "").casefold()
         floor = 0
         if match := re.search(r"created_at_i>=?(\d+)", request.query.get("numericFilters", "")):

@@ -4,13 +4,10 @@
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any, Callable
 
-from tests.fakes.server import FakeServer, Reply, Request, json_reply
-
-_LISTING = re.compile(r"^/r/(?P<subs>[^/]+)/(?P<kind>new|comments|search)/?(?:\.json)?$")
+from tests.fakes.server import FakeAPI, Reply, Request, json_reply
 
 
 def submission(id: str, created: float, title: str, *, author: str | None = "someone", selftext: str = "",
@@ -30,7 +27,7 @@ def comment(id: str, created: float, body: str, *, author: str | None = "someone
     }}
 
 
-class FakeReddit:
+class FakeReddit(FakeAPI):
     """The items, the rate-limit window the server reports, and what was served."""
 
     def __init__(self, items: list[dict[str, Any]] | None = None, clock: Callable[[], float] = lambda: float("inf")) -> None:
@@ -39,28 +36,30 @@ class FakeReddit:
         self.served: set[str] = set()
         self.ratelimit = {"x-ratelimit-remaining": "990", "x-ratelimit-used": "10", "x-ratelimit-reset": "300"}
         self.token_requests: list[str] = []
-        self.server = FakeServer(self.handle)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
+        super().__init__({
+            "POST /api/v1/access_token.*": self.token,
+            r"GET /r/(?P<subs>[^/]+)/(?P<kind>new|comments|search)/?(?:\.json)?": self.listing_page,
+        }, not_found=self.not_found)
 
     def add(self, key: str, t: float, text: str, author: str = "someone") -> str:
         self.items.append(submission(key, t, text, author=author))
         return f"t3_{key}"
 
-    def handle(self, request: Request) -> Reply:
-        if request.path.startswith("/api/v1/access_token"):
-            self.token_requests.append(request.body.decode())
-            if "authorization" not in request.headers:
-                return json_reply({"error": 401}, 401)
-            return json_reply({"access_token": "fake-token", "token_type": "bearer", "expires_in": 3600, "scope": "*"})
+    def token(self, request: Request) -> Reply:
+        self.token_requests.append(request.body.decode())
+        if "authorization" not in request.headers:
+            return json_reply({"error": 401}, 401)
+        return json_reply({"access_token": "fake-token", "token_type": "bearer", "expires_in": 3600, "scope": "*"})
+
+    def listing_page(self, request: Request, subs: str, kind: str) -> Reply:
         if request.headers.get("authorization") != "bearer fake-token":
             return json_reply({"error": 401}, 401)
-        match = _LISTING.match(request.path)
-        if not match:
-            return json_reply({"error": 404}, 404, self.ratelimit)
-        return json_reply(self.listing(match["subs"], match["kind"], request.query), 200, dict(self.ratelimit))
+        return json_reply(self.listing(subs, kind, request.query), 200, dict(self.ratelimit))
+
+    def not_found(self, request: Request) -> Reply:
+        if request.headers.get("authorization") != "bearer fake-token":
+            return json_reply({"error": 401}, 401)
+        return json_reply({"error": 404}, 404, self.ratelimit)
 
     def listing(self, subs: str, kind: str, query: dict[str, str]) -> dict[str, Any]:
         now = self.clock()
@@ -85,13 +84,6 @@ class FakeReddit:
             "after": page[-1]["data"]["name"] if len(pool) > limit else None, "before": None,
             "dist": len(page), "children": page,
         }}
-
-    def __enter__(self) -> "FakeReddit":
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.stop()
 
 
 def wall_clock() -> float:

@@ -6,24 +6,22 @@ from email.utils import format_datetime
 from datetime import datetime, timezone
 from xml.sax.saxutils import escape
 
-from tests.fakes.server import FakeServer, Reply, Request
+from tests.fakes.server import FakeAPI, Reply, Request
 
 
-class FakeFeed:
+class FakeFeed(FakeAPI):
     def __init__(self, window: int = 50) -> None:
         self.items: list[dict] = []
         self.window = window
         self.served: set[str] = set()
-        self.server = FakeServer(self.handle)
+        super().__init__({r"GET /feed\.xml": self.feed})
 
     def add(self, key: str, t: float, text: str, author: str = "someone", dated: bool = True) -> str:
         guid = f"https://forum.example/t/{key}"
         self.items.append({"guid": guid, "t": t, "text": text, "author": author, "dated": dated})
         return guid
 
-    def handle(self, request: Request) -> Reply:
-        if request.path != "/feed.xml":
-            return Reply(404, b"not found")
+    def feed(self, request: Request) -> Reply:
         latest = sorted(self.items, key=lambda i: -i["t"])[: self.window]
         self.served.update(i["guid"] for i in latest)
         body = "".join(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tests.fakes.server import FakeServer, Reply, Request, json_reply
+from tests.fakes.server import FakeAPI, Reply, Request, json_reply
 
 
 def incident(id: str, name: str, created: datetime, *, resolved: datetime | None = None,
@@ -20,26 +20,28 @@ def incident(id: str, name: str, created: datetime, *, resolved: datetime | None
     }
 
 
-class FakeStatusPage:
+class FakeStatusPage(FakeAPI):
     def __init__(self, incidents: list[dict[str, Any]] | None = None) -> None:
         self.incidents = list(incidents or [])
-        self.server = FakeServer(self.handle)
+        super().__init__({
+            r"GET /api/v2/incidents\.json": self.incidents_page,
+            r"GET /api/v2/summary\.json": self.summary,
+            r"GET /history\.rss": self.history,
+        })
 
-    @property
-    def url(self) -> str:
-        return self.server.url
+    def _page(self) -> dict[str, Any]:
+        return {"id": "p1", "name": "Example", "url": self.url}
 
-    def handle(self, request: Request) -> Reply:
-        page = {"id": "p1", "name": "Example", "url": self.url}
-        if request.path == "/api/v2/incidents.json":
-            return json_reply({"page": page, "incidents": self.incidents})
-        if request.path == "/api/v2/summary.json":
-            open_ = [i for i in self.incidents if i["status"] != "resolved"]
-            return json_reply({"page": page, "components": [], "incidents": open_,
-                               "status": {"indicator": "major" if open_ else "none"}})
-        if request.path == "/history.rss":
-            return Reply(200, self.rss(), {"Content-Type": "application/rss+xml"})
-        return Reply(404, b"not found")
+    def incidents_page(self, request: Request) -> Reply:
+        return json_reply({"page": self._page(), "incidents": self.incidents})
+
+    def summary(self, request: Request) -> Reply:
+        open_ = [i for i in self.incidents if i["status"] != "resolved"]
+        return json_reply({"page": self._page(), "components": [], "incidents": open_,
+                           "status": {"indicator": "major" if open_ else "none"}})
+
+    def history(self, request: Request) -> Reply:
+        return Reply(200, self.rss(), {"Content-Type": "application/rss+xml"})
 
     def rss(self) -> str:
         from email.utils import format_datetime
@@ -54,10 +56,3 @@ class FakeStatusPage:
                          f"<pubDate>{when}</pubDate><description>&lt;b&gt;{state}&lt;/b&gt; - update</description></item>")
         return ("<?xml version='1.0'?><rss version='2.0'><channel><title>Status</title>"
                 + "".join(items) + "</channel></rss>")
-
-    def __enter__(self) -> "FakeStatusPage":
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.stop()

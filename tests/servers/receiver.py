@@ -5,7 +5,7 @@ Paths pick the protocol whose shape is checked: ``/slack`` (Block Kit), ``/teams
 when the receiver has a secret). A malformed request is answered 400 and kept in ``problems``.
 ``answer(...)`` queues behaviours for the next requests: a status (with Retry-After), ``"hang"`` (read the
 request, then answer nothing until the test ends), and ``stop()`` / ``start()`` take it down and up
-again on the same port.
+again on the same port. It runs on the tests' one fake server (``tests/fakes/server.py``).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
 import threading
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.server import FakeServer, Reply, Request
 
 PD_ACTIONS = {"trigger", "acknowledge", "resolve"}
 PD_SEVERITIES = {"critical", "error", "warning", "info"}
@@ -48,10 +48,7 @@ class Answer:
     body: str = "ok"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+HANG_SECONDS = 10  # a hanging answer waits this long at most (``stop`` ends it sooner)
 
 
 def check_slack(doc: Any) -> list[str]:
@@ -116,13 +113,13 @@ class Receiver:
 
     def __init__(self, secret: str | None = None) -> None:
         self.secret = secret
-        self.port = free_port()
         self.requests: list[Received] = []
         self.problems: list[str] = []
         self._answers: deque[Answer] = deque()
-        self._release = threading.Event()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        # HTTP/1.0, one request per connection: a channel's retry never rides a connection a hang left open
+        self.server = FakeServer(self.receive, protocol="HTTP/1.0")
+        self.port = self.server.port
 
     # -- control ------------------------------------------------------------------------------------
     def url(self, path: str = "/hook") -> str:
@@ -134,54 +131,37 @@ class Receiver:
             self._answers.append(Answer(hang=True) if a == "hang" else a if isinstance(a, Answer) else Answer(int(a)))
 
     def start(self) -> "Receiver":
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                got = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                with receiver._lock:
-                    answer = receiver._answers.popleft() if receiver._answers else Answer()
-                    receiver.requests.append(got)
-                problems = receiver.check(got)
-                if answer.hang:
-                    receiver._release.wait(10)
-                    return
-                status = 400 if problems and answer.status < 300 else answer.status
-                got.status = status
-                with receiver._lock:
-                    receiver.problems += problems
-                self.send_response(status)
-                if answer.retry_after is not None:
-                    self.send_header("Retry-After", answer.retry_after)
-                payload = (json.dumps({"status": "success"}) if self.path == "/v2/enqueue" and status < 300
-                           else "; ".join(problems) or answer.body).encode()
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+        self.server.start()
         return self
 
     def stop(self) -> None:
-        self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        self._release = threading.Event()
+        self.server.stop()
 
     def __enter__(self) -> "Receiver":
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def receive(self, request: Request) -> Reply:
+        """Record and check one request; answer as queued (200 by default, 400 for a malformed one)."""
+        if request.method != "POST":
+            return Reply(405, b"POST only", {"Allow": "POST"})
+        got = Received(request.path, request.headers, request.body)
+        with self._lock:
+            answer = self._answers.popleft() if self._answers else Answer()
+            self.requests.append(got)
+        problems = self.check(got)
+        if answer.hang:
+            return Reply(hang=HANG_SECONDS)
+        status = 400 if problems and answer.status < 300 else answer.status
+        got.status = status
+        with self._lock:
+            self.problems += problems
+        payload = (json.dumps({"status": "success"}) if request.path == "/v2/enqueue" and status < 300
+                   else "; ".join(problems) or answer.body)
+        headers = {} if answer.retry_after is None else {"Retry-After": answer.retry_after}
+        return Reply(status, payload, headers)
 
     # -- what arrived -------------------------------------------------------------------------------
     def delivered(self, path: str | None = None) -> list[Received]:

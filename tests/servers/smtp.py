@@ -16,7 +16,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from tests.servers.receiver import free_port
+from tests.fakes.server import free_port
 
 
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:
