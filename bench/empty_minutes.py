@@ -27,7 +27,7 @@ from detector.classify.settings import ClassifierSettings
 from detector.config import ServiceSettings, Settings
 from detector.runtime.assembly import build_system, run_source
 from detector.sources.replay import ReplaySettings, ReplaySource
-from detector.volume.base import VolumeDetector
+from detector.volume.base import VolumeModel
 from replay_args import add_replay_arguments  # bench/ is the script's folder
 from replay_digest import QUERIES, _plain
 
@@ -63,7 +63,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for run in range(args.repeat):
             for cls in skip:  # stepping: every skip_empty learns nothing, so every empty minute is update()d
-                cls.skip_empty = VolumeDetector.skip_empty
+                cls.skip_empty = VolumeModel.skip_empty
             stepping = replay_once(args, Path(folder), f"stepping{run}")
             for cls, method in skip.items():
                 cls.skip_empty = method
@@ -76,7 +76,7 @@ def main() -> None:
 
 
 def _detector_classes() -> list[type]:
-    """Every registered detector's class (built once to find it)."""
+    """Every registered model's class (built once to find it)."""
     from detector.volume.registry import DETECTORS
     from detector.volume.settings import VolumeSettings
 

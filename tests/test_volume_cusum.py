@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from detector.records import Bucket
-from detector.volume.cusum import CusumDetector
+from detector.volume.cusum import CusumModel
 from detector.volume.registry import build_detector
 from detector.volume.settings import MaintenanceWindow, VolumeSettings
 from detector.volume.thresholds import average_run_length, threshold_for
@@ -161,7 +161,7 @@ def test_a_pickled_state_resumes_exactly():
         resumed.update(b)
     resumed = pickle.loads(pickle.dumps(resumed))
     assert [resumed.update(b) for b in buckets[half:]] == first[half:]
-    assert isinstance(resumed, CusumDetector)
+    assert isinstance(resumed.model, CusumModel)
 
 
 def test_one_and_five_minute_series_keep_the_same_weekly_rate():

@@ -218,7 +218,7 @@ def test_state_pickled_before_the_daily_reference_resumes():
     keeps judging, and starts its reference from then on."""
     detector = build_detector(VolumeSettings(detector="seasonal"), "isp")
     feed(detector, poisson_minutes(20, 300, seed=13))
-    state = detector.state_
+    state = detector.model.state_
     old = dict(state.__dict__)
     del old["reference"]
     from collections import deque
@@ -229,7 +229,7 @@ def test_state_pickled_before_the_daily_reference_resumes():
     resumed = pickle.loads(pickle.dumps(detector))
     later = feed(resumed, poisson_minutes(20, 120, seed=14), offset=300)
     assert not any(d.alert for d in later)
-    assert resumed.state_.reference is not None and resumed.state_.recent.maxlen == 179
+    assert resumed.model.state_.reference is not None and resumed.model.state_.recent.maxlen == 179
     assert any(d.alert for d in feed(resumed, [40] * 5, offset=420))
 
 

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 import detector
 from detector.cli.main import cli
 from detector.records import Bucket
-from detector.volume.cusum import CusumDetector
+from detector.volume.cusum import CusumModel
+from detector.volume.decision import DecidedDetector
 from detector.volume.registry import DETECTORS, build_detector
 from detector.volume.settings import MaintenanceWindow, VolumeSettings
 
@@ -153,18 +154,18 @@ def replay(path, db) -> None:
 def test_a_replay_does_not_step_the_detector_through_every_empty_minute(tmp_path, monkeypatch):
     """Two quiet days a week apart: ten thousand empty minutes between them are learned in a few calls."""
     calls = {"update": 0, "skip": 0}
-    update, skip = CusumDetector.update, CusumDetector.skip_empty
+    update, skip = DecidedDetector.update, CusumModel.skip_empty
 
     def counting_update(self, bucket):
         calls["update"] += 1
         return update(self, bucket)
 
-    def counting_skip(self, start, width, count):
+    def counting_skip(self, start, width, count, suppressed):
         calls["skip"] += 1
-        return skip(self, start, width, count)
+        return skip(self, start, width, count, suppressed)
 
-    monkeypatch.setattr(CusumDetector, "update", counting_update)
-    monkeypatch.setattr(CusumDetector, "skip_empty", counting_skip)
+    monkeypatch.setattr(DecidedDetector, "update", counting_update)
+    monkeypatch.setattr(CusumModel, "skip_empty", counting_skip)
     write_posts(tmp_path / "posts.csv", days=(0, 7))
     replay(tmp_path / "posts.csv", tmp_path / "x.db")
     minutes = 7 * 24 * 60 + 19 * 37
@@ -178,7 +179,7 @@ def test_a_replay_stores_what_it_stored_stepping_minute_by_minute(tmp_path, monk
     path = tmp_path / "posts.csv"
     write_posts(path, days=(0, 3), burst_at=T0 + timedelta(hours=11, minutes=51))
     replay(path, tmp_path / "skipping.db")
-    monkeypatch.setattr(CusumDetector, "skip_empty", lambda self, start, width, count: 0)
+    monkeypatch.setattr(CusumModel, "skip_empty", lambda self, start, width, count, suppressed: 0)
     replay(path, tmp_path / "stepping.db")
     alerts = detector.load_alerts(tmp_path / "skipping.db")
     assert len(alerts) == 1 and alerts["resolved_at"].notna().all()

@@ -39,12 +39,15 @@ read from the CUSUM's current run or the tested windows (5, 15, 60 minutes), whi
 expected.
 
 **Re-arm.** After an alert every CUSUM restarts at zero; a crossing within ``rearm_minutes`` of the last one
-belongs to the same episode and does not alert again.
+belongs to the same episode and does not alert again (the re-arm, the warm-up and maintenance windows are
+the decision every model shares, ``decision``; this model calls every crossing decisive, so the duration
+rule does not hold it back).
 
 >>> from datetime import datetime, timedelta, timezone
 >>> from detector.records import Bucket
+>>> from detector.volume.registry import build_detector
 >>> from detector.volume.settings import VolumeSettings
->>> detector = CusumDetector(VolumeSettings(metric="mentions"), service="isp")
+>>> detector = build_detector(VolumeSettings(metric="mentions"), service="isp")
 >>> t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 >>> minute = timedelta(minutes=1)
 >>> quiet = [detector.update(Bucket("isp", t0 + i * minute, t0 + (i + 1) * minute, mentions=i % 30 == 0))
@@ -62,9 +65,11 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from detector.records import Bucket, Detection
-from detector.volume.maintenance import suppression_reason
-from detector.volume.seasonal import SeasonalDetector, SeasonalState, _hours, _Pending
+from typing import Callable
+
+from detector.records import Bucket
+from detector.volume.base import Finding
+from detector.volume.seasonal import SeasonalDetector, SeasonalModel, SeasonalState, _hours, _Pending
 from detector.volume.settings import VolumeSettings, metric_value
 from detector.volume.thresholds import threshold_for
 
@@ -96,8 +101,10 @@ class _Decision:
     window_sums: tuple[tuple[float, float], ...]
 
 
-class CusumDetector(SeasonalDetector):
-    """Seasonal baseline (learned robustly) + negative-binomial CUSUMs whose threshold is a weekly budget."""
+class CusumModel(SeasonalModel):
+    """Seasonal baseline (learned robustly) + negative-binomial CUSUMs whose threshold is a weekly budget.
+    The registry wraps it in the shared decision (``decision``); every crossing is decisive there (the
+    CUSUM has summed its evidence over time already), so the duration rule never holds it back."""
 
     def __init__(self, settings: VolumeSettings, service: str) -> None:
         self.cusum_ = CusumState()
@@ -117,27 +124,41 @@ class CusumDetector(SeasonalDetector):
             state.surprises = None  # no record of surprises: the bar never learns from the series
         return state
 
-    # -- the contract ---------------------------------------------------------------------------------
+    # -- the model contract ---------------------------------------------------------------------------
 
-    def score(self, bucket: Bucket) -> Detection:
+    def judge(self, bucket: Bucket, closing: bool) -> Finding:
         state = self._state_for(bucket)
-        return self._detection(state, bucket, self._decide(state, bucket))
-
-    def update(self, bucket: Bucket) -> Detection:
-        if not bucket.closed:
-            raise ValueError(f"update() needs a closed bucket; {bucket.start} is open until {bucket.end}")
-        state = self._state_for(bucket)
-        if state.last_end is not None and bucket.start != state.last_end:
+        if closing and state.last_end is not None and bucket.start != state.last_end:
             state.recent.clear()  # a gap: earlier buckets are not adjacent
             state.windows_ = []
         decision = self._decide(state, bucket)
-        detection = self._detection(state, bucket, decision)
-        cusum = self.cusum_
+        s = self.settings
         significant = decision.crossing is not None
+        closest = decision.crossing
+        if closest is None:
+            closest = max(range(len(RATIOS)), key=lambda i: decision.stats[i] / decision.thresholds[i])
+        statistic, h = decision.stats[closest], decision.thresholds[closest]
+        reason = ""
         if significant:
-            state.last_anomalous_end = bucket.end
-            if detection.alert:
-                state.alerted_at = bucket.as_of
+            reason = (f"{decision.run_sums[closest]:g} {s.metric} since the rise began, "
+                      f"{RATIOS[closest]:g}x expected fits {math.exp(min(statistic, 700)):.3g} times better "
+                      f"than usual (threshold {math.exp(min(h, 700)):.3g}, for {self._budget:g} false alerts "
+                      f"a week)")
+        score = statistic / h if math.isfinite(h) and h > 0 else 0.0
+        # how big it is: the CUSUM's run, or a window if that says more (a window alone once it is over)
+        windows = list(decision.window_sums)
+        ongoing = max(windows, key=_above_expected)
+        deciding = max([*windows, (decision.run_sums[closest], decision.run_expected[closest])],
+                       key=_above_expected) if significant else None
+        expected, dispersion = decision.expected, decision.dispersion
+        return Finding(decision.value, expected, expected + 3.0 * math.sqrt(expected * (1 + dispersion * expected)),
+                       max(0.0, min(1.0, score)), significant, True, reason, deciding, ongoing, decision)
+
+    def learn(self, bucket: Bucket, finding: Finding, significant: bool, suppressed: bool) -> None:
+        state = self.state_
+        decision = finding.detail
+        cusum = self.cusum_
+        if significant:
             cusum.stats = [0.0] * len(RATIOS)  # the episode is counted: every CUSUM starts again
             cusum.run_sums = [0.0] * len(RATIOS)
             cusum.run_expected = [0.0] * len(RATIOS)
@@ -145,14 +166,10 @@ class CusumDetector(SeasonalDetector):
                 entry.anomalous = True
         else:
             cusum.stats, cusum.run_sums, cusum.run_expected = decision.stats, decision.run_sums, decision.run_expected
-            quiet_since = state.last_anomalous_end
-            if quiet_since is not None and bucket.end - quiet_since >= self._rearm:
-                state.alerted_at = None  # the episode is over: the next crossing is a new one
         self._remember(state, bucket.start, decision.value, bucket.width)
         warming = state.seen_hours * 60 < self.settings.warmup_minutes
         learned = _Learned(decision.value, decision.expected, decision.window_sums)
-        state.pending.append(_Pending(bucket.start, bucket.width, learned, significant, warming,
-                                      detection.suppressed))
+        state.pending.append(_Pending(bucket.start, bucket.width, learned, significant, warming, suppressed))
         horizon = bucket.end - self._learn_delay
         while state.pending and state.pending[0].start + state.pending[0].width <= horizon:
             entry = state.pending.popleft()
@@ -160,16 +177,16 @@ class CusumDetector(SeasonalDetector):
                 self._learn(state, entry)
         state.seen_hours += _hours(bucket.width)
         state.last_end = bucket.end
-        return detection
 
-    def skip_empty(self, start: datetime, width: timedelta, count: int) -> int:
-        """Learn up to ``count`` empty closed buckets from ``start`` as ``update`` would, stopping before the
-        first whose CUSUM would cross; return how many were learned.
+    def skip_empty(self, start: datetime, width: timedelta, count: int,
+                   suppressed: Callable[[datetime, datetime], bool] | None) -> int:
+        """Learn up to ``count`` empty closed buckets from ``start`` as judge-then-learn would, stopping
+        before the first whose CUSUM would cross; return how many were learned.
 
         A count of 0 only lowers a CUSUM (its log LR is never positive), so an empty bucket crosses only
         while a statistic from before is still above zero and its run holds ``min_count``: the threshold is
         looked up only then, and no Detection is made (the caller skips buckets whose detection is quiet).
-        Everything else is ``update``'s own arithmetic in the same order, so the state afterwards is the
+        Everything else is ``judge`` and ``learn``'s own arithmetic in the same order, so the state afterwards is the
         one ``count`` calls of ``update`` leave, to the bit (tests/test_volume_skip.py). How a CUSUM steps
         and where it alarms are ``_step`` and ``_threshold``, which ``_decide`` uses too: change them there.
         """
@@ -184,8 +201,7 @@ class CusumDetector(SeasonalDetector):
         cusum = self.cusum_
         hours = _hours(width)
         run_length = self._run_length(width)
-        learn_delay, rearm, warmup = self._learn_delay, self._rearm, s.warmup_minutes
-        min_count, maintenance = s.min_count, s.maintenance
+        learn_delay, warmup, min_count = self._learn_delay, s.warmup_minutes, s.min_count
         pending = state.pending
         done = 0
         while done < count:
@@ -207,14 +223,10 @@ class CusumDetector(SeasonalDetector):
                     run_sums.append(run_sum)
                     run_expected.append(cusum.run_expected[index] + whole if statistic > 0 else 0.0)
             window_sums = self._window_sums(state, start, width, 0.0, whole, scale)
-            suppressed = maintenance and suppression_reason(maintenance, service, start, end) is not None
             cusum.stats, cusum.run_sums, cusum.run_expected = stats, run_sums, run_expected
-            quiet_since = state.last_anomalous_end
-            if quiet_since is not None and end - quiet_since >= rearm:
-                state.alerted_at = None
             self._remember(state, start, 0.0, width)
             pending.append(_Pending(start, width, _Learned(0.0, whole, window_sums), False,
-                                    state.seen_hours * 60 < warmup, bool(suppressed)))
+                                    state.seen_hours * 60 < warmup, suppressed is not None and suppressed(start, end)))
             horizon = end - learn_delay
             while pending and pending[0].start + pending[0].width <= horizon:
                 entry = pending.popleft()
@@ -310,54 +322,6 @@ class CusumDetector(SeasonalDetector):
                          expected + sum(scale * hod[start.hour] * dow[start.weekday()] for start, _ in earlier)))
         return tuple(sums)
 
-    def _detection(self, state: SeasonalState, bucket: Bucket, decision: _Decision) -> Detection:  # type: ignore[override]
-        s = self.settings
-        elapsed = state.seen_hours * 60 + (bucket.as_of - bucket.start).total_seconds() / 60
-        warm = elapsed >= s.warmup_minutes
-        ongoing = (state.alerted_at is not None and state.last_anomalous_end is not None
-                   and bucket.start < state.last_anomalous_end + self._rearm)
-        significant = decision.crossing is not None
-        alert = significant and warm and not ongoing
-        reason = ""
-        closest = decision.crossing
-        if closest is None:
-            closest = max(range(len(RATIOS)), key=lambda i: decision.stats[i] / decision.thresholds[i])
-        statistic, h = decision.stats[closest], decision.thresholds[closest]
-        if significant:
-            reason = (f"{decision.run_sums[closest]:g} {s.metric} since the rise began, "
-                      f"{RATIOS[closest]:g}x expected fits {math.exp(min(statistic, 700)):.3g} times better "
-                      f"than usual (threshold {math.exp(min(h, 700)):.3g}, for {self._budget:g} false alerts "
-                      f"a week)")
-            if not warm:
-                reason = f"warming up: {reason}"
-            elif ongoing:
-                reason = f"ongoing since {state.alerted_at.isoformat()}: {reason}"
-        suppressed_by = (suppression_reason(s.maintenance, self.service, bucket.start, bucket.end)
-                         if s.maintenance else None)
-        if suppressed_by is not None and reason:
-            reason = f"suppressed ({suppressed_by}): {reason}"
-        score = statistic / h if math.isfinite(h) and h > 0 else 0.0
-        deciding = None
-        if significant or ongoing:  # how big it is: the CUSUM's run, or a window if that says more
-            candidates = list(decision.window_sums)
-            if significant:
-                candidates.append((decision.run_sums[closest], decision.run_expected[closest]))
-            deciding = max(candidates, key=lambda pair: pair[0] / max(pair[1], 1.0))
-        return Detection(
-            service=self.service,
-            bucket_start=bucket.start,
-            at=bucket.as_of,
-            value=decision.value,
-            expected=decision.expected,
-            upper=decision.expected + 3.0 * math.sqrt(decision.expected * (1 + decision.dispersion * decision.expected)),
-            score=max(0.0, min(1.0, score)),
-            alert=alert,
-            reason=reason,
-            suppressed=suppressed_by is not None,
-            window_value=None if deciding is None else deciding[0],
-            window_expected=None if deciding is None else deciding[1],
-        )
-
 
 @dataclass(slots=True)
 class _Learned:
@@ -396,3 +360,15 @@ def _log_lr(count: float, ratio: float, mean: float, dispersion: float) -> float
     r = 1.0 / dispersion
     high = ratio * mean
     return count * (math.log(high / (high + r)) - math.log(mean / (mean + r))) + r * math.log((r + mean) / (r + high))
+
+
+def _above_expected(pair: tuple[float, float]) -> float:
+    """How far a (sum, expected sum) is above expected, with expected floored at one."""
+    return pair[0] / max(pair[1], 1.0)
+
+
+class CusumDetector(SeasonalDetector):
+    """The CUSUM model in the shared decision, under the name its states were pickled with before the
+    decision was split from the model (see ``SeasonalDetector``)."""
+
+    model_class = CusumModel

@@ -10,7 +10,9 @@ then calibrated against the series' own record of surprises (see ``calibration``
 higher bar. An alert needs that calibrated p-value below ``alpha``, at least ``min_count`` units and
 ``min_ratio`` times the expected sum, after a warm-up, and a run of significance of ``min_duration_minutes``
 unless the evidence is ``decisive_factor`` times stronger; then one incident gives one alert until the volume
-has been normal for ``rearm_minutes``. Open buckets are judged too (``score``), against the part of the
+has been normal for ``rearm_minutes`` (the warm-up, duration, re-arm and maintenance rules are the decision
+every model shares, ``decision``; this model says whether a bucket is significant and whether the
+evidence is decisive). Open buckets are judged too (``score``), against the part of the
 bucket that has elapsed, so a decisive burst alerts on the post that tips it.
 
 The level follows the series within a day, which keeps trends quiet but also absorbs a rise that builds
@@ -27,8 +29,9 @@ standard deviations (or their Poisson 99.9% count) before they are learned.
 
 >>> from datetime import datetime, timedelta, timezone
 >>> from detector.records import Bucket
+>>> from detector.volume.registry import build_detector
 >>> from detector.volume.settings import VolumeSettings
->>> detector = SeasonalDetector(VolumeSettings(metric="mentions"), service="isp")
+>>> detector = build_detector(VolumeSettings(detector="seasonal", metric="mentions"), service="isp")
 >>> t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 >>> minute = timedelta(minutes=1)
 >>> quiet = [detector.update(Bucket("isp", t0 + i * minute, t0 + (i + 1) * minute, mentions=i % 30 == 0))
@@ -48,10 +51,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import datetime, timedelta
 
-from detector.records import Bucket, Detection
-from detector.volume.base import VolumeDetector
+from detector.records import Bucket
+from detector.volume.base import Finding, VolumeModel
 from detector.volume.calibration import SurpriseTail
-from detector.volume.maintenance import suppression_reason
+from detector.volume.decision import DecidedDetector, Episode
 from detector.volume.reference import MIN_DAYS, DailyReference, usual_mean_and_dispersion
 from detector.volume.settings import VolumeSettings, metric_value
 from detector.volume.tails import upper_quantile, upper_tail
@@ -76,11 +79,8 @@ class SeasonalState:
     recent: deque = field(default_factory=deque)  # (start, value) of the last closed buckets
     seen_hours: float = 0.0
     last_end: datetime | None = None
-    alerted_at: datetime | None = None
-    last_anomalous_end: datetime | None = None
     surprises: SurpriseTail | None = None
     pending: deque = field(default_factory=deque)  # judged buckets not learned yet
-    run_start: datetime | None = None  # first bucket of the current run of significant closed buckets
     alert_surprise_: float | None = None  # cache of the bar, cleared whenever the surprise tail learns
     # Derived from the above, kept so a bucket costs microseconds (rebuilt when an older pickle is loaded):
     last_bar_: float | None = None  # the previous bar: where the next search for it starts
@@ -148,20 +148,17 @@ class _Judgement:
     reference_sum: float | None = None  # the reference window's sum, recorded for this time of day
 
 
-class SeasonalDetector(VolumeDetector):
-    """Seasonal count baseline learned online; count-aware sliding-window tests; early partial-bucket alerts."""
+class SeasonalModel(VolumeModel):
+    """Seasonal count baseline learned online; count-aware sliding-window tests; early partial-bucket
+    judgements. The registry wraps it in the shared decision (``decision``)."""
 
     def __init__(self, settings: VolumeSettings, service: str) -> None:
-        self.settings = settings
-        self.service = service
+        super().__init__(settings, service)
         self.state_: SeasonalState | None = None  # built lazily, on the first bucket
         self._derive()
 
     def _derive(self) -> None:
-        s = self.settings
-        self._rearm = timedelta(minutes=s.rearm_minutes)
-        self._learn_delay = timedelta(minutes=s.learn_delay_minutes)
-        self._min_duration = timedelta(minutes=s.min_duration_minutes)
+        self._learn_delay = timedelta(minutes=self.settings.learn_delay_minutes)
         self._decay_cache: dict[float, tuple[float, float, float]] = {}
 
     def __setstate__(self, state: dict) -> None:
@@ -185,44 +182,33 @@ class SeasonalDetector(VolumeDetector):
             )
         return decays
 
-    # -- the contract ---------------------------------------------------------------------------------
+    # -- the model contract ---------------------------------------------------------------------------
 
-    def score(self, bucket: Bucket) -> Detection:
-        """Judge ``bucket`` (open or closed) against what was learned so far; learn nothing."""
+    def judge(self, bucket: Bucket, closing: bool) -> Finding:
+        """Judge ``bucket`` against what was learned so far (see module doc)."""
         state = self._state_for(bucket)
-        judgement = self._judge(state, bucket)
-        return self._detection(state, bucket, judgement)
-
-    def update(self, bucket: Bucket) -> Detection:
-        """Judge a closed ``bucket``; learn the bucket judged ``learn_delay_minutes`` ago (see module doc)."""
-        if not bucket.closed:
-            raise ValueError(f"update() needs a closed bucket; {bucket.start} is open until {bucket.end}")
-        state = self._state_for(bucket)
-        if state.last_end is not None and bucket.start != state.last_end:
+        if closing and state.last_end is not None and bucket.start != state.last_end:
             state.recent.clear()  # a gap (or a replay from elsewhere): earlier buckets are not adjacent
             state.windows_ = []
-        judgement = self._judge(state, bucket, remember=True)
-        detection = self._detection(state, bucket, judgement)
-        if judgement.significant:
-            state.last_anomalous_end = bucket.end
-            if state.run_start is None:
-                state.run_start = bucket.start
-            if detection.alert:
-                state.alerted_at = bucket.as_of
-        else:
-            state.run_start = None
-            quiet_since = state.last_anomalous_end
-            if quiet_since is not None and bucket.end - quiet_since >= self._rearm:
-                state.alerted_at = None  # the incident is over: the next anomaly is a new one
+        judgement = self._judge(state, bucket, remember=closing)
+        s = self.settings
+        score = min(1.0, -math.log10(judgement.p_value) / (-2 * math.log10(s.alpha)))
+        return Finding(judgement.value, judgement.expected, judgement.upper, max(0.0, score),
+                       judgement.significant, judgement.p_value <= s.alpha / s.decisive_factor, judgement.reason,
+                       judgement.deciding, None, judgement)
+
+    def learn(self, bucket: Bucket, finding: Finding, significant: bool, suppressed: bool) -> None:
+        """Remember the closed ``bucket``; learn the bucket judged ``learn_delay_minutes`` ago."""
+        state = self.state_
+        judgement = finding.detail
         self._remember(state, bucket.start, judgement.value, bucket.width)
         if state.reference is not None and judgement.reference_sum is not None:
             state.reference.record(bucket.start, judgement.reference_sum)
-        if judgement.significant:  # the run-up to an incident is part of it: do not learn it as normal
+        if significant:  # the run-up to an incident is part of it: do not learn it as normal
             for entry in state.pending:
                 entry.anomalous = True
         warming = state.seen_hours * 60 < self.settings.warmup_minutes
-        state.pending.append(_Pending(bucket.start, bucket.width, judgement, judgement.significant, warming,
-                                      detection.suppressed))
+        state.pending.append(_Pending(bucket.start, bucket.width, judgement, significant, warming, suppressed))
         horizon = bucket.end - self._learn_delay
         while state.pending and state.pending[0].start + state.pending[0].width <= horizon:
             entry = state.pending.popleft()
@@ -231,7 +217,9 @@ class SeasonalDetector(VolumeDetector):
         state.seen_hours += _hours(bucket.width)
         state.last_end = bucket.end
         self._alert_surprise(state, len(self._tracked_lengths(bucket.width)))  # fill the cache: score() only reads
-        return detection
+
+    def seen_hours(self) -> float:
+        return 0.0 if self.state_ is None else self.state_.seen_hours
 
     # -- judging --------------------------------------------------------------------------------------
 
@@ -418,49 +406,6 @@ class SeasonalDetector(VolumeDetector):
             state.last_bar_ = state.alert_surprise_
         return state.alert_surprise_
 
-    def _detection(self, state: SeasonalState, bucket: Bucket, judgement: _Judgement) -> Detection:
-        s = self.settings
-        elapsed = state.seen_hours * 60 + (bucket.as_of - bucket.start).total_seconds() / 60
-        warm = elapsed >= s.warmup_minutes
-        ongoing = (
-            state.alerted_at is not None
-            and state.last_anomalous_end is not None
-            and bucket.start < state.last_anomalous_end + self._rearm
-        )
-        adjacent_run = state.run_start is not None and state.last_end == bucket.start
-        run_start = state.run_start if adjacent_run else bucket.start
-        lasting = (
-            bucket.as_of - run_start >= self._min_duration
-            or judgement.p_value <= s.alpha / s.decisive_factor
-        )
-        alert = judgement.significant and warm and not ongoing and lasting
-        reason = judgement.reason
-        if judgement.significant and not warm:
-            reason = f"warming up: {reason}"
-        elif judgement.significant and not lasting:
-            reason = f"not yet {s.min_duration_minutes:g} min: {reason}"
-        elif judgement.significant and ongoing:
-            reason = f"ongoing since {state.alerted_at.isoformat()}: {reason}"
-        suppressed_by = (suppression_reason(s.maintenance, self.service, bucket.start, bucket.end)
-                         if s.maintenance else None)
-        if suppressed_by is not None and reason:
-            reason = f"suppressed ({suppressed_by}): {reason}"
-        score = min(1.0, -math.log10(judgement.p_value) / (-2 * math.log10(s.alpha)))
-        return Detection(
-            service=self.service,
-            bucket_start=bucket.start,
-            at=bucket.as_of,
-            value=judgement.value,
-            expected=judgement.expected,
-            upper=judgement.upper,
-            score=max(0.0, score),
-            alert=alert,
-            reason=reason,
-            suppressed=suppressed_by is not None,
-            window_value=None if judgement.deciding is None else judgement.deciding[0],
-            window_expected=None if judgement.deciding is None else judgement.deciding[1],
-        )
-
     # -- learning -------------------------------------------------------------------------------------
 
     def _spread_value(self, window_sum: float, window_expected: float, dispersion: float) -> float:
@@ -548,3 +493,31 @@ def _normalised(seen: list[float], expected: list[float], prior: float) -> list[
     factors = [(o + prior) / (e + prior) for o, e in zip(seen, expected)]
     mean = sum(factors) / len(factors)
     return [f / mean for f in factors]
+
+
+class SeasonalDetector(DecidedDetector):
+    """The seasonal model in the shared decision, under the name its states were pickled with before the
+    decision was split from the model (the store's detector_state, checkpoints): such a state loads as
+    the model plus its episode and goes on exactly where it was."""
+
+    model_class: type = SeasonalModel
+
+    def __init__(self, settings: VolumeSettings, service: str) -> None:
+        super().__init__(self.model_class(settings, service))
+
+    def __setstate__(self, state: dict) -> None:
+        if "model" not in state:  # pickled before the split: the model's attributes, the episode in its state
+            state = split_legacy_state(self.model_class, state)
+        super().__setstate__(state)
+
+
+def split_legacy_state(model_class: type, old: dict) -> dict:
+    """A detector's attributes as pickled before the split, as a model and its episode."""
+    model = model_class.__new__(model_class)
+    model.__setstate__({k: v for k, v in old.items() if k in ("settings", "service", "state_", "cusum_")})
+    episode, state = Episode(), old.get("state_")
+    if state is not None:
+        moved = state.__dict__
+        episode = Episode(moved.pop("alerted_at", None), moved.pop("last_anomalous_end", None),
+                          moved.pop("run_start", None), state.last_end)
+    return {"model": model, "episode": episode}
