@@ -148,3 +148,12 @@ def test_the_store_writes_what_alerting_decided():
     deciding = sorted(name for name, imports in graph.items() if name.startswith("detector.store")
                       and any(m.startswith("detector.alerting") for m in imports))
     assert not deciding, f"{deciding} import detector.alerting: the store records what alerting decided"
+
+
+def test_transactions_are_opened_through_the_store():
+    """Outside ``detector/store/`` a batch's transaction is ``store.transaction()``: the engine (and how a
+    connection is opened) is the store's business."""
+    opened = re.compile(r"\.engine\.(begin|connect)\(")
+    offenders = sorted(name for name, path in source_modules().items()
+                       if not name.startswith("detector.store") and opened.search(path.read_text(encoding="utf-8")))
+    assert not offenders, f"{offenders} open the store's engine themselves: use store.transaction() or a store read"

@@ -44,7 +44,7 @@ class BusPipeline:
             chunk = posts[i : i + CHUNK]
             self.bus.wait_for_room(len(chunk), sleep=self.sleep)
             published += self.bus.publish_posts(chunk)
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             counted.quarantined += self.store.quarantine([*batch.rejected, *conflicts], conn)
             if batch.cursor is not None:
                 self.store.save_cursor(source, batch.cursor, conn)

@@ -179,7 +179,7 @@ class AggregateWorker(Worker):
             as_of = until
         observed.extend(pipeline.observe(posts, verdicts, self.report))
         position = run[-1].seq
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             self.lease.fence(conn)
             save_changes(self.store, observed.changes, observed.notifications, conn)
             if as_of is not None:

@@ -88,7 +88,7 @@ class ClassifyWorker(Worker):
                 rejected.append(Rejected("bus", f"posts:{message.id}", f"undecodable post message: {error}",
                                          str(message.fields.get("body"))[:2000]))
         posts, verdicts = classify_posts(self.classifier, list(decoded.values()), self.places)
-        with self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             self.store.add_posts(posts, verdicts, conn)
             self.store.quarantine(rejected, conn)
         classified = iter(zip(posts, verdicts))
