@@ -161,9 +161,9 @@ def _downloads(cfg: data.AppConfig, row: pd.Series) -> None:
     flt = PostFilter(service=service, since=row["opened_at"] - timedelta(hours=1), until=until)
     store, safe = data.store(cfg.db), alert_id.replace(":", "-").replace("/", "-")
     cols = st.columns(3)
-    cols[0].download_button("Report (HTML)", lambda: build_report(store, alert_id).html(), f"{safe}.html",
+    cols[0].download_button("Report (HTML)", lambda: build_report(store, alert_id, metric=cfg.metric).html(), f"{safe}.html",
                             "text/html", key=f"report-html-{alert_id}", on_click="ignore")
-    cols[1].download_button("Report (Markdown)", lambda: build_report(store, alert_id).markdown(), f"{safe}.md",
+    cols[1].download_button("Report (Markdown)", lambda: build_report(store, alert_id, metric=cfg.metric).markdown(), f"{safe}.md",
                             "text/markdown", key=f"report-md-{alert_id}", on_click="ignore")
     cols[2].download_button("Its posts (CSV)", lambda: export_posts(store, flt).to_csv(index=False), f"{safe}-posts.csv",
                             "text/csv", key=f"posts-csv-{alert_id}", on_click="ignore")

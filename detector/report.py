@@ -20,6 +20,7 @@ from detector.classify.claims import Claim
 from detector.comms.breakdown import facets
 from detector.comms.draft import Draft, draft
 from detector.comms.facts import IncidentFacts, gather
+from detector.records import DEFAULT_METRIC
 from detector.status.leadtime import lead_of
 from detector.store.alerts import alert_events
 from detector.store.buckets import data_clock
@@ -86,7 +87,7 @@ class IncidentReport:
         return self.markdown() if fmt == "md" else self.html()
 
 
-def build_report(store: Store, incident_id: str, *, metric: str = "complaint_people",
+def build_report(store: Store, incident_id: str, *, metric: str = DEFAULT_METRIC,
                  claims: dict[str, Claim] | None = None, templates: dict[str, str] | None = None) -> IncidentReport:
     """Gather the facts of incident ``incident_id``; raise UnknownIncident when there is none. The numbers
     (peak, people, last report, rumours) are ``detector.comms.facts``'s, as in every notification."""

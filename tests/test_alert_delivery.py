@@ -314,7 +314,7 @@ def test_claims_symptoms_and_the_official_status_are_counted_over_the_incident(s
         post = Post("replay", f"p{i}", at - timedelta(minutes=5 - i), f"post {i}", ("Acme",), author=f"a{i}")
         posts.append(post)
         verdicts.append(Verdict("replay", f"p{i}", symptom is not None, 0.9, claim is not None, 0.8, symptom,
-                                claim=claim))
+                                claim=claim, outage_report=symptom is not None))
     posts.append(Post("replay", "old", at - timedelta(hours=2), "old news", ("Acme",)))
     verdicts.append(Verdict("replay", "old", True, 0.9, symptom="payments"))
     store.add_posts(posts, verdicts)

@@ -8,8 +8,12 @@ import pytest
 from click.testing import CliRunner
 
 from dashboard import sample
+from detector.alerting.manager import AlertChange
+from detector.alerting.notification import build_payload
+from detector.alerting.settings import AlertSettings
 from detector.cli.main import cli
 from detector.report import UnknownIncident, build_report
+from detector.store.alerts import load_alerts
 from detector.store.store import Store
 
 
@@ -30,6 +34,22 @@ def test_facts_of_an_open_incident(db):
     assert any(text.startswith("status-page acknowledged") for text in kinds)
     assert report.symptoms["posts"].sum() > 0 and not report.claims.empty
     assert any("still open" in note for note in report.notes)
+
+
+def test_the_report_speaks_of_the_configured_metric_and_of_outage_reports_by_default(db):
+    with Store(db.path) as store:
+        default = build_report(store, db.resolved_incident)
+        complaints = build_report(store, db.resolved_incident, metric="complaint_people")
+    assert default.facts.metric == "outage_people" and "people reporting an outage" in default.markdown()
+    assert complaints.facts.metric == "complaint_people" and "people reporting a problem" in complaints.markdown()
+
+
+def test_a_notification_counts_outage_reports_unless_told_another_metric(db):
+    with Store(db.path) as store:
+        alert = next(a for a in load_alerts(store) if a.id == db.resolved_incident)
+        change = AlertChange("resolved", alert, alert.resolved_at)
+        assert build_payload(store, change, AlertSettings())["figures"]["metric"] == "outage_people"
+        assert build_payload(store, change, AlertSettings(), metric="mentions")["figures"]["metric"] == "mentions"
 
 
 def test_resolved_incident_has_an_end(db):

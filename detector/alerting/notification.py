@@ -16,7 +16,7 @@ from detector.alerting.manager import AlertChange, ratio_of
 from detector.alerting.settings import AlertSettings
 from detector.classify.claims import Claim
 from detector.comms.facts import IncidentFacts, Minute, gather
-from detector.records import Detection, Post, Verdict, text_fingerprint
+from detector.records import DEFAULT_METRIC, Detection, Post, Verdict, text_fingerprint
 from detector.store.official import official_overlapping
 from detector.store.posts import evidence_posts as stored_evidence
 from detector.store.store import Store
@@ -85,7 +85,7 @@ def dashboard_link(settings: AlertSettings, alert_id: str) -> str | None:
 
 def incident_facts(
     store: Store, change: AlertChange, fresh: Mapping[str, dict[str, Any]] | None = None, *,
-    metric: str = "complaint_people", claims: Mapping[str, Claim] | None = None,
+    metric: str = DEFAULT_METRIC, claims: Mapping[str, Claim] | None = None,
     newer: Sequence[Detection] = (),
 ) -> IncidentFacts:
     """The incident's facts as of ``change`` (``detector.comms.facts`` defines each number): stored data,
@@ -114,7 +114,7 @@ def since_last(change: AlertChange, facts: IncidentFacts) -> dict[str, Any] | No
 
 def build_payload(
     store: Store, change: AlertChange, settings: AlertSettings, fresh: Mapping[str, dict[str, Any]] | None = None,
-    *, metric: str = "complaint_people", claims: Mapping[str, Claim] | None = None, newer: Sequence[Detection] = (),
+    *, metric: str = DEFAULT_METRIC, claims: Mapping[str, Claim] | None = None, newer: Sequence[Detection] = (),
 ) -> dict[str, Any]:
     """The notification for ``change``: JSON-ready, everything a responder or the comms team needs.
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from detector.records import Bucket
+from detector.records import DEFAULT_METRIC, Bucket
 from detector.volume.maintenance import MaintenanceWindow
 
 __all__ = ["MaintenanceWindow", "Metric", "VolumeSettings", "metric_value"]  # the window is the config's too
@@ -57,7 +57,7 @@ class VolumeSettings(BaseModel):
     )
     bucket_seconds: int = Field(60, gt=0, description="Width of one bucket in seconds.")
     metric: Metric = Field(
-        "outage_people",
+        DEFAULT_METRIC,
         description="What drives the decision: distinct people reporting an outage per bucket (default; "
         "with the keyword classifier, or counts made without the outage head, the complaining people), "
         "outage-report posts, distinct complaining people (bills and hold times included), raw mentions, "
