@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from dashboard.access import Viewer
 from detector.alerting.actions import set_status
+from detector.records import DEFAULT_METRIC
 from detector.store import labels as stored_labels
 from detector.store.silences import add_silence
 from detector.store.store import Store
@@ -31,26 +32,26 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def acknowledge(store: Store, viewer: Viewer, alert_id: str):
+def acknowledge(store: Store, viewer: Viewer, alert_id: str, metric: str = DEFAULT_METRIC):
     """Acknowledge an incident, exactly as `detector alerts ack` does (the actor is the viewer); an
     incident of an open cascade acknowledges the whole group."""
     _require(viewer, "ack")
-    return _set(store, viewer, alert_id, "acknowledged")
+    return _set(store, viewer, alert_id, "acknowledged", metric)
 
 
-def resolve(store: Store, viewer: Viewer, alert_id: str):
+def resolve(store: Store, viewer: Viewer, alert_id: str, metric: str = DEFAULT_METRIC):
     """Resolve an incident by hand, exactly as `detector alerts resolve` does (with its whole cascade)."""
     _require(viewer, "resolve")
-    return _set(store, viewer, alert_id, "resolved")
+    return _set(store, viewer, alert_id, "resolved", metric)
 
 
-def _set(store: Store, viewer: Viewer, alert_id: str, status: str):
+def _set(store: Store, viewer: Viewer, alert_id: str, status: str, metric: str):
     from detector.alerting.cascade_actions import act_on_group, group_to_act_on
     from detector.store.alerts import load_alerts
 
     group = group_to_act_on(store, alert_id)
     if group is None:
-        return set_status(store, alert_id, status, _now(), actor=f"dashboard:{viewer.name}")
+        return set_status(store, alert_id, status, _now(), actor=f"dashboard:{viewer.name}", metric=metric)
     act_on_group(store, group, status, _now(), f"dashboard:{viewer.name}")
     return next(a for a in load_alerts(store) if a.id == alert_id)
 

@@ -141,9 +141,9 @@ def _buttons(cfg: data.AppConfig, viewer, row: pd.Series) -> None:
     res = cols[1].button("Resolve", key=f"resolve-{alert_id}", disabled=not viewer.can("resolve") or status == "resolved")
     try:
         if ack:
-            done = actions.acknowledge(data.store(cfg.db), viewer, alert_id)
+            done = actions.acknowledge(data.store(cfg.db), viewer, alert_id, cfg.metric)
         elif res:
-            done = actions.resolve(data.store(cfg.db), viewer, alert_id)
+            done = actions.resolve(data.store(cfg.db), viewer, alert_id, cfg.metric)
         else:
             return
     except actions.NotAllowed as error:

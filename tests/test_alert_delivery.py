@@ -304,6 +304,14 @@ def test_the_detectors_resolve_after_a_manual_one_is_not_announced_twice(store, 
     assert [r["payload"]["event"] for r in outbox_rows(store)] == ["opened", "resolved"]
 
 
+@pytest.mark.parametrize("metric", [None, "complaint_people"])
+def test_a_hand_resolve_counts_with_the_detectors_metric(store, clock, metric):
+    save(store, "opened", 0)
+    set_status(store, "acme-1", "resolved", clock.now, actor="alice", **({"metric": metric} if metric else {}))
+    resolved = next(r["payload"] for r in outbox_rows(store) if r["payload"]["event"] == "resolved")
+    assert resolved["figures"]["metric"] == (metric or "outage_people")
+
+
 def test_claims_symptoms_and_the_official_status_are_counted_over_the_incident(store, clock):
     from detector.records import Post, Verdict
 
