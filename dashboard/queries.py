@@ -14,6 +14,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from detector.comms.breakdown import Facets, facets  # noqa: F401 (the service page's facets, as the report counts them)
+from detector.records import DEFAULT_METRIC
 from detector.store import buckets as stored_buckets, deliveries as stored_deliveries, incidents as stored_incidents
 from detector.store import posts as stored_posts
 from detector.store.official import OFFICIAL_COLUMNS, official_overlapping
@@ -184,9 +185,10 @@ def silences(store: Store, at: datetime | None = None) -> pd.DataFrame:
 
 
 # -- what the posts of a range say ---------------------------------------------------------------------
-def symptoms(store: Store, service: str, since: datetime, until: datetime) -> pd.DataFrame:
-    """Most reported symptoms among complaints, exactly: symptom, posts, share."""
-    return facets(store, service, since, until, limit=None).symptoms
+def symptoms(store: Store, service: str, since: datetime, until: datetime,
+             metric: str = DEFAULT_METRIC) -> pd.DataFrame:
+    """Most reported symptoms among the reports ``metric`` counts, exactly: symptom, posts, share."""
+    return facets(store, service, since, until, limit=None, metric=metric).symptoms
 
 
 def claims(store: Store, service: str, since: datetime, until: datetime,
@@ -232,13 +234,13 @@ def incident_cascade(store: Store, alert_id: str) -> dict[str, Any] | None:
 PLACE_COLUMNS = ["place", "kind", "region", "country", "people", "posts", "lat", "lon"]
 
 
-def places(store: Store, service: str, since: datetime, until: datetime) -> pd.DataFrame:
-    """Places named in the range's complaints with the distinct people naming each, most first (the same
-    count as the alert's "Where" and the comms view: ``detector.places.summary.count_places``)."""
+def places(store: Store, service: str, since: datetime, until: datetime, metric: str = DEFAULT_METRIC) -> pd.DataFrame:
+    """Places named in the range's reports (those ``metric`` counts) with the distinct people naming each,
+    most first (the same count as the alert's "Where" and the comms view: ``places.summary.count_places``)."""
     from detector.places.summary import count_places
     from detector.store.facts import place_mentions
 
-    counts = count_places(place_mentions(store, service, since, until))
+    counts = count_places(place_mentions(store, service, since, until, metric))
     return pd.DataFrame([{"place": c.place, "kind": c.kind, "region": c.region, "country": c.country,
                           "people": c.people, "posts": c.posts, "lat": c.lat, "lon": c.lon} for c in counts],
                         columns=PLACE_COLUMNS)

@@ -108,14 +108,14 @@ def _panels(cfg: data.AppConfig, service: str, since: datetime, until: datetime)
     _headline(raw, incidents, cfg)
     st.altair_chart(service_chart(series, incidents, official, cfg.metric, since, until), width="stretch")
     st.caption(chart_caption(series, incidents, official, cfg.metric))
-    found = data.query(db, "facets", service, since, until)
+    found = data.query(db, "facets", service, since, until, metric=cfg.metric)
     if found.sampled < 1:
         st.caption(f"About {found.posts:,} posts in this range: the counts below are estimated from "
                    f"{found.sampled:.0%} of them (every few 10-minute slices, the newest always included).")
     st.subheader("Most reported problems")
     symptoms = found.symptoms
     if symptoms.empty:
-        st.caption("No complaints in this range.")
+        st.caption("No reports in this range.")
     else:
         st.bar_chart(symptoms.set_index("symptom")["posts"], horizontal=True, height=240)
     # full width: the rumours table has nine columns, which a half-width column cut off on the right
@@ -148,7 +148,7 @@ def _panels(cfg: data.AppConfig, service: str, since: datetime, until: datetime)
                                     "first_seen": "first seen", "last_seen": "last seen",
                                     "answer": st.column_config.LinkColumn("answer", display_text="open"),
                                     "example": st.column_config.TextColumn("example post", width="large")})
-    _places(data.query(db, "places", service, since, until))
+    _places(data.query(db, "places", service, since, until, metric=cfg.metric))
     st.subheader("What people say")
     show_posts(data.query(db, "representative_posts", service, since, until, sample_limit=FACET_LIMIT),
                "No complaints in this range.", key="representative")

@@ -117,8 +117,8 @@ def build_report(store: Store, incident_id: str, *, metric: str = DEFAULT_METRIC
         if row.get("resolved_at") is not None:
             timeline.append((row["resolved_at"], f"{row['source']} resolved: {row['title']}"))
     timeline.sort(key=lambda item: item[0])
-    found = facets(store, service, since, until, limit=None)
-    during = facets(store, service, opened, until, limit=None)
+    found = facets(store, service, since, until, limit=None, metric=metric)
+    during = facets(store, service, opened, until, limit=None, metric=metric)
     notes = []
     if incident["resolved_at"] is None:
         notes.append(f"The incident is still {incident['status']}; figures run to {_when(until)}.")

@@ -16,6 +16,7 @@ from detector.alerting.settings import AlertSettings
 from detector.analysis import load_posts
 from detector.classify.base import Classifier
 from detector.classify.model import SHORT_WORDS, load_default_classifier, short_text_scale
+from detector.comms.breakdown import facets
 from detector.comms.facts import gather
 from detector.cli.classify import train_cmd
 from detector.cli.main import cli
@@ -156,7 +157,9 @@ def test_people_symptoms_and_places_are_those_of_the_reports_the_metric_counts(t
         pipeline.process(SourceBatch(posts, read=len(posts)), source="test", report=RunReport())
         facts = gather(store, service="isp", incident_id="isp-1", status="open", severity="major", opened_at=T0,
                        resolved_at=None, until=T0 + timedelta(minutes=1), metric=metric)
+        found = facets(store, "isp", T0, T0 + timedelta(minutes=1), limit=None, metric=metric)  # page and report
     assert (facts.people_total, facts.symptoms, facts.places) == (people, symptoms, places)
+    assert dict(zip(found.symptoms["symptom"], found.symptoms["posts"])) == symptoms
     assert facts.first_report == T0 and facts.last_report == T0 + timedelta(seconds=1 if metric == "outage_people" else 2)
 
 

@@ -1,5 +1,6 @@
 """What the posts of a range say, counted one way for the dashboard's service page and the incident report:
-symptoms, claims (with first sighting and recent pace), languages and sources.
+symptoms (of the reports the detector's metric counts), claims (with first sighting and recent pace),
+languages and sources.
 
 Over ``limit`` posts (known from the buckets, for free) the counts are estimated from every k-th 10-minute
 slice of the range (``detector.store.posts.slices``), scaled up; ``Facets.sampled`` says how much was read.
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from detector.records import DEFAULT_METRIC, report_field
 from detector.store.posts import FACET_LIMIT, facet_rows, slices
 from detector.store.store import Store
 
@@ -33,9 +35,10 @@ class Facets:
 
 
 def facets(store: Store, service: str, since: datetime, until: datetime, limit: int | None = FACET_LIMIT,
-           velocity_window: timedelta = timedelta(hours=1)) -> Facets:
-    """Symptoms, misinformation claims (counts, first sighting, posts per hour lately), languages and
-    sources of one service's posts in [since, until), in one pass over the posts (see ``Facets``)."""
+           velocity_window: timedelta = timedelta(hours=1), metric: str = DEFAULT_METRIC) -> Facets:
+    """Symptoms (of the reports ``metric`` counts: ``detector.records.report_field``), misinformation claims
+    (counts, first sighting, posts per hour lately), languages and sources of one service's posts in
+    [since, until), in one pass over the posts (see ``Facets``)."""
     parts, total = slices(store, service, since, until, limit)
     rows = facet_rows(store, service, parts, until - velocity_window, until - 2 * velocity_window)
     read = float(rows["posts"].sum())
@@ -51,8 +54,8 @@ def facets(store: Store, service: str, since: datetime, until: datetime, limit: 
         out["posts"] = out["posts"].round().astype(int)
         return out.reset_index(drop=True)
 
-    complaints = rows[rows["complaint"] == 1].assign(symptom=lambda f: f["symptom"].fillna("unspecified"))
-    symptoms = counts(complaints, "symptom")
+    reports = rows[rows[report_field(metric)] == 1].assign(symptom=lambda f: f["symptom"].fillna("unspecified"))
+    symptoms = counts(reports, "symptom")
     symptoms["share"] = symptoms["posts"] / symptoms["posts"].sum() if len(symptoms) else []
     rumours = rows[rows["claim"].notna()]
     claims = rumours.groupby("claim", as_index=False).agg(

@@ -101,15 +101,17 @@ def slices(store: Store, service: str, since: datetime, until: datetime,
 
 def facet_rows(store: Store, service: str, parts: Sequence[tuple[datetime, datetime]], recent_from: datetime,
                before_from: datetime) -> pd.DataFrame:
-    """The posts of the ``parts`` (time slices) grouped by symptom, complaint (0/1), claim (the claim, or
-    "(unmatched rumour)" for misinformation without one), language and source: ``posts``, ``first_seen``,
+    """The posts of the ``parts`` (time slices) grouped by symptom, complaint (0/1), outage report (0/1; the
+    complaint for verdicts from before the outage head), claim (the claim, or "(unmatched rumour)" for
+    misinformation without one), language and source: ``posts``, ``first_seen``,
     ``last_seen``, and how many fell in [recent_from, ...) (``recent``) and [before_from, recent_from)
     (``before``). One grouped query per slice; ``detector.comms.breakdown`` turns them into counts."""
     created = _ps.c.created_at
     claim = sa.case((sa.or_(_v.c.misinformation.is_(True), _v.c.claim.is_not(None)),
                      sa.func.coalesce(_v.c.claim, "(unmatched rumour)")), else_=None)
-    keys = [_v.c.symptom, sa.cast(_v.c.complaint, sa.Integer).label("complaint"), claim.label("claim"),
-            _p.c.lang, _p.c.source]
+    keys = [_v.c.symptom, sa.cast(_v.c.complaint, sa.Integer).label("complaint"),
+            sa.cast(sa.func.coalesce(_v.c.outage_report, _v.c.complaint), sa.Integer).label("outage_report"),
+            claim.label("claim"), _p.c.lang, _p.c.source]
     query = (
         sa.select(*keys, sa.func.count().label("posts"), sa.func.min(created).label("first_seen"),
                   sa.func.max(created).label("last_seen"),
