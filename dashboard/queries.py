@@ -1,4 +1,4 @@
-"""The dashboard's pages and the incident report's tables, shaped with pandas from the store's reads.
+"""The dashboard pages' tables and series, shaped with pandas from the store's reads.
 
 The SQL lives in ``detector/store/`` (``buckets``, ``posts``, ``incidents``, ``official``, ``deliveries``);
 this module only turns rows into what a page draws: the chart's per-minute series, the overview's states,

@@ -29,10 +29,7 @@ def data_clock(store: Store) -> dict[str, datetime]:
     for service, start in latest.items():
         if start is None:
             continue
-        if isinstance(start, str):  # an aggregate skips the column's type on SQLite
-            start = datetime.fromisoformat(start)
-        start = schema.UTCDateTime().process_result_value(start, store.engine.dialect)
-        out[service] = start + timedelta(minutes=1)
+        out[service] = schema.aggregate_time(start) + timedelta(minutes=1)
     return out
 
 

@@ -112,7 +112,8 @@ def rumour_rows(store: Store, service: str, since: datetime, until: datetime,
                     sa.or_(_v.c.misinformation.is_(True), _v.c.claim.is_not(None)))
              .order_by(_ps.c.created_at.desc()).limit(limit))
     with store.engine.connect() as conn:
-        return [RumourRow(f"{s}:{i}", _utc(at), claim, text) for s, i, at, claim, text in conn.execute(query)]
+        return [RumourRow(f"{s}:{i}", schema.aggregate_time(at), claim, text)
+                for s, i, at, claim, text in conn.execute(query)]
 
 
 def official_rows(store: Store, service: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
@@ -120,15 +121,6 @@ def official_rows(store: Store, service: str, since: datetime, until: datetime) 
     overlap rule, ``detector.store.official``): source, title, status, impact, url, started_at, resolved_at."""
     keep = ("source", "title", "status", "impact", "url", "started_at", "resolved_at")
     return [{k: row[k] for k in keep} for row in official_overlapping(store, service, since, until)]
-
-
-def _utc(value: Any) -> Any:
-    """Aggregates skip the column type on SQLite: parse and mark UTC as the column would have."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return schema.UTCDateTime().process_result_value(value, None)
 
 
 def place_mentions(store: Store, service: str, since: datetime, until: datetime,

@@ -36,6 +36,14 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+def aggregate_time(value: datetime | str | None) -> datetime | None:
+    """A time read through an aggregate (MIN, MAX) as its column would give it: SQLite hands back the stored
+    text without the column's type, so it is parsed and marked UTC here."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return UTCDateTime().process_result_value(value, None)
+
+
 metadata = sa.MetaData()
 
 schema_info = sa.Table(
