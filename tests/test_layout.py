@@ -16,6 +16,11 @@ PACKAGES = ("detector", "dashboard")
 # Modules outside `detector/store/` still allowed to write SQL: none since issue 14 moved every statement into
 # the store. The list may only shrink (a module that no longer needs to be here fails the test below).
 SQL_NOT_YET_IN_STORE: set[str] = set()
+# Modules outside the store that open a database of their own (not the project's), each with its reason.
+OWN_DATABASES = {
+    # the embedding cache: normalised-text hash -> vector, optionally persisted in a SQLite file of its own
+    "detector.classify.embedding",
+}
 # Cycles left on purpose, each with its reason; any other cycle fails.
 KNOWN_CYCLES: set[frozenset[str]] = set()  # none left: a new one is a failure, not an entry here
 
@@ -127,6 +132,20 @@ def test_only_the_store_imports_sqlalchemy_or_the_schema():
     assert not SQL_NOT_YET_IN_STORE - writers, (
         f"{sorted(SQL_NOT_YET_IN_STORE - writers)} no longer write SQL: take them off SQL_NOT_YET_IN_STORE"
     )
+
+
+def test_only_the_store_talks_to_a_database_driver():
+    """Raw SQL through a driver is SQL too (the dashboard's sample database was written that way)."""
+    drivers = ("sqlite3", "psycopg", "psycopg2")
+    talking = {
+        name for name, path in source_modules().items()
+        if not name.startswith("detector.store")
+        and any(m.split(".")[0] in drivers for m in imported_names(name, path))
+    }
+    assert not talking - OWN_DATABASES, (
+        f"{sorted(talking - OWN_DATABASES)} use a database driver: put the statements in detector/store/"
+    )
+    assert not OWN_DATABASES - talking, f"{sorted(OWN_DATABASES - talking)} no longer open a database: unlist them"
 
 
 def test_nothing_edits_sys_path():
