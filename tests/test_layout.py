@@ -176,3 +176,17 @@ def test_transactions_are_opened_through_the_store():
     offenders = sorted(name for name, path in source_modules().items()
                        if not name.startswith("detector.store") and opened.search(path.read_text(encoding="utf-8")))
     assert not offenders, f"{offenders} open the store's engine themselves: use store.transaction() or a store read"
+
+
+def test_the_cli_starts_without_any_plug_ins_client_library():
+    """Every source and channel module is imported for its declaration (the config validates ``[[sources]]``
+    against their settings), so each keeps its client library (praw, httpx, feedparser, smtplib) out of its
+    top level: the CLI must not pay for them before a source or channel is built."""
+    import subprocess
+    import sys
+
+    heavy = ("praw", "prawcore", "httpx", "feedparser", "smtplib", "apprise")
+    code = ("import sys, detector.cli.main, detector.sources.registry, detector.alerting.channels.registry; "
+            f"print(' '.join(m for m in {heavy!r} if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert not loaded, f"importing the CLI loads {loaded}"
