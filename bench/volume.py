@@ -186,7 +186,7 @@ def detector_speed(settings: VolumeSettings, minutes: int = 200_000) -> None:
     timings = {}
     for label, update in (("reference off (baseline)", {"detector": "seasonal", "reference_window_minutes": 0.0}),
                           ("previous (seasonal)", {"detector": "seasonal"}), ("default", {})):
-        detector = build_detector(settings.model_copy(update=update), "s")
+        detector = build_detector(VolumeSettings.model_validate({**settings.model_dump(), **update}), "s")
         started = time.perf_counter()
         for bucket in buckets:
             detector.update(bucket)

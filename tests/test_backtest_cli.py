@@ -89,7 +89,7 @@ def budget_the_replay_ran_with() -> float:
     settings = VolumeSettings()
     if budget_setting(settings) == BUDGET_FIELD:
         return getattr(settings, BUDGET_FIELD)
-    return settings.alpha * 7 * 24 * 3600 / settings.bucket_seconds
+    return settings.seasonal.alpha * 7 * 24 * 3600 / settings.bucket_seconds
 
 
 @pytest.fixture(scope="module")
@@ -286,10 +286,10 @@ def test_a_budget_sets_every_service_and_only_a_budgetless_detector_gets_an_alph
     base = VolumeSettings(detector="seasonal", false_alerts_per_week_by_service={"Acme": 5.0})
     swept = with_budget(base, 0.5)
     assert swept.budget_for("Acme") == 0.5 and swept.false_alerts_per_week == 0.5
-    assert swept.alpha == pytest.approx(0.5 / (7 * 24 * 60))
+    assert swept.seasonal.alpha == pytest.approx(0.5 / (7 * 24 * 60))
     others = [name for name in VolumeSettings.model_fields["detector"].annotation.__args__ if name != "seasonal"]
     for name in others:  # detectors that read the budget keep their alpha
-        assert with_budget(VolumeSettings(detector=name), 0.5).alpha == VolumeSettings().alpha
+        assert with_budget(VolumeSettings(detector=name), 0.5).seasonal.alpha == VolumeSettings().seasonal.alpha
 
 
 def test_a_second_backtest_into_the_same_database_classifies_nothing_and_agrees(stream, tmp_path):

@@ -192,10 +192,10 @@ class SeasonalModel(VolumeModel):
             state.windows_ = []
         judgement = self._judge(state, bucket, remember=closing)
         s = self.settings
-        score = min(1.0, -math.log10(judgement.p_value) / (-2 * math.log10(s.alpha)))
+        score = min(1.0, -math.log10(judgement.p_value) / (-2 * math.log10(s.seasonal.alpha)))
+        decisive = judgement.p_value <= s.seasonal.alpha / s.seasonal.decisive_factor
         return Finding(judgement.value, judgement.expected, judgement.upper, max(0.0, score),
-                       judgement.significant, judgement.p_value <= s.alpha / s.decisive_factor, judgement.reason,
-                       judgement.deciding, None, judgement)
+                       judgement.significant, decisive, judgement.reason, judgement.deciding, None, judgement)
 
     def learn(self, bucket: Bucket, finding: Finding, significant: bool, suppressed: bool) -> None:
         """Remember the closed ``bucket``; learn the bucket judged ``learn_delay_minutes`` ago."""
@@ -229,7 +229,7 @@ class SeasonalModel(VolumeModel):
 
     def _reference_length(self, width: timedelta) -> int:
         """The reference window in whole buckets; 0 when the reference test is off."""
-        minutes = self.settings.reference_window_minutes
+        minutes = self.settings.seasonal.reference_window_minutes
         return max(1, round(minutes * 60 / width.total_seconds())) if minutes > 0 else 0
 
     def _tracked_lengths(self, width: timedelta) -> list[int]:
@@ -247,7 +247,7 @@ class SeasonalModel(VolumeModel):
                 spread_sq=[0.0] * len(lengths),
                 spread_mean=[0.0] * len(lengths),
                 spread_mean_sq=[0.0] * len(lengths),
-                surprises=SurpriseTail(24 * s.calibration_half_life_days, s.calibration_prior_hours),
+                surprises=SurpriseTail(24 * s.seasonal.calibration_half_life_days, s.seasonal.calibration_prior_hours),
             )
         state = self.state_
         keep = max(self._tracked_lengths(bucket.width)) - 1 or 1
@@ -255,7 +255,7 @@ class SeasonalModel(VolumeModel):
             state.recent = deque(state.recent, maxlen=keep)
             state.windows_ = []
         if state.reference is None and self._reference_length(bucket.width):
-            state.reference = DailyReference(bucket.width.total_seconds(), self.settings.reference_days)
+            state.reference = DailyReference(bucket.width.total_seconds(), self.settings.seasonal.reference_days)
         if not state.hod_factors_:
             self._refresh_factors(state)
             state.dispersions_ = self.dispersions(state)
@@ -389,7 +389,7 @@ class SeasonalModel(VolumeModel):
                     usual, reference_expected, dispersions[-1], s.dispersion_prior_weight)
                 if reference_sum >= max(s.min_count, s.min_ratio * mean):
                     p_value = min(1.0, tests * upper_tail(reference_sum, mean, dispersion))
-                    if p_value <= s.alpha and p_value < calibrated:
+                    if p_value <= s.seasonal.alpha and p_value < calibrated:
                         calibrated = p_value
                         if best is None:
                             minutes = tracked[-1] * bucket.width.total_seconds() / 60
@@ -402,7 +402,7 @@ class SeasonalModel(VolumeModel):
     def _alert_surprise(self, state: SeasonalState, windows: int) -> float:
         """The surprise (-log10 p) whose calibrated tail probability is ``alpha``: the bar a window must clear."""
         if state.alert_surprise_ is None:
-            state.alert_surprise_ = state.surprises.surprise_for(self.settings.alpha, windows, state.last_bar_)
+            state.alert_surprise_ = state.surprises.surprise_for(self.settings.seasonal.alpha, windows, state.last_bar_)
             state.last_bar_ = state.alert_surprise_
         return state.alert_surprise_
 

@@ -12,12 +12,13 @@ import math
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from detector.records import DEFAULT_METRIC, Bucket
 from detector.volume.maintenance import MaintenanceWindow
 
-__all__ = ["MaintenanceWindow", "Metric", "VolumeSettings", "metric_value"]  # the window is the config's too
+# the maintenance window is part of the [detection] table too
+__all__ = ["MaintenanceWindow", "Metric", "SeasonalSettings", "VolumeSettings", "metric_value"]
 
 Metric = Literal["outage_people", "outage_reports", "complaint_people", "mentions", "people", "complaints",
                  "complaint_share"]
@@ -28,6 +29,63 @@ def metric_value(bucket: Bucket, metric: str) -> float:
     if metric == "complaint_share":
         return bucket.complaint_share
     return float(getattr(bucket, metric))
+
+
+def _finite_numbers(value: object) -> object:
+    """Every number a finite one: ``windows_minutes = [1e308]`` passed and then overflowed at run time."""
+    numbers = value if isinstance(value, list) else [value]
+    for number in numbers:
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ValueError(f"{number} is not a finite number")
+    return value
+
+
+class SeasonalSettings(BaseModel):
+    """The knobs only the seasonal window test (``detector = "seasonal"``) reads: `[detection.seasonal]`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alpha: float = Field(
+        1e-4,
+        gt=0,
+        lt=1,
+        description="Probability, under the baseline, that a bucket's smallest window p-value (Bonferroni "
+        "over the windows, the reference window included) falls below it: the false-alarm rate per bucket "
+        "before the other rules.",
+    )
+    decisive_factor: float = Field(
+        100.0,
+        ge=1,
+        description="Evidence this many times stronger than alpha alerts at once, without waiting for the "
+        "duration rule: a burst that is already decisive in a partial bucket is news now.",
+    )
+    reference_window_minutes: float = Field(
+        180.0,
+        ge=0,
+        description="Length of the window also tested against the usual volume for this time of day: its sum "
+        "at the same time on each of the last reference_days days (at least 3 of them), which a rise that "
+        "builds over hours cannot move. 0 turns this test off.",
+    )
+    reference_days: int = Field(
+        7, ge=3, description="How many earlier days make up the usual volume for this time of day."
+    )
+    calibration_half_life_days: float = Field(
+        14.0,
+        gt=0,
+        description="Half-life of the series' own record of how surprising its buckets are (peaks over "
+        "threshold, as in SPOT): bursty series earn a higher bar than the count model alone would set.",
+    )
+    calibration_prior_hours: float = Field(
+        24.0, gt=0, description="How many hours of history the count model's own p-values are worth."
+    )
+
+    @field_validator("*")
+    @classmethod
+    def _finite(cls, value: object) -> object:
+        return _finite_numbers(value)
+
+
+SEASONAL_KNOBS = frozenset(SeasonalSettings.model_fields)  # named in [detection] itself by older configs
 
 
 class VolumeSettings(BaseModel):
@@ -70,14 +128,6 @@ class VolumeSettings(BaseModel):
         "at least one): short ones catch sharp bursts early, long ones sustained rises. The shortest is the "
         "duration rule: evidence is always summed over at least that span.",
     )
-    alpha: float = Field(
-        1e-4,
-        gt=0,
-        lt=1,
-        description="Probability, under the baseline, that a bucket's smallest window p-value (Bonferroni "
-        "over the windows, the reference window included) falls below it: the false-alarm rate per bucket "
-        "before the other rules.",
-    )
     min_count: float = Field(
         3, ge=0, description="An alert needs at least this many units (e.g. people) in the tipping window."
     )
@@ -89,12 +139,6 @@ class VolumeSettings(BaseModel):
         ge=0,
         description="Duration rule: the volume must stay significant this long (from the start of the first "
         "significant bucket) before an alert, unless the evidence is decisive (see decisive_factor).",
-    )
-    decisive_factor: float = Field(
-        100.0,
-        ge=1,
-        description="Evidence this many times stronger than alpha alerts at once, without waiting for the "
-        "duration rule: a burst that is already decisive in a partial bucket is news now.",
     )
     warmup_minutes: float = Field(
         60.0, ge=0, description="No alert before this much history has been seen (cold start)."
@@ -110,16 +154,6 @@ class VolumeSettings(BaseModel):
         ge=0,
         description="A bucket is learned only this long after it was judged, and not at all (beyond a cap) "
         "if an alert-worthy bucket came in between: the run-up of an incident never teaches the baseline.",
-    )
-    reference_window_minutes: float = Field(
-        180.0,
-        ge=0,
-        description="Length of the window also tested against the usual volume for this time of day: its sum "
-        "at the same time on each of the last reference_days days (at least 3 of them), which a rise that "
-        "builds over hours cannot move. 0 turns this test off.",
-    )
-    reference_days: int = Field(
-        7, ge=3, description="How many earlier days make up the usual volume for this time of day."
     )
     level_half_life_hours: float = Field(
         24.0, gt=0, description="Half-life of the deseasonalised level: how fast the baseline follows trends."
@@ -154,14 +188,11 @@ class VolumeSettings(BaseModel):
     dispersion_half_life_days: float = Field(
         7.0, gt=0, description="Half-life of the learned dispersion."
     )
-    calibration_half_life_days: float = Field(
-        14.0,
-        gt=0,
-        description="Half-life of the series' own record of how surprising its buckets are (peaks over "
-        "threshold, as in SPOT): bursty series earn a higher bar than the count model alone would set.",
-    )
-    calibration_prior_hours: float = Field(
-        24.0, gt=0, description="How many hours of history the count model's own p-values are worth."
+    seasonal: SeasonalSettings = Field(
+        default_factory=SeasonalSettings,
+        description="The seasonal window test's own knobs (alpha, decisive_factor, reference_window_minutes, "
+        "reference_days, calibration_half_life_days, calibration_prior_hours), read only when detector = "
+        "'seasonal'; named in [detection] itself by configs written before they were grouped, which still load.",
     )
     maintenance: list[MaintenanceWindow] = Field(
         default_factory=list,
@@ -177,15 +208,24 @@ class VolumeSettings(BaseModel):
                                  "a week above 0 (and at most 1000)")
         return budgets
 
+    @model_validator(mode="before")
+    @classmethod
+    def _group_seasonal_knobs(cls, data: object) -> object:
+        """Configs written before the grouping name the seasonal test's knobs in [detection] itself: they
+        are moved into ``seasonal`` (over what it holds), so those configs load unchanged."""
+        if not isinstance(data, dict) or not SEASONAL_KNOBS & data.keys():
+            return data
+        data = dict(data)
+        nested = data.get("seasonal") or {}
+        if isinstance(nested, BaseModel):
+            nested = nested.model_dump()
+        data["seasonal"] = {**nested, **{name: data.pop(name) for name in SEASONAL_KNOBS & data.keys()}}
+        return data
+
     @field_validator("*")
     @classmethod
     def _finite(cls, value: object) -> object:
-        """Every number a finite one: ``windows_minutes = [1e308]`` passed and then overflowed at run time."""
-        numbers = value if isinstance(value, list) else [value]
-        for number in numbers:
-            if isinstance(number, float) and not math.isfinite(number):
-                raise ValueError(f"{number} is not a finite number")
-        return value
+        return _finite_numbers(value)
 
     @field_validator("windows_minutes")
     @classmethod
