@@ -13,11 +13,11 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from detector.records import Alert
 from detector.store import schema
+from detector.store.database import insert
 from detector.store.deliveries import enqueue, notified_channels
 from detector.store.store import Store
 
@@ -78,14 +78,19 @@ def _insert_event(conn: Connection, alert_id: str, at: datetime, kind: str, deta
 def _upsert_alert(conn: Connection, alert: Alert) -> None:
     row = _alert_row(alert)
     a = schema.alerts
-    stmt = (sqlite if conn.dialect.name == "sqlite" else postgresql).insert(a).values(**row)
-    # A running detector does not know that on-call acknowledged the incident: growing it keeps the ack.
-    status = sa.case((sa.and_(a.c.status == "acknowledged", stmt.excluded.status == "open"), "acknowledged"),
-                     else_=stmt.excluded.status)
+    stmt = insert(conn.dialect.name, a).values(**row)
     conn.execute(stmt.on_conflict_do_update(
         index_elements=["id"],
-        set_={**{k: stmt.excluded[k] for k in row if k not in ("id", "status")}, "status": status},
+        set_={**{k: stmt.excluded[k] for k in row if k not in ("id", "status")}, "status": status_keeping_ack(a, stmt)},
     ))
+
+
+def status_keeping_ack(table: sa.Table, stmt: Any) -> Any:
+    """The status an upsert ``stmt`` of ``table`` (incidents or cascades) writes: the new one, except that an
+    acknowledged row stays acknowledged when the detector, which does not know on-call acknowledged it,
+    writes it as open again (it grew)."""
+    return sa.case((sa.and_(table.c.status == "acknowledged", stmt.excluded.status == "open"), "acknowledged"),
+                   else_=stmt.excluded.status)
 
 
 def load_alerts(store: Store, *, service: str | None = None, status: str | None = None) -> list[Alert]:

@@ -12,17 +12,14 @@ from datetime import datetime
 from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from detector.records import Cascade, Member
 from detector.store import schema
+from detector.store.alerts import alert_from_row, status_keeping_ack
+from detector.store.database import insert
 from detector.store.deliveries import enqueue
 from detector.store.store import Store
-
-
-def _insert(conn: Connection, table: sa.Table):
-    return (sqlite if conn.dialect.name == "sqlite" else postgresql).insert(table)
 
 
 def _cascade_row(c: Cascade) -> dict[str, Any]:
@@ -46,17 +43,16 @@ def record_cascade_change(
     incidents were written). A running grouper does not know that on-call acknowledged: the ack is kept."""
     c, m = schema.cascades, schema.cascade_members
     row = _cascade_row(cascade)
-    stmt = _insert(conn, c).values(**row)
+    stmt = insert(conn.dialect.name, c).values(**row)
     keep = ("id", "recognised_at", "status")
-    status = sa.case((sa.and_(c.c.status == "acknowledged", stmt.excluded.status == "open"), "acknowledged"),
-                     else_=stmt.excluded.status)
     conn.execute(stmt.on_conflict_do_update(
-        index_elements=["id"], set_={**{k: stmt.excluded[k] for k in row if k not in keep}, "status": status}))
+        index_elements=["id"],
+        set_={**{k: stmt.excluded[k] for k in row if k not in keep}, "status": status_keeping_ack(c, stmt)}))
     for member in cascade.members:
         values = {"alert_id": member.alert_id, "cascade_id": cascade.id, "service": member.service,
                   "onset": member.onset, "declares": member.declares, "naming_share": member.naming_share,
                   "paged": member.paged}
-        ins = _insert(conn, m).values(**values)
+        ins = insert(conn.dialect.name, m).values(**values)
         conn.execute(ins.on_conflict_do_update(
             index_elements=["alert_id"], set_={k: ins.excluded[k] for k in values if k != "alert_id"}))
     event_id = conn.execute(schema.cascade_events.insert().values(
@@ -133,8 +129,6 @@ def interrupted(store: Store, open_cascades: Sequence[str], linked_services: Ite
     """What a restart may have interrupted: the open cascades with no ``opened`` event yet (not announced),
     and the open, unsuppressed incidents of ``linked_services`` that are in no cascade and have no outbox row
     (held for their group wait when the process stopped)."""
-    from detector.store.alerts import alert_from_row
-
     e, a, m, o = schema.cascade_events, schema.alerts, schema.cascade_members, schema.outbox
     linked = list(linked_services)
     with store.engine.connect() as conn:

@@ -28,11 +28,19 @@ class StoreError(Exception):
 UNREACHABLE: tuple[type[Exception], ...] = (sa.exc.OperationalError, sa.exc.InterfaceError)
 
 
+def insert(dialect: str, table: sa.Table) -> Any:
+    """The backend's own INSERT of ``table``: the one that can say ON CONFLICT (the generic one cannot)."""
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    raise NotImplementedError(f"unsupported database {dialect}")
+
+
 def upsert(dialect: str, table: sa.Table, keys: Sequence[str], update: Sequence[str]) -> Any:
     """An INSERT of ``table`` rows that, on a conflict over ``keys``, overwrites the ``update`` columns
     (both backends spell it ON CONFLICT ... DO UPDATE); execute it with the rows."""
-    module = sqlite if dialect == "sqlite" else postgresql
-    stmt = module.insert(table)
+    stmt = insert(dialect, table)
     return stmt.on_conflict_do_update(index_elements=list(keys), set_={name: stmt.excluded[name] for name in update})
 
 

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any, ContextManager, Iterable, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from detector.records import Bucket, Post, Rejected, Verdict
 from detector.store import schema
-from detector.store.database import create_engine, migrate, upsert
+from detector.store.database import create_engine, insert, migrate, upsert
 from detector.timefloor import floor_time
 
 
@@ -62,12 +61,7 @@ class Store:
 
     # -- inserts -----------------------------------------------------------------------------------
     def _insert_ignoring(self, table: sa.Table, *conflict: str):
-        dialect = self.engine.dialect.name
-        if dialect == "sqlite":
-            return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict) or None)
-        if dialect == "postgresql":
-            return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(conflict) or None)
-        raise NotImplementedError(f"unsupported database {dialect}")
+        return insert(self.engine.dialect.name, table).on_conflict_do_nothing(index_elements=list(conflict) or None)
 
     def _upsert(self, table: sa.Table, keys: Sequence[str], rows: list[dict[str, Any]], update: Sequence[str]):
         return upsert(self.engine.dialect.name, table, keys, update), rows
