@@ -25,10 +25,12 @@ def runtime_problems(settings: Settings, text: str, secrets: Secrets | None = No
 
 
 def _files(settings: Settings, text: str) -> Iterator[Problem]:
+    """A source that reads a file (a ``path`` setting: the replay) and the claims file must exist; read
+    from the settings' fields, so no source type is named here."""
     for i, source in enumerate(settings.sources):
         path = getattr(source, "path", None)
-        if getattr(source, "type", None) == "replay" and path is not None and not Path(path).is_file():
-            yield problem_at(["sources", i, "path"], text, f"replay file {path} does not exist",
+        if path is not None and not Path(path).is_file():
+            yield problem_at(["sources", i, "path"], text, f"{source.type} file {path} does not exist",
                              "check the path (relative paths are taken from the config's folder)")
     claims = settings.classifier.claims
     if claims is not None:
@@ -60,12 +62,11 @@ def _channels(settings: Settings, text: str) -> Iterator[Problem]:
 
 
 def _web_addresses(settings: Settings, text: str) -> Iterator[Problem]:
-    """Status pages and the sources' API addresses are fetched over HTTP: anything else fails every poll."""
+    """Status pages and the sources' API addresses (their ``url`` and ``*_url`` settings) are fetched over
+    HTTP: anything else fails every poll."""
     places: list[tuple[list[Any], str]] = [(["services", i, "status_page"], s.status_page)
                                            for i, s in enumerate(settings.services) if s.status_page]
     for i, source in enumerate(settings.sources):
-        if getattr(source, "type", None) == "replay":
-            continue
         for name, value in source:
             if (name == "url" or name.endswith("_url")) and isinstance(value, str) and value:
                 places.append((["sources", i, name], value))
