@@ -100,9 +100,9 @@ def leadtime_cmd(db: str | None, config: Path | None, service: str | None, windo
     finally:
         store.close()
     if config is not None:
-        settings = load_settings(config)
-        with_page |= {s.name for s in settings.services if s.status_page}
-        with_page |= {getattr(s, "service", None) for s in settings.sources if getattr(s, "type", None) == "statuspage"}
+        from detector.status.pages import status_pages_of
+
+        with_page |= {page.service for page in status_pages_of(load_settings(config))}
     no_page = "no status page configured" if config is not None else "no status page read (none configured?)"
     # an official incident from before we watched anything was not ours to catch
     missed = [o for o in report.missed if watched_from is not None and o.started_at >= watched_from]
