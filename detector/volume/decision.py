@@ -27,12 +27,16 @@ from detector.volume.maintenance import suppression_reason
 
 @dataclass
 class Episode:
-    """Where the service stands in the decision: its current alert episode and run; plain data."""
+    """Where the service stands in the decision: its current alert episode and run; plain data.
+
+    No field shares a name with the model's state: a pickle writes an attribute name shared by two objects
+    once (by identity), and after a round trip the two names are no longer one string, so a detector and
+    its restored copy would pickle to different bytes (tests/test_pipeline_snapshot.py compares them)."""
 
     alerted_at: datetime | None = None  # when the current episode alerted (None: no episode)
     last_anomalous_end: datetime | None = None  # end of the last significant closed bucket
     run_start: datetime | None = None  # first bucket of the current run of significant closed buckets
-    last_end: datetime | None = None  # end of the last closed bucket
+    closed_until: datetime | None = None  # end of the last closed bucket
 
 
 class DecidedDetector(VolumeDetector):
@@ -88,7 +92,7 @@ class DecidedDetector(VolumeDetector):
         else:
             self._quiet(bucket.end)
         self.model.learn(bucket, finding, finding.significant, detection.suppressed)
-        episode.last_end = bucket.end
+        episode.closed_until = bucket.end
         return detection
 
     def skip_empty(self, start: datetime, width: timedelta, count: int) -> int:
@@ -101,7 +105,7 @@ class DecidedDetector(VolumeDetector):
         if learned:  # as many quiet buckets: the last one's end decides the re-arm (ends only grow)
             end = start + learned * width
             self._quiet(end)
-            self.episode.last_end = end
+            self.episode.closed_until = end
         return learned
 
     # -- deciding -------------------------------------------------------------------------------------
@@ -125,7 +129,7 @@ class DecidedDetector(VolumeDetector):
             and bucket.start < episode.last_anomalous_end + self._rearm
         )
         significant = finding.significant
-        adjacent_run = episode.run_start is not None and episode.last_end == bucket.start
+        adjacent_run = episode.run_start is not None and episode.closed_until == bucket.start
         run_start = episode.run_start if adjacent_run else bucket.start
         lasting = bucket.as_of - run_start >= self._min_duration or finding.decisive
         alert = significant and warm and not ongoing and lasting
