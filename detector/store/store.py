@@ -63,8 +63,8 @@ class Store:
     def _insert_ignoring(self, table: sa.Table, *conflict: str):
         return insert(self.engine.dialect.name, table).on_conflict_do_nothing(index_elements=list(conflict) or None)
 
-    def _upsert(self, table: sa.Table, keys: Sequence[str], rows: list[dict[str, Any]], update: Sequence[str]):
-        return upsert(self.engine.dialect.name, table, keys, update), rows
+    def _upsert(self, table: sa.Table, keys: Sequence[str], update: Sequence[str]) -> Any:
+        return upsert(self.engine.dialect.name, table, keys, update)
 
     def stored_texts(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """The stored text of each of these (source, source_id) keys that is already stored."""
@@ -192,8 +192,8 @@ class Store:
                         "outage_reports": outages, "outage_people": len(reporters),
                     }
                 )
-            stmt, rows = self._upsert(
-                schema.buckets, ("service", "start"), rows,
+            stmt = self._upsert(
+                schema.buckets, ("service", "start"),
                 ("width_s", "mentions", "complaints", "misinformation", "people", "complaint_people",
                  "outage_reports", "outage_people"),
             )
@@ -224,10 +224,8 @@ class Store:
             ).scalar()
 
     def save_cursor(self, source: str, cursor: str, conn: Connection | None = None) -> None:
-        stmt, rows = self._upsert(
-            schema.source_cursors, ("source",),
-            [{"source": source, "cursor": cursor, "updated_at": _utcnow()}], ("cursor", "updated_at"),
-        )
+        stmt = self._upsert(schema.source_cursors, ("source",), ("cursor", "updated_at"))
+        rows = [{"source": source, "cursor": cursor, "updated_at": _utcnow()}]
         if conn is not None:
             conn.execute(stmt, rows)
             return
@@ -243,7 +241,7 @@ class Store:
         rows = [{"service": s, "state": pickle.dumps(obj), "as_of": as_of} for s, obj in states.items()]
         if not rows:
             return
-        stmt, rows = self._upsert(schema.detector_state, ("service",), rows, ("state", "as_of"))
+        stmt = self._upsert(schema.detector_state, ("service",), ("state", "as_of"))
         if conn is not None:
             conn.execute(stmt, rows)
             return
