@@ -139,8 +139,8 @@ def test_a_lease_has_one_holder_and_fences_a_replaced_one(pg_url):
     store = Store(pg_url)
     now = [T0]
     clock = lambda: now[0]  # noqa: E731
-    first = Lease(store.engine, "alert", "first", 10, clock=clock)
-    second = Lease(store.engine, "alert", "second", 10, clock=clock)
+    first = Lease(store, "alert", "first", 10, clock=clock)
+    second = Lease(store, "alert", "second", 10, clock=clock)
     assert first.try_acquire() and not second.try_acquire()
     assert first.renew()
     now[0] += timedelta(seconds=11)  # first stalls past its term

@@ -136,8 +136,8 @@ def test_postgresql_workers_tables_made_on_first_use_are_adopted_with_their_rows
     a_version_3_database(pg_url).dispose()
     store = Store(pg_url)
     assert schema_versions(store.engine) == list(range(1, schema.SCHEMA_VERSION + 1))
-    assert load_checkpoint(store.engine, "aggregate") == (42, b"\x00state")
-    successor = Lease(store.engine, "aggregate", "w2", 10, clock=lambda: T0 + timedelta(minutes=1))
+    assert load_checkpoint(store, "aggregate") == (42, b"\x00state")
+    successor = Lease(store, "aggregate", "w2", 10, clock=lambda: T0 + timedelta(minutes=1))
     assert successor.try_acquire() and successor.token == 8
     store.close()
 

@@ -135,8 +135,8 @@ def test_a_new_database_has_the_workers_tables_at_version_4(tmp_path):
     assert store.version == schema.SCHEMA_VERSION >= 4
     inspector = sa.inspect(store.engine)
     assert inspector.has_table("worker_leases") and inspector.has_table("worker_checkpoints")
-    assert Lease(store.engine, "alert", "w1", 10).try_acquire()  # no worker set-up step needed
-    assert load_checkpoint(store.engine, "aggregate") == (0, None)
+    assert Lease(store, "alert", "w1", 10).try_acquire()  # no worker set-up step needed
+    assert load_checkpoint(store, "aggregate") == (0, None)
 
 
 def test_a_version_3_database_without_the_workers_tables_gains_them(tmp_path):
@@ -154,8 +154,8 @@ def test_workers_tables_made_on_first_use_are_adopted_with_their_rows(tmp_path):
     a_version_3_database(tmp_path / "v3.db").dispose()
     store = Store(tmp_path / "v3.db")
     assert schema_versions(store.engine) == list(range(1, schema.SCHEMA_VERSION + 1))
-    assert load_checkpoint(store.engine, "aggregate") == (42, b"\x00state")
-    successor = Lease(store.engine, "aggregate", "w2", 10, clock=lambda: T0 + timedelta(minutes=1))
+    assert load_checkpoint(store, "aggregate") == (42, b"\x00state")
+    successor = Lease(store, "aggregate", "w2", 10, clock=lambda: T0 + timedelta(minutes=1))
     assert successor.try_acquire() and successor.token == 8  # the old lease expired: its token is fenced off
 
 

@@ -204,7 +204,7 @@ def build_system(
             alerts=settings.alerts, channels=routes, on_change=on_change, claims=known_claims(settings.classifier),
         )
     elif role == "alert":
-        lease = Lease(store.engine, "alert", name, bus.bus_settings.lease_seconds)
+        lease = Lease(store, "alert", name, bus.bus_settings.lease_seconds)
         channels = {channel_name: FencedChannel(channel, lease) for channel_name, channel in channels.items()}
         sender = LeasedSender(Sender(store, channels, secrets=secrets, settings=settings.alerts), lease)
     return System(settings, store, secrets, pseudonymiser, pipeline, channels, sender, role=role,

@@ -18,10 +18,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from detector.store.database import upsert
 from detector.store.schema import worker_checkpoints, worker_leases
+from detector.store.store import Store
 
 
 class LeaseLost(Exception):
@@ -35,9 +36,9 @@ def _utcnow() -> datetime:
 class Lease:
     """The right to act as the one active worker of ``role``, while it is renewed within ``seconds``."""
 
-    def __init__(self, engine: Engine, role: str, holder: str, seconds: float,
+    def __init__(self, store: Store, role: str, holder: str, seconds: float,
                  clock: Callable[[], datetime] = _utcnow) -> None:
-        self.engine = engine
+        self.store = store
         self.role = role
         self.holder = holder
         self.ttl = timedelta(seconds=seconds)
@@ -61,7 +62,7 @@ class Lease:
         lease = worker_leases
         now = self.clock()
         try:
-            with self.engine.begin() as conn:
+            with self.store.transaction() as conn:
                 row = conn.execute(sa.select(lease).where(lease.c.role == self.role).with_for_update()).first()
                 if row is None:
                     token = 1
@@ -103,7 +104,7 @@ class Lease:
     def renew(self) -> bool:
         """Renew in a transaction of its own; False when the role was lost."""
         try:
-            with self.engine.begin() as conn:
+            with self.store.transaction() as conn:
                 self.fence(conn)
         except LeaseLost:
             return False
@@ -135,17 +136,17 @@ class Lease:
         """Give the role up now (on a clean stop), so a standby takes over without waiting for the expiry."""
         if self.token is None:
             return
-        with self.engine.begin() as conn:
+        with self.store.transaction() as conn:
             conn.execute(sa.update(worker_leases).where(
                 worker_leases.c.role == self.role, worker_leases.c.token == self.token
             ).values(expires_at=self.clock() - timedelta(seconds=1)))
         self.token = self._valid_until = None
 
 
-def load_checkpoint(engine: Engine, name: str) -> tuple[int, bytes | None]:
+def load_checkpoint(store: Store, name: str) -> tuple[int, bytes | None]:
     """The last applied sequence number and the state saved with it; (0, None) before the first."""
     c = worker_checkpoints
-    with engine.connect() as conn:
+    with store.engine.connect() as conn:
         row = conn.execute(sa.select(c.c.position, c.c.state).where(c.c.name == name)).first()
     return (0, None) if row is None else (int(row.position), bytes(row.state))
 

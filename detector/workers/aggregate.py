@@ -46,7 +46,7 @@ class AggregateWorker(Worker):
         self._next_claim = 0.0
         self._stalled_at: tuple[int, float] = (-1, 0.0)  # (position, since when) of a stalled watermark
         self._next_stall_warning = 0.0
-        self.lease = Lease(self.store.engine, "aggregate", self.name, self.bus_settings.lease_seconds)
+        self.lease = Lease(self.store, "aggregate", self.name, self.bus_settings.lease_seconds)
         self.report = RunReport()
         self.pipeline: Pipeline | None = None
         self.position = 0
@@ -62,7 +62,7 @@ class AggregateWorker(Worker):
     def restore(self) -> None:
         """Rebuild the detection state from the last checkpoint (or from the store before the first)."""
         pipeline = build_system(self.conn.settings, role="aggregate", bus=self.conn).pipeline
-        self.position, state = load_checkpoint(self.store.engine, CHECKPOINT)
+        self.position, state = load_checkpoint(self.store, CHECKPOINT)
         if state is not None:
             pipeline.restore(PipelineSnapshot.from_bytes(state))
         self.pipeline = pipeline
