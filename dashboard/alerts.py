@@ -29,7 +29,7 @@ def render(cfg: data.AppConfig, viewer) -> None:
         if frame.empty:
             st.success("No incidents.")
             return
-        _incident_table(frame)
+        _incident_table(cfg, frame)
         ids = frame["id"].tolist()
         chosen = st.selectbox("Incident", ids, key="incident",
                               format_func=lambda i: _label(frame[frame["id"] == i].iloc[0]))
@@ -61,15 +61,22 @@ def _label(row: pd.Series) -> str:
     return f"{row['service']} · {row['status']} · {row['severity']} · opened {data.when(row['opened_at'])}"
 
 
-def _incident_table(frame: pd.DataFrame) -> None:
-    table = frame[["service", "status", "severity", "opened_at", "resolved_at", "peak_ratio", "id"]].copy()
+def _incident_table(cfg: data.AppConfig, frame: pd.DataFrame) -> None:
+    """The incidents, each with its peak as the comms view, the cards and the report state it (the stored
+    record's severity ratio is not shown: it is what the severity was decided on, not a peak)."""
+    table = frame[["service", "status", "severity", "opened_at", "resolved_at", "id"]].copy()
     for column in ("opened_at", "resolved_at"):
         table[column] = table[column].map(data.when)
-    st.dataframe(data.for_display(table, {"peak_ratio": "{:.1f}"}), hide_index=True, width="stretch",
-                 column_config={"opened_at": "opened", "resolved_at": "resolved", "peak_ratio": st.column_config.TextColumn(
-                     "severity ratio",
-                     help="What the severity was decided on (the detector's deciding window against its expected "
-                          "sum); the comms view's peak is the busiest single minute.")})
+    peaks = data.incident_peaks(cfg.db, frame, cfg.metric)
+    table.insert(5, "peak_value", [None if p is None else p.value for p in peaks])
+    table.insert(6, "peak_ratio", [None if p is None else p.ratio for p in peaks])
+    st.dataframe(data.for_display(table, {"peak_value": "{:.0f}", "peak_ratio": "{:.1f}"}), hide_index=True,
+                 width="stretch", column_config={
+                     "opened_at": "opened", "resolved_at": "resolved",
+                     "peak_value": st.column_config.TextColumn("peak per minute", help="The busiest stored minute."),
+                     "peak_ratio": st.column_config.TextColumn(
+                         "peak × expected",
+                         help="The busiest minute against its own expected value (floored at 1 per minute).")})
 
 
 def _incident(cfg: data.AppConfig, viewer, row: pd.Series) -> None:

@@ -131,6 +131,26 @@ def _comms_until(db: str, alert_id: str, status: str, severity: str, until: date
     return facts, draft(facts, dict(templates))
 
 
+def incident_peaks(db: str, incidents: pd.DataFrame, metric: str) -> list:
+    """Each incident's peak (``detector.comms.facts.Peak`` or None), the one the comms view, the cards and
+    the report state, from the stored minutes; computed again only when the service's data moves on."""
+    clock = query(db, "data_clock")
+    return [_peak(db, str(row["service"]), row["opened_at"], None if missing(row["resolved_at"]) else row["resolved_at"],
+                  metric, clock.get(str(row["service"]))) for _, row in incidents.iterrows()]
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=512)
+def _peak(db: str, service: str, opened_at: datetime, resolved_at: datetime | None, metric: str,
+          data_until: datetime | None):  # data_until: only the cache's key, so a live peak follows new minutes
+    from detector.comms.facts import stored_peak
+
+    def plain(moment):
+        return None if moment is None else pd.Timestamp(moment).to_pydatetime()
+
+    return stored_peak(store(db), service=service, opened_at=plain(opened_at), resolved_at=plain(resolved_at),
+                       metric=metric)
+
+
 def window(db: str, service: str, choice: str, custom: tuple[datetime, datetime] | None = None
            ) -> tuple[datetime, datetime]:
     """[since, until) for a range choice (1h, 24h, 7d, custom), ending at the service's newest data."""

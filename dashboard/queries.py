@@ -90,6 +90,9 @@ def per_minute(frame: pd.DataFrame, since: datetime, until: datetime, metric: st
 def overview(store: Store, metric: str = "outage_people", spark_hours: int = 24) -> pd.DataFrame:
     """One row per service: state (outage / elevated / normal), since when, the open incident, a sparkline.
 
+    ``severity_ratio`` is the open incident's stored record (what its severity was decided on), not its
+    peak: the page shows the peak from ``detector.comms.facts``.
+
     Outage: an incident that is open or acknowledged. Elevated: no incident, but a bucket of the last
     15 minutes is above its upper band. Services in an outage come first, then elevated, then normal.
     """
@@ -121,8 +124,8 @@ def overview(store: Store, metric: str = "outage_people", spark_hours: int = 24)
             since = resolved.iloc[-1] if len(resolved) else (recent["start"].iloc[0].to_pydatetime()
                                                               if not recent.empty else None)
         rows.append({"service": service, "state": state, "since": since, "severity": severity,
-                     "peak_ratio": ratio, "incident": incident, "data_until": now, "sparkline": spark})
-    frame = pd.DataFrame(rows, columns=["service", "state", "since", "severity", "peak_ratio", "incident",
+                     "severity_ratio": ratio, "incident": incident, "data_until": now, "sparkline": spark})
+    frame = pd.DataFrame(rows, columns=["service", "state", "since", "severity", "severity_ratio", "incident",
                                         "data_until", "sparkline"])
     order = {"outage": 0, "elevated": 1, "normal": 2}
     return frame.sort_values(["state", "service"], key=lambda c: c.map(order) if c.name == "state" else c,

@@ -17,6 +17,8 @@ from typing import Union
 
 import pandas as pd
 
+from detector.comms.facts import stored_peak
+from detector.records import DEFAULT_METRIC
 from detector.store.buckets import bucket_table
 from detector.store.facts import places_of_posts
 from detector.store.frames import open_existing
@@ -25,7 +27,7 @@ from detector.store.posts import post_table
 from detector.store.store import Store
 from detector.timeparse import parse_time
 
-_TIME_COLUMNS = ("created_at", "start", "opened_at", "updated_at", "resolved_at", "acknowledged_at", "at")
+_TIME_COLUMNS = ("created_at", "start", "opened_at", "updated_at", "resolved_at", "acknowledged_at", "at", "peak_at")
 
 
 def _times(frame: pd.DataFrame) -> pd.DataFrame:
@@ -126,12 +128,39 @@ def _filled(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def load_alerts(db: str | Path | Store, service: str | None = None, since: When = None) -> pd.DataFrame:
-    """Incidents: when each opened (as it would have fired live), resolved, how bad, and the evidence."""
+def load_alerts(db: str | Path | Store, service: str | None = None, since: When = None,
+                metric: str = DEFAULT_METRIC) -> pd.DataFrame:
+    """Incidents: when each opened (as it would have fired live), resolved, how bad, and the evidence.
+
+    ``peak_at``, ``peak_value``, ``peak_expected`` and ``peak_ratio`` are the incident's peak of ``metric``
+    from the stored minutes, as the cards, the report and the dashboard state it
+    (``detector.comms.facts.stored_peak``); ``severity_ratio`` is what the severity was decided on (the
+    detector's deciding window at decision time), not a peak."""
     since = _when(since, "since")
     store, own = _store(db)
     try:
-        return _times(incident_table(store, service, since))
+        return _times(_with_peaks(store, incident_table(store, service, since), metric))
     finally:
         if own:
             store.close()
+
+
+def _with_peaks(store: Store, frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The stored incidents with the detector's record (peak_ratio, peak_value, expected) replaced by the
+    one peak and the ratio the severity was decided on, named as such."""
+    def moment(value) -> datetime | None:
+        return None if value is None or value != value else pd.Timestamp(value).to_pydatetime()
+
+    peaks = [stored_peak(store, service=row.service, opened_at=moment(row.opened_at),
+                         resolved_at=moment(row.resolved_at), metric=metric) for row in frame.itertuples()]
+    at = frame.columns.get_loc("peak_ratio")
+    out = frame.drop(columns=["peak_ratio", "peak_value", "expected"])
+    for offset, (name, values) in enumerate((
+        ("peak_at", [None if p is None else p.at for p in peaks]),
+        ("peak_value", [None if p is None else p.value for p in peaks]),
+        ("peak_expected", [None if p is None else p.expected for p in peaks]),
+        ("peak_ratio", [None if p is None else p.ratio for p in peaks]),
+        ("severity_ratio", frame["peak_ratio"].tolist()),
+    )):
+        out.insert(at + offset, name, pd.Series(values, index=frame.index, dtype=object if name == "peak_at" else float))
+    return out

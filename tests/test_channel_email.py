@@ -16,7 +16,7 @@ def notification(**alert) -> dict:
     return {
         "event": "opened", "at": "2026-03-02T10:00:05+00:00", "key": "acme-1:1:mail",
         "alert": {"id": "acme-1", "service": "Acme", "status": "open", "severity": "major",
-                  "opened_at": "2026-03-02T10:00:05+00:00", "peak_ratio": 6.0, "reason": "6 people", **alert},
+                  "opened_at": "2026-03-02T10:00:05+00:00", "severity_ratio": 6.0, "reason": "6 people", **alert},
         "signal": {"value": 6.0, "expected": 0.5, "ratio": 6.0}, "complaint_share": 0.9,
         "symptoms": {"login": 4}, "claims": [{"claim": "hacked", "posts": 2}],
         "evidence": [{"text": "<script>alert(1)</script> acme is down", "author": "ab12cd34ef",

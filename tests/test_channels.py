@@ -30,7 +30,7 @@ def notification(event: str = "opened", **extra) -> dict:
     return {
         "event": event, "at": "2026-03-02T10:00:05+00:00", "key": f"acme-1:{event}:chan",
         "alert": {"id": "acme-1", "service": "Acme", "status": "resolved" if event == "resolved" else "open",
-                  "severity": "major", "opened_at": "2026-03-02T10:00:05+00:00", "peak_ratio": 6.0,
+                  "severity": "major", "opened_at": "2026-03-02T10:00:05+00:00", "severity_ratio": 6.0,
                   "reason": "6 complaint_people in 5 min vs 0.5 expected"},
         "signal": {"value": 6.0, "expected": 0.5, "ratio": 6.0}, "complaint_share": 0.9,
         "symptoms": {"login": 4, "app": 1}, "claims": [{"claim": "acme-hacked", "posts": 2}],

@@ -172,3 +172,68 @@ def test_the_reports_symptoms_are_the_cards(replayed):
     with Store(db) as store:
         report = build_report(store, resolved["alert"]["id"])
     assert dict(zip(report.symptoms["symptom"], report.symptoms["posts"])) == resolved["symptoms"]
+
+
+def _peak_row(peak: dict) -> tuple:
+    return peak["at"], peak["value"], peak["expected"], peak["ratio"]
+
+
+def test_every_list_of_incidents_shows_the_stored_buckets_peak_not_the_detectors_record(replayed):
+    """`alerts` (table, json, csv), `load_alerts` and the notifications' alert record: the one peak, and the
+    ratio the severity was decided on only under its own name (it differs here: 243 against a 30× peak)."""
+    import csv as csvlib
+    import io
+
+    import detector
+
+    db, cards = replayed
+    resolved = next(c for c in cards if c["event"] == "resolved")
+    peak = recomputed_peak(db, _t(resolved["alert"]["opened_at"]), _t(resolved["alert"]["resolved_at"]))
+    env = {"DETECTOR_CONFIG": "", "DETECTOR_DB": ""}
+
+    (listed,) = json.loads(CliRunner().invoke(cli, ["alerts", "--db", str(db), "--format", "json"], env=env).output)
+    assert _peak_row({"at": _t(listed["peak_at"].replace("Z", "+00:00")), "value": listed["peak_value"],
+                      "expected": listed["peak_expected"], "ratio": listed["peak_ratio"]}) == _peak_row(peak)
+    assert "expected" not in listed and listed["severity_ratio"] != listed["peak_ratio"]  # a different number
+
+    (row,) = csvlib.DictReader(io.StringIO(
+        CliRunner().invoke(cli, ["alerts", "--db", str(db), "--format", "csv"], env=env).output))
+    assert float(row["peak_value"]) == peak["value"] and float(row["peak_ratio"]) == peak["ratio"]
+
+    table = CliRunner().invoke(cli, ["alerts", "--db", str(db)], env=env).output.splitlines()
+    assert table[0].split()[-2:] == ["peak/min", "peak×exp"]
+    assert table[1].split()[-2:] == [f"{peak['value']:.0f}", f"{peak['ratio']:.1f}"]
+
+    frame = detector.load_alerts(db)
+    loaded = frame.iloc[0]
+    assert _peak_row({"at": loaded["peak_at"].to_pydatetime(), "value": loaded["peak_value"],
+                      "expected": round(loaded["peak_expected"], 3), "ratio": round(loaded["peak_ratio"], 2)}) \
+        == _peak_row(peak)
+    assert "expected" not in frame.columns and loaded["severity_ratio"] == pytest.approx(listed["severity_ratio"])
+
+    for card in cards:  # a card's peak is its figures' (checked above); its alert record names no peak
+        assert not {"peak_ratio", "peak_value", "expected"} & set(card["alert"])
+        assert "Peak" in dict(render(card).facts)
+
+
+def test_the_dashboards_alerts_table_shows_the_stored_buckets_peak(replayed, monkeypatch):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    db, cards = replayed
+    resolved = next(c for c in cards if c["event"] == "resolved")
+    peak = recomputed_peak(db, _t(resolved["alert"]["opened_at"]), _t(resolved["alert"]["resolved_at"]))
+    for name in ("DETECTOR_DASHBOARD_PASSWORD", "DETECTOR_DASHBOARD_ANALYST_PASSWORD",
+                 "DETECTOR_DASHBOARD_ONCALL_PASSWORD", "DETECTOR_SECRETS_FILE", "DETECTOR_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DETECTOR_DB", str(db))
+    st.cache_data.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=30)
+    at.query_params["page"] = "alerts"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "peak_ratio" in d.value.columns)
+    shown = table.loc[table["id"] == resolved["alert"]["id"]].iloc[0]
+    assert (shown["peak_value"], shown["peak_ratio"]) == (f"{peak['value']:.0f}", f"{peak['ratio']:.1f}")
+    assert not any("severity ratio" in str(c) for c in table.columns)
+    st.cache_data.clear()

@@ -202,8 +202,8 @@ def assert_same_results(distributed: str, single: Path) -> None:
     pd.testing.assert_frame_equal(posts_d.reset_index(drop=True), posts_s.reset_index(drop=True), check_dtype=False)
     pd.testing.assert_frame_equal(detector.load_buckets(distributed), detector.load_buckets(single), check_dtype=False)
     alerts_d, alerts_s = detector.load_alerts(distributed), detector.load_alerts(single)
-    columns = ["id", "service", "opened_at", "updated_at", "resolved_at", "status", "severity", "peak_ratio",
-               "peak_value", "expected", "reason", "evidence"]
+    columns = ["id", "service", "opened_at", "updated_at", "resolved_at", "status", "severity", "peak_at",
+               "peak_value", "peak_expected", "peak_ratio", "severity_ratio", "reason", "evidence"]
     assert len(alerts_s) >= 2, "the data should open an incident per service"
     pd.testing.assert_frame_equal(alerts_d[columns], alerts_s[columns], check_dtype=False)
     events = sa.select(schema.alert_events.c.alert_id, schema.alert_events.c.at, schema.alert_events.c.kind)

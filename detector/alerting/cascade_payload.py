@@ -57,7 +57,7 @@ def build_cascade_payload(store: Store, cascade: Cascade, kind: str, at, setting
         "alert": {
             "id": cascade.id, "service": headline(cascade), "status": cascade.status, "severity": cascade.severity,
             "opened_at": _iso(cascade.opened_at), "resolved_at": _iso(cascade.resolved_at),
-            "peak_ratio": None, "peak_value": None, "expected": None, "reason": reason,
+            "severity_ratio": None, "reason": reason,
         },
         "signal": None,
         "complaint_share": None,

@@ -134,8 +134,7 @@ def build_payload(
             "id": alert.id, "service": alert.service, "status": alert.status, "severity": alert.severity,
             "opened_at": alert.opened_at.isoformat(),
             "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
-            "peak_ratio": round(alert.peak_ratio, 2), "peak_value": alert.peak_value,
-            "expected": round(alert.expected, 3), "reason": alert.reason,
+            "severity_ratio": round(alert.peak_ratio, 2), "reason": alert.reason,  # the peak is figures
         },
         "signal": None if detection is None else {
             "value": detection.value, "expected": round(detection.expected, 3), "upper": round(detection.upper, 3),

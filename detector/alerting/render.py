@@ -171,8 +171,8 @@ def render(notification: Mapping[str, Any], max_posts: int = 5) -> Rendered:
             facts.append(("Now", f"{_number(now.get('value'))} {unit} ({against}){trend}"))
     if figures:
         facts.append(("Peak", peak_text(figures.get("peak"), unit)))
-    else:
-        facts.append(("Peak ratio", f"{_number(alert.get('peak_ratio'))}x"))
+    elif alert.get("severity_ratio") is not None:  # no counted minutes to take a peak from (a test message)
+        facts.append(("Severity ratio", f"{_number(alert.get('severity_ratio'))}× expected over the deciding window"))
     if people:
         reporting = f"{people.get('total')} in all"
         if people.get("now") is not None:

@@ -64,14 +64,18 @@ def _actor(by: str | None) -> str:
 @click.option("--status", type=click.Choice(["open", "acknowledged", "resolved"]), help="Only incidents in this state.")
 @click.option("--groups", is_flag=True, help="List cascades instead: incidents of several services (or of one and "
               "an upstream) grouped with a likely cause, confidence, services and evidence.")
+@click.option("-c", "--config", "list_config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              envvar="DETECTOR_CONFIG", help="Config whose detection metric the peaks are of (and whose db is read).")
 @click.pass_context
 def alerts_group(ctx: click.Context, db: str | None, fmt: str, service: str | None, status: str | None,
-                 groups: bool) -> None:
+                 groups: bool, list_config: Path | None) -> None:
     """List incidents (times in ISO-8601 UTC); subcommands act on them and on their notifications.
 
     JSON output is a list of objects with id, service, status, severity, opened_at (when the alert
-    would have fired live), resolved_at, peak_ratio, expected, reason, evidence (post keys) and group
-    (the id of the cascade it belongs to, or null). With --groups, a list of cascades with id,
+    would have fired live), resolved_at, the peak (peak_at, peak_value, peak_expected, peak_ratio: the
+    stored minute with the most reports, as the cards and the report state it), severity_ratio (what the
+    severity was decided on, not a peak), suppressed, reason, evidence (post keys) and group (the id of the
+    cascade it belongs to, or null). With --groups, a list of cascades with id,
     likely_cause, confidence, status, services, incidents and evidence.
 
     \b
@@ -85,7 +89,8 @@ def alerts_group(ctx: click.Context, db: str | None, fmt: str, service: str | No
     ctx.ensure_object(dict)
     ctx.obj["db"] = db
     if ctx.invoked_subcommand is None:
-        store = open_store(db)
+        metric = load_or_default(list_config).detection.metric
+        store = open_store(db, list_config)
         try:
             if service:
                 service = _known_service(store, service, None)
@@ -94,7 +99,7 @@ def alerts_group(ctx: click.Context, db: str | None, fmt: str, service: str | No
 
                 print_cascades(store, fmt)
             else:
-                print_alerts(store, fmt, service, status)
+                print_alerts(store, fmt, service, status, metric)
             dead = len(outbox_rows(store, "dead"))
         finally:
             store.close()
@@ -350,8 +355,8 @@ def retry_cmd(ctx: click.Context, keys: tuple[str, ...], all_dead: bool, db: str
 SAMPLE = {
     "event": "opened", "at": "2026-01-01T00:00:00+00:00", "key": "test:0:sample",
     "alert": {"id": "test-sample", "service": "Example", "status": "open", "severity": "minor",
-              "opened_at": "2026-01-01T00:00:00+00:00", "resolved_at": None, "peak_ratio": 4.0, "peak_value": 4.0,
-              "expected": 1.0, "reason": "a test notification from `detector alerts test`; nothing is wrong"},
+              "opened_at": "2026-01-01T00:00:00+00:00", "resolved_at": None, "severity_ratio": 4.0,
+              "reason": "a test notification from `detector alerts test`; nothing is wrong"},
     "signal": {"value": 4.0, "expected": 1.0, "upper": 3.0, "score": 1.0, "ratio": 4.0},
     "complaint_share": 0.75, "top_symptoms": ["login"], "symptoms": {"login": 3}, "claims": [],
     "official_status": None, "evidence": [], "dashboard_url": None,

@@ -14,6 +14,7 @@ import click
 
 from detector.config import Settings, load_settings
 from detector.pipeline import RunReport
+from detector.records import DEFAULT_METRIC
 from detector.store.alerts import load_alerts
 from detector.store.store import Store
 
@@ -35,16 +36,25 @@ def open_store(db: str | None, config: Path | None = None) -> Store:
     return Store(target)
 
 
-def alert_records(store: Store, service: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+def alert_records(store: Store, service: str | None = None, status: str | None = None,
+                  metric: str = DEFAULT_METRIC) -> list[dict[str, Any]]:
+    """The incidents as ``alerts`` lists them. ``peak_*`` is the incident's peak from the stored minutes
+    (``detector.comms.facts.stored_peak``, as the cards, the report and the dashboard state it);
+    ``severity_ratio`` is the ratio its severity was decided on (the detector's record), not a peak."""
+    from detector.comms.facts import stored_peak
     from detector.store.cascades import groups_by_incident
 
     out = []
     groups = groups_by_incident(store)
     for a in load_alerts(store, service=service, status=status):
+        peak = stored_peak(store, service=a.service, opened_at=a.opened_at, resolved_at=a.resolved_at, metric=metric)
         out.append({
             "id": a.id, "service": a.service, "status": a.status, "severity": a.severity,
             "opened_at": _iso(a.opened_at), "resolved_at": _iso(a.resolved_at),
-            "peak_ratio": round(a.peak_ratio, 3), "peak_value": a.peak_value, "expected": round(a.expected, 4),
+            "peak_at": None if peak is None else _iso(peak.at), "peak_value": None if peak is None else peak.value,
+            "peak_expected": None if peak is None or peak.expected is None else round(peak.expected, 3),
+            "peak_ratio": None if peak is None or peak.ratio is None else round(peak.ratio, 2),
+            "severity_ratio": round(a.peak_ratio, 2),
             "suppressed": a.suppressed, "reason": a.reason, "evidence": list(a.evidence),
             "group": groups.get(a.id),
         })
@@ -55,8 +65,9 @@ def _iso(moment) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
-def print_alerts(store: Store, fmt: str, service: str | None = None, status: str | None = None) -> None:
-    rows = alert_records(store, service, status)
+def print_alerts(store: Store, fmt: str, service: str | None = None, status: str | None = None,
+                 metric: str = DEFAULT_METRIC) -> None:
+    rows = alert_records(store, service, status, metric)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -71,13 +82,16 @@ def print_alerts(store: Store, fmt: str, service: str | None = None, status: str
     if not rows:
         click.echo("no incidents")
         return
-    header = f"{'id':<34} {'service':<14} {'status':<12} {'severity':<8} {'opened (UTC)':<20} {'resolved (UTC)':<20} {'peak':>6}"
+    header = (f"{'id':<34} {'service':<14} {'status':<12} {'severity':<8} {'opened (UTC)':<20} "
+              f"{'resolved (UTC)':<20} {'peak/min':>8} {'peak×exp':>8}")
     click.echo(header)
     for r in rows:
         flag = " (suppressed)" if r["suppressed"] else ""
+        value = "-" if r["peak_value"] is None else f"{r['peak_value']:.0f}"
+        ratio = "-" if r["peak_ratio"] is None else f"{r['peak_ratio']:.1f}"
         click.echo(
             f"{r['id']:<34} {r['service'][:14]:<14} {r['status']:<12} {r['severity']:<8} "
-            f"{(r['opened_at'] or '')[:19]:<20} {(r['resolved_at'] or '-')[:19]:<20} {r['peak_ratio']:>6.1f}{flag}"
+            f"{(r['opened_at'] or '')[:19]:<20} {(r['resolved_at'] or '-')[:19]:<20} {value:>8} {ratio:>8}{flag}"
         )
 
 

@@ -209,7 +209,7 @@ def _replay(settings: Settings, replay_settings: ReplaySettings, *, notify=(), r
             click.echo(f"note: {report.late} posts arrived after their minute had been judged; they are stored "
                        "and counted but did not move the detector", err=True)
         if show_alerts:
-            print_alerts(system.store, "table")
+            print_alerts(system.store, "table", metric=settings.detection.metric)
         return report
     finally:
         system.close()

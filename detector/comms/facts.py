@@ -5,7 +5,10 @@ Definitions, stated once (every number a user reads comes from here):
 - **Peak**: the minute bucket with the highest value of the detector's metric in [opened, until) (the
   earliest on a tie), with that same bucket's expected value and ratio. The ratio divides by the expected
   value floored at 1 per minute (as the severity does): 9 where 0.002 was expected is 9×, not 4,500×, and
-  the text says "where under 1 was expected" so the numbers read true.
+  the text says "where under 1 was expected" so the numbers read true. ``detector alerts``, the Alerts
+  page, ``load_alerts``, the cards and the report all show this peak (``stored_peak`` for lists). The alert
+  record's ``severity_ratio`` is another number on purpose: the ratio the severity was decided on (the
+  detector's deciding window, read while a minute was still filling), never shown as the peak.
 - **Now** (only while the incident is live): the newest complete minute bucket (a minute still filling
   reads low), its value and expected value.
 - **Reports**: the posts the detector's metric counts (``detector.records.report_field``): outage reports
@@ -191,6 +194,25 @@ def peak_of(minutes: Iterable[Minute]) -> Peak | None:
     return Peak(best.start, best.value, best.expected, ratio(best.value, best.expected))
 
 
+def incident_minutes(store: Store, service: str, opened_at: datetime, end: datetime | None,
+                     metric: str = DEFAULT_METRIC) -> list[Minute]:
+    """The incident's stored minutes of ``metric``: from its opening minute to ``end`` inclusive (None: to
+    the newest stored minute), empty minutes absent. The peak every surface shows is taken over these."""
+    first_minute = opened_at.replace(second=0, microsecond=0)
+    until = None if end is None else end + timedelta(microseconds=1)
+    return [Minute(r.start, metric_value(r, metric), r.expected, r.upper)
+            for r in stored.bucket_rows(store, service, first_minute, until)]
+
+
+def stored_peak(store: Store, *, service: str, opened_at: datetime, resolved_at: datetime | None,
+                metric: str = DEFAULT_METRIC) -> Peak | None:
+    """The incident's peak from the stored minutes alone (to its resolution, or to the newest stored minute
+    while it is live): what ``gather`` finds, without the posts, for lists of incidents (``detector alerts``,
+    the Alerts page, ``load_alerts``). Not the alert record's ``severity_ratio``, which is the detector's own
+    deciding window at decision time."""
+    return peak_of(incident_minutes(store, service, opened_at, resolved_at, metric))
+
+
 def rise_start(rows: Iterable[stored.BucketRow], metric: str = DEFAULT_METRIC) -> datetime | None:
     """The start of the run of minutes with reports that leads into the newest of ``rows`` (gaps of up to
     ``RISE_GAP``); None when none of them has a report."""
@@ -248,9 +270,8 @@ def gather(
     rise = rise_start(stored.bucket_rows(store, service, opened_at - RISE_LOOKBACK, first_minute + timedelta(minutes=1)),
                       metric)
     since = min(rise, opened_at - LOOKBACK) if rise else opened_at - LOOKBACK
-    minutes = [Minute(r.start, metric_value(r, metric), r.expected, r.upper)
-               for r in stored.bucket_rows(store, service, first_minute, past_end)]
-    minutes = merged(minutes, [m for m in newer if first_minute <= m.start <= end])
+    minutes = merged(incident_minutes(store, service, opened_at, end, metric),
+                     [m for m in newer if first_minute <= m.start <= end])
     posts = stored.post_facts(store, service, since, past_end)
     known = {p.key for p in posts}
     posts += [_fact(key, post) for key, post in _fresh_posts(fresh, service, since, end).items() if key not in known]

@@ -46,13 +46,16 @@ class RumourRow:
     text: str
 
 
-def bucket_rows(store: Store, service: str, since: datetime, until: datetime) -> list[BucketRow]:
-    """The service's stored minutes with start in [since, until), in time order (empty minutes are absent)."""
+def bucket_rows(store: Store, service: str, since: datetime, until: datetime | None) -> list[BucketRow]:
+    """The service's stored minutes with start in [since, until) (until None: to the newest), in time order
+    (empty minutes are absent)."""
     query = (sa.select(_b.c.start, _b.c.mentions, _b.c.complaints, _b.c.people, _b.c.complaint_people,
                        _b.c.expected, _b.c.upper,
                        sa.func.coalesce(_b.c.outage_reports, _b.c.complaints),
                        sa.func.coalesce(_b.c.outage_people, _b.c.complaint_people))
-             .where(_b.c.service == service, _b.c.start >= since, _b.c.start < until).order_by(_b.c.start))
+             .where(_b.c.service == service, _b.c.start >= since).order_by(_b.c.start))
+    if until is not None:
+        query = query.where(_b.c.start < until)
     with store.engine.connect() as conn:
         return [BucketRow(*row) for row in conn.execute(query)]
 
