@@ -12,7 +12,11 @@ How they are made (every draw from ``numpy.random.default_rng(seed)``):
   40-150 people posting in an hour, of whom 2% are wrongly counted as outage reporters). Buckets carry
   ``mentions`` (posts), ``people`` (distinct authors) and ``complaint_people`` (distinct reporters whose first
   report in the hour falls in the bucket), as the pipeline counts them. With ``incidents=False`` the stream
-  has no incidents at all (for the false-alert rate).
+  has no incidents at all (for the false-alert rate). With ``wander_sd`` > 0 the conversation rate also
+  wanders for hours (a log-normal factor whose log is an AR(1) with stationary sd ``wander_sd`` and
+  correlation time ``wander_hours``, drawn hourly): real support streams do (the Xfinity 2020 tweets' hourly
+  sums are overdispersed, variance = mean + 0.3-0.5 mean^2 from 1 to 60 minutes and more over days), so
+  a rule that takes their minutes for independent Poisson draws pages on ordinary busy afternoons.
 * **Busy bursty** (``busy_stream``): five-minute buckets, NAB-like tweet counts with no outage: mean
   ``level`` x daily and weekly rhythm x a log-normal AR(1) burst factor (sd ``burst_sd``, persistence
   ``burst_memory`` per bucket), drawn negative-binomial with dispersion ``dispersion``.
@@ -55,12 +59,15 @@ def _rhythm(minutes: np.ndarray) -> np.ndarray:
 
 def support_stream(weeks: float = 8, seed: int = 0, posts_per_hour: float = 3.0, complaint_share: float = 0.2,
                    small_per_week: float = 9.0, large_per_week: float = 0.3, tv_per_week: float = 0.5,
-                   incidents: bool = True) -> tuple[list[Bucket], list[Incident]]:
+                   incidents: bool = True, wander_sd: float = 0.0,
+                   wander_hours: float = 6.0) -> tuple[list[Bucket], list[Incident]]:
     """A sparse support-account stream (see the module doc) and its planted incidents."""
     rng = np.random.default_rng(seed)
     total = int(weeks * 7 * 1440)
     minutes = np.arange(total)
     rate = posts_per_hour / 60 / 2.2 * _rhythm(minutes)  # conversations a minute; 2.2 posts each on average
+    if wander_sd > 0:
+        rate = rate * _wander(rng, total, wander_sd, wander_hours * 60)
     starts = np.nonzero(rng.random(total) < rate)[0]
     posts: list[tuple[int, int, bool]] = []  # (minute, person, reports an outage)
     person = 0
@@ -92,6 +99,19 @@ def support_stream(weeks: float = 8, seed: int = 0, posts_per_hour: float = 3.0,
             person += 1
             posts.append((int(at), person, rng.random() < 0.02))
     return _bucket(posts, total), sorted(truth, key=lambda i: i.start)
+
+
+def _wander(rng: np.random.Generator, total: int, sd: float, minutes: float) -> np.ndarray:
+    """A log-normal factor of mean 1 whose log is an AR(1) with stationary sd ``sd`` and correlation time
+    ``minutes`` (drawn hourly and held within the hour)."""
+    hours = total // 60 + 1
+    memory = math.exp(-60.0 / minutes)
+    noise = rng.normal(0.0, sd * math.sqrt(1 - memory**2), hours)
+    level = np.zeros(hours)
+    level[0] = rng.normal(0.0, sd)
+    for i in range(1, hours):
+        level[i] = memory * level[i - 1] + noise[i]
+    return np.exp(np.repeat(level, 60)[:total] - sd**2 / 2)
 
 
 def _bucket(posts: list[tuple[int, int, bool]], total: int) -> list[Bucket]:
