@@ -33,6 +33,13 @@ expects little (weight ``m^2 / (m^2 + 0.1)`` for an expected count ``m``): at a 
 holds 0 or 1 and two people in a minute is the signal, not noise; a busy bursty series (hundreds a bucket)
 keeps its whole overdispersion, so its bursts do not add up to false alarms.
 
+**Cluster size, per CUSUM** (``scales``; only with ``scale_clusters``, off by default). Independent
+buckets cannot say how a stream wanders over hours, and the slow CUSUMs (1.5x, 2x, 4x) sum over hours on a
+sparse stream. With the setting, each CUSUM reads the window sums' dispersion at its own span (about
+log(ARL) / KL buckets) and, when they vary more than its per-bucket model says, counts units in clusters of
+that ratio: its log-likelihood ratio is divided by the cluster size and its threshold is the exact one for
+the cluster counts. Spans expecting under one unit (the 10x and 30x CUSUMs) count single units.
+
 **The band** a detection reports (``upper``, which keeps an incident open while counts stay above it) is
 three standard deviations of the bucket's count above expected. How big an incident is (its severity) is
 read from the CUSUM's current run or the tested windows (5, 15, 60 minutes), whichever is further above
@@ -71,6 +78,7 @@ from detector.records import Bucket
 from detector.volume.base import Finding
 from detector.volume.seasonal import SeasonalDetector, SeasonalModel, SeasonalState, _hours, _Pending
 from detector.volume.settings import VolumeSettings, metric_value
+from detector.volume.scales import cluster_size, integration_buckets
 from detector.volume.thresholds import threshold_for
 
 RATIOS = (1.5, 2.0, 4.0, 10.0, 30.0)
@@ -214,10 +222,11 @@ class CusumModel(SeasonalModel):
             if any(stats):  # a statistic at zero stays there: max(0, 0 + log LR(0)) is 0
                 stats, run_sums, run_expected = [], [], []
                 for index, ratio in enumerate(RATIOS):
-                    statistic = max(0.0, cusum.stats[index] + self._step(state, ratio, 0.0, whole, whole, dispersion))
+                    step = self._step(state, ratio, 0.0, whole, whole, dispersion, width)
+                    statistic = max(0.0, cusum.stats[index] + step)
                     run_sum = cusum.run_sums[index] + 0.0 if statistic > 0 else 0.0
                     if statistic > 0 and run_sum >= min_count and \
-                            statistic >= self._threshold(state, ratio, whole, dispersion, run_length):
+                            statistic >= self._threshold(state, ratio, whole, dispersion, run_length, width):
                         return done  # this bucket crosses: update() judges it, with its detection
                     stats.append(statistic)
                     run_sums.append(run_sum)
@@ -239,16 +248,25 @@ class CusumModel(SeasonalModel):
         return done
 
     def _step(self, state: SeasonalState, ratio: float, value: float, expected: float, whole: float,
-              dispersion: float) -> float:
+              dispersion: float, width: timedelta) -> float:
         """One CUSUM's increment for a bucket holding ``value`` where ``expected`` (of ``whole`` for the
-        whole bucket) was expected: the count's log LR under ``ratio`` x expected. ``skip_empty`` relies on
-        it being at most 0 for a count of 0."""
-        return _log_lr(value, ratio, expected, dispersion)
+        whole bucket) was expected: the count's log LR under ``ratio`` x expected, in clusters (see
+        ``_cluster``). ``skip_empty`` relies on it being at most 0 for a count of 0."""
+        return _log_lr(value, ratio, expected, dispersion) / self._cluster(state, ratio, whole, dispersion, width)
 
     def _threshold(self, state: SeasonalState, ratio: float, whole: float, dispersion: float,
-                   run_length: float) -> float:
+                   run_length: float, width: timedelta) -> float:
         """The height at which the CUSUM for ``ratio`` alarms: its false-alarm ARL is ``run_length`` buckets."""
-        return threshold_for(run_length, ratio, whole, dispersion)
+        cluster = self._cluster(state, ratio, whole, dispersion, width)
+        return threshold_for(run_length, ratio, whole / cluster, dispersion * cluster)
+
+    def _cluster(self, state: SeasonalState, ratio: float, whole: float, dispersion: float,
+                 width: timedelta) -> float:
+        """How many people the CUSUM for ``ratio`` counts as one (``scales``); 1 unless ``scale_clusters``."""
+        if not self.settings.scale_clusters:
+            return 1.0
+        span = integration_buckets(ratio, whole, self._run_length(width))
+        return cluster_size(span, whole, dispersion, self._window_lengths(width), state.dispersions_)
 
     def _run_length(self, width: timedelta) -> float:
         """The false-alarm ARL each CUSUM is held to, in buckets of ``width``: K weeks / budget (Bonferroni)."""
@@ -286,10 +304,11 @@ class CusumModel(SeasonalModel):
         stats, run_sums, run_expected, thresholds = [], [], [], []
         crossing, best = None, 0.0
         for index, ratio in enumerate(RATIOS):
-            statistic = max(0.0, cusum.stats[index] + self._step(state, ratio, value, expected, whole, dispersion))
+            step = self._step(state, ratio, value, expected, whole, dispersion, bucket.width)
+            statistic = max(0.0, cusum.stats[index] + step)
             run_sum = cusum.run_sums[index] + value if statistic > 0 else 0.0
             run_expected.append(cusum.run_expected[index] + expected if statistic > 0 else 0.0)
-            h = self._threshold(state, ratio, whole, dispersion, run_length)
+            h = self._threshold(state, ratio, whole, dispersion, run_length, bucket.width)
             stats.append(statistic)
             run_sums.append(run_sum)
             thresholds.append(h)

@@ -113,6 +113,14 @@ class VolumeSettings(BaseModel):
         description="Per-service overrides of false_alerts_per_week, e.g. {Xfinity = 0.5}; services not named "
         "use false_alerts_per_week.",
     )
+    scale_clusters: bool = Field(
+        False,
+        description="CUSUM rule only: each CUSUM reads how bursty the window sums are over the span it sums "
+        "(hours for the 1.5x-4x ones on a sparse stream) and counts people in clusters of that size "
+        "(detector/volume/scales.py). Halves the alerts outside incidents on the real Xfinity stream and "
+        "lifts NAB, but alerts later on two of its five incidents: off until it wins everywhere "
+        "(docs/volume-detection.md).",
+    )
     bucket_seconds: int = Field(60, gt=0, description="Width of one bucket in seconds.")
     metric: Metric = Field(
         DEFAULT_METRIC,
