@@ -76,8 +76,15 @@ class LanguageDetector:
         return result
 
 
+# Typographic quotes and dashes as their ASCII forms: phones type "it’s", and a curly apostrophe alone sent
+# a third of the Xfinity tweets to lingua (2,735 of 8,787; 41 with this folding, lingua's verdicts unchanged).
+_TYPOGRAPHIC = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "…": "...", "–": "-", "—": "-"})
+
+
 def looks_english(text: str) -> bool:
-    """True when an ASCII text is mostly English function words (cheap; lingua decides the rest)."""
+    """True when a text, ASCII once its typographic quotes and dashes are folded, is mostly English
+    function words (cheap; lingua decides the rest)."""
+    text = text.translate(_TYPOGRAPHIC)
     if not text.isascii():
         return False
     words = _WORD.findall(text.lower())
