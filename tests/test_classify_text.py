@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.classify.embedding import EmbeddingCache
+from detector.classify.embedding import EmbeddingCache, TextEncoder
 from detector.classify.heads import best_threshold, positive_label
-from detector.classify.language import LanguageDetector
+from detector.classify.language import LanguageDetector, looks_english
 from detector.classify.normalise import normalise_text, text_key
 from detector.classify.training import label_text, metrics_from
 
@@ -64,6 +64,36 @@ def test_cache_is_bounded_and_persists(tmp_path):
 )
 def test_language_detection(text, lang):
     assert LanguageDetector().detect([text]) == [lang]
+
+
+def test_typographic_apostrophes_do_not_send_english_to_lingua():
+    detector = LanguageDetector()
+    texts = ["I don’t got no outage bruh", "Here’s the outage map.", "“No internet” again — third time"]
+    assert all(looks_english(text) for text in texts)
+    assert detector.detect(texts) == ["en", "en", "en"]
+    assert detector._detector is None  # lingua (300 MB of models) was never loaded
+    assert not looks_english("je n’ai plus internet depuis ce matin")
+
+
+class _RecordingModel:
+    """Stands in for the sentence model: records each call's texts, returns a vector made from the text."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts, **kwargs):
+        self.calls.append(list(texts))
+        return np.array([[len(t), ord(t[0]), 1.0] for t in texts], dtype=np.float32)
+
+
+def test_encoder_batches_texts_of_about_one_length_and_keeps_the_callers_order():
+    model = _RecordingModel()
+    encoder = TextEncoder(batch_size=2, model=model)
+    texts = ["a", "bbbbbb", "cc", "dddddddd", "bbbbbb", "eee"]
+    vectors = encoder.encode(texts)
+    assert [len(call) for call in model.calls] == [2, 2, 1]  # the repeated text is encoded once
+    assert model.calls == [["dddddddd", "bbbbbb"], ["eee", "cc"], ["a"]]  # longest first: little padding
+    assert vectors[:, 0].tolist() == [len(t) for t in texts] and vectors[1].tolist() == vectors[4].tolist()
 
 
 def test_metrics_match_a_hand_computed_confusion_matrix():
