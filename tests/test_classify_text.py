@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.classify.embedding import EmbeddingCache, TextEncoder
+from detector.classify.embedding import BATCH_CHARS, EmbeddingCache, TextEncoder, padded_batches
 from detector.classify.heads import best_threshold, positive_label
 from detector.classify.language import LanguageDetector, looks_english
 from detector.classify.normalise import normalise_text, text_key
@@ -94,6 +94,15 @@ def test_encoder_batches_texts_of_about_one_length_and_keeps_the_callers_order()
     assert [len(call) for call in model.calls] == [2, 2, 1]  # the repeated text is encoded once
     assert model.calls == [["dddddddd", "bbbbbb"], ["eee", "cc"], ["a"]]  # longest first: little padding
     assert vectors[:, 0].tolist() == [len(t) for t in texts] and vectors[1].tolist() == vectors[4].tolist()
+
+
+def test_long_texts_come_in_smaller_batches():
+    lengths = [1000, 1000, 900, 300, 120, 80, 80, 10]  # sorted longest first, as the encoder sorts them
+    batches = padded_batches(lengths, batch_size=4)  # budget: 4 * BATCH_CHARS padded characters
+    assert [list(b) for b in batches] == [[0], [1], [2], [3, 4, 5], [6, 7]]
+    for rows in batches:
+        assert len(rows) <= 4 and (len(rows) == 1 or len(rows) * lengths[rows.start] <= 4 * BATCH_CHARS)
+    assert padded_batches([], 4) == []
 
 
 def test_metrics_match_a_hand_computed_confusion_matrix():

@@ -8,9 +8,11 @@ the hash of the normalised text: retweets and cross-posts of one text are encode
 
 from __future__ import annotations
 
+import ctypes
 import sqlite3
 import threading
 from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -142,7 +144,7 @@ class TextEncoder:
     def __init__(
         self,
         model_path: Path | str | None = None,
-        batch_size: int = 256,
+        batch_size: int = 64,
         cache: EmbeddingCache | None = None,
         model=None,
     ) -> None:
@@ -166,12 +168,30 @@ class TextEncoder:
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(getter())
 
-    def encode_raw(self, texts: Sequence[str]) -> np.ndarray:
-        """Encode every text with the model, no cache: the reference rate for the bench."""
-        return self.model.encode(
-            list(texts), batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=True,
-            show_progress_bar=False,
-        ).astype(np.float32, copy=False)
+    def encode_raw(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Encode every text with the model, no cache (the bench's reference rate), one row per text.
+
+        The model gets the texts longest first, in batches of at most ``batch_size`` texts and at most
+        ``batch_size * BATCH_CHARS`` padded characters: a batch is padded to its longest text, so sorting
+        keeps padding small (unsorted 256-text batches of tweets were mostly padding), and the character
+        budget keeps a batch of 1,000-character posts from holding the memory of 256 of them (attention
+        grows with the square of the length: a 256-text batch of long posts took ~750 MB)."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors: list[np.ndarray | None] = [None] * len(texts)
+        for rows in padded_batches([len(texts[i]) for i in order], self.batch_size):
+            chunk = order[rows.start : rows.stop]
+            encoded = self.model.encode(
+                [texts[i] for i in chunk], batch_size=len(chunk), convert_to_numpy=True,
+                normalize_embeddings=True, show_progress_bar=False,
+            ).astype(np.float32, copy=False)
+            for i, vector in zip(chunk, encoded):
+                vectors[i] = vector
+            if progress is not None:
+                progress(len(chunk))
+        release_freed_memory()
+        if not vectors:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack(vectors)
 
     def encode(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None
@@ -186,17 +206,42 @@ class TextEncoder:
             if key not in known and key not in todo:
                 todo[key] = text
         if todo:
-            fresh: dict[str, np.ndarray] = {}
-            # Longest first, so each model batch holds texts of about one length: a batch is padded to its
-            # longest text, and unsorted 256-text batches of tweets were mostly padding (the model sorts
-            # within the texts of one call, not across our batches).
-            pending = sorted(todo.items(), key=lambda item: -len(item[1]))
-            for start in range(0, len(pending), self.batch_size):
-                chunk = pending[start : start + self.batch_size]
-                vectors = self.encode_raw([text for _, text in chunk])
-                fresh.update({key: vector for (key, _), vector in zip(chunk, vectors)})
-                if progress is not None:
-                    progress(len(chunk))
+            vectors = self.encode_raw(list(todo.values()), progress)
+            fresh = dict(zip(todo, vectors))
             self.cache.put_many(fresh)
             known.update(fresh)
         return np.stack([known[key] for key in keys])
+
+
+# A batch may be padded to ``batch_size`` texts of this many characters (a long tweet): 64 texts of up to 256
+# characters, or 16 of the 1,000 characters a post is cut to (normalise.MAX_CHARS).
+BATCH_CHARS = 256
+
+
+def padded_batches(lengths: Sequence[int], batch_size: int) -> list[range]:
+    """Row ranges of texts sorted longest first (``lengths``): at most ``batch_size`` rows each, and at most
+    ``batch_size * BATCH_CHARS`` characters once every row is padded to the batch's first (longest) text."""
+    budget = batch_size * BATCH_CHARS
+    out, start = [], 0
+    while start < len(lengths):
+        fits = max(1, budget // max(lengths[start], 1))
+        stop = min(len(lengths), start + min(batch_size, fits))
+        out.append(range(start, stop))
+        start = stop
+    return out
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        return None
+
+
+def release_freed_memory() -> None:
+    """Hand the activation buffers torch freed back to the OS. glibc keeps freed memory in its arenas, so
+    without this a process stays at the size of its largest batch so far (~150 MB over the weights)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

@@ -49,7 +49,7 @@ def default_model_dir() -> Path:
 
 
 def shared_encoder(
-    model_path: Path | str | None = None, batch_size: int = 256, cache_path: Path | str | None = None
+    model_path: Path | str | None = None, batch_size: int = 64, cache_path: Path | str | None = None
 ) -> TextEncoder:
     """One loaded encoder per model folder (and cache file) per process: loading the weights is slow."""
     key = f"{Path(model_path).resolve() if model_path is not None else ''}|{cache_path or ''}"
@@ -75,7 +75,7 @@ class EmbeddingClassifier(Classifier):
         claims: ClaimsMatcher | Path | str | None = None,
         languages: LanguageDetector | None = None,
         embedding_model: Path | str | None = None,
-        batch_size: int = 256,
+        batch_size: int = 64,
         symptom_sets: Mapping[str, SymptomSet] | None = None,
     ) -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
@@ -226,7 +226,7 @@ def load_default_classifier(
     model_dir: Path | str | None = None,
     claims_path: Path | str | None = None,
     embedding_model: Path | str | None = None,
-    batch_size: int = 256,
+    batch_size: int = 64,
     symptom_sets: Mapping[str, SymptomSet] | None = None,
 ) -> Classifier:
     """The pipeline's classifier: the trained heads in ``model_dir`` (default ``models/default``)."""

@@ -25,7 +25,11 @@ class ClassifierSettings(BaseModel):
         None, description="A local sentence-transformers model folder; default: all-MiniLM-L6-v2 from its package."
     )
     claims: Path | None = Field(None, description="TOML file of known claims to match posts against.")
-    batch_size: int = Field(256, ge=1, le=10_000, description="Posts encoded per batch.")
+    batch_size: int = Field(
+        64, ge=1, le=10_000, description="Most posts the encoder reads at once (fewer when they are long: at most "
+        "this many 256-character texts' worth of padded characters). 64 encodes as fast as 256 on a CPU once "
+        "texts are sorted by length, with a third of the memory.",
+    )
     places: bool = Field(
         True, description="Look for the places posts name (towns, provinces, place hashtags, addresses) in the "
         "packaged GeoNames gazetteer; false: store no places.",

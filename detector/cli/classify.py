@@ -68,7 +68,7 @@ def _fail(error: Exception) -> click.ClickException:
               help="Add hashed word 1-2-grams of the text to the embedding features.")
 @click.option("--embedding-model", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="A local sentence-transformers folder (default: all-MiniLM-L6-v2 from its package).")
-@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(1, 10_000),
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 10_000),
               help="Texts encoded per batch.")
 @_cache_option
 def train_cmd(task, data, text_column, label_column, out, positive, folds, seed, ngrams, embedding_model,
@@ -114,7 +114,7 @@ def train_cmd(task, data, text_column, label_column, out, positive, folds, seed,
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--embedding-model", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="The sentence-transformers folder the head was trained with (default: all-MiniLM-L6-v2).")
-@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(1, 10_000),
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 10_000),
               help="Texts encoded per batch.")
 @_cache_option
 def evaluate_cmd(model_dir, data, text_column, label_column, as_json, embedding_model, batch_size, cache):
@@ -169,7 +169,7 @@ def format_metrics(metrics: dict) -> str:
               help="Claims TOML file to match posts against (model folders only).")
 @click.option("--embedding-model", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="The sentence-transformers folder the heads were trained with (default: all-MiniLM-L6-v2).")
-@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(1, 10_000),
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 10_000),
               help="Posts classified per batch.")
 @click.option("--prefix", default="pred_", show_default=True,
               help="Prefix of the columns the predictions go to; the input's own columns are never overwritten.")
