@@ -1,36 +1,50 @@
-"""Whole-pipeline throughput against the classifier's own rate, measured in the same run.
+"""Whole-pipeline throughput and peak memory per classifier tier, against the raw encode, in one run.
 
-    .venv/bin/python bench/replay.py [FILE] [--classifier model|keywords] [--limit N]
+    nice .venv/bin/python bench/replay.py [FILE] [--tiers model,fast] [--repeat N] [--limit N]
 
-By default it replays the bundled Xfinity tweets (8,787 posts over 8 months of 1-minute buckets). It times,
-in one process and on exactly the posts the pipeline classifies (the matched ones):
+By default it replays the bundled Xfinity tweets (8,787 posts over 8 months of 1-minute buckets). Each
+phase runs in a fresh child process (so each has its own peak RSS), one after another, on exactly the posts
+the pipeline classifies (the matched ones), with the weights, the language detector and the gazetteer
+loaded before the clock starts:
 
-1. the raw encode (model tier): MiniLM on every normalised text, no cache, no heads, no language detection;
-2. the classifier alone (a fresh instance, its embedding cache emptied first);
-3. the whole pipeline (match, classify, places, store, bucket, detect, incidents) into a new SQLite file,
+1. raw encode: MiniLM on every normalised text, no cache, no heads, no language detection (the model
+   tier's reference rate);
+2. per tier (``model``; ``fast`` when the installed ``[classifier] kind`` accepts it): the classifier alone,
+   then the whole pipeline (match, classify, places, store, bucket, detect, incidents) into a new SQLite file.
 
-and prints the three rates side by side, their ratios, the peak RSS of the process and the load average
-(the machine may be shared: compare ratios from one run, not rates from two). Run it with ``nice``.
-Issue 17's target: whole pipeline >= 0.9 of the raw encode rate.
+``--repeat N`` replays the file N times end to end (each copy shifted by the file's span, ids made unique),
+and prints the peak RSS reached by the end of each copy: a stream N times longer that does not grow it.
+The rates, their ratios, each phase's peak RSS and the load average at its start and end are printed side by
+side (the machine may be shared: compare ratios from one run, not rates from two). Issue 17's targets: the
+model tier's whole pipeline >= 0.9 of the raw encode rate, peak RSS <= 1 GB; the fast tier >= 10x the model's.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Iterator
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from detector.classify.normalise import normalise_text
+from detector.classify.model import shared_encoder
 from detector.classify.settings import ClassifierSettings
 from detector.config import ServiceSettings, Settings
-from detector.sources.matching import ServiceMatcher
 from detector.pseudonym import Pseudonymiser
 from detector.runtime.assembly import build_classifier, build_system, run_source
+from detector.sources.base import Source, SourceBatch
+from detector.sources.matching import ServiceMatcher
 from detector.sources.replay import ReplaySettings, ReplaySource
 from replay_args import add_replay_arguments  # bench/ is the script's folder
 
@@ -38,78 +52,161 @@ from replay_args import add_replay_arguments  # bench/ is the script's folder
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_replay_arguments(parser, classifier="model")
+    parser.add_argument("--tiers", default=None,
+                        help="comma-separated tiers to measure (default: model, and fast when it exists)")
+    parser.add_argument("--repeat", type=int, default=1, help="replay the file this many times end to end")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N rows of the file (by time)")
+    parser.add_argument("--batch-size", type=int, default=None, help="[classifier] batch_size (default: its default)")
+    parser.add_argument("--phase", default=None, help=argparse.SUPPRESS)  # a child process: one phase
     args = parser.parse_args()
-    match = args.match or ["xfinity"]
+    if args.phase:
+        print(json.dumps(run_phase(args, *args.phase.split(":"))))
+        return
+    tiers = args.tiers.split(",") if args.tiers else available_tiers()
+    results = {"encode": child(args, "encode:model")}
+    for tier in tiers:
+        for phase in ("classify", "pipeline"):
+            results[f"{tier} {phase}"] = child(args, f"{phase}:{tier}")
+    print_table(args, results, tiers)
 
+
+def available_tiers() -> list[str]:
+    """The model tier, and the fast tier when ``[classifier] kind = "fast"`` is accepted (issue 17's other half)."""
+    try:
+        ClassifierSettings(kind="fast")
+    except ValueError:
+        return ["model"]
+    return ["model", "fast"]
+
+
+def child(args: argparse.Namespace, phase: str) -> dict:
+    """Run one phase in a fresh interpreter, so its peak RSS is its own."""
+    argv = [sys.executable, __file__, args.file, "--phase", phase, "--service", args.service,
+            "--time-column", args.time_column, "--text-column", args.text_column,
+            "--author-column", args.author_column, "--repeat", str(args.repeat)]
+    for term in args.match or []:
+        argv += ["--match", term]
+    for flag, value in (("--limit", args.limit), ("--batch-size", args.batch_size)):
+        if value is not None:
+            argv += [flag, str(value)]
+    done = subprocess.run(argv, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_phase(args: argparse.Namespace, phase: str, tier: str) -> dict:
+    match = args.match or ["xfinity"]
     replay_settings = ReplaySettings(path=Path(args.file), time_column=args.time_column,
                                      text_column=args.text_column, author_column=args.author_column,
                                      service=args.service)
-    classifier_settings = ClassifierSettings(kind=args.classifier)
-
-    # 1. The classifier alone, on exactly the posts the pipeline will classify.
-    posts, _, read = ReplaySource(replay_settings, Pseudonymiser(b"b" * 32)).read()
+    classifier_settings = ClassifierSettings(kind=tier, **({"batch_size": args.batch_size} if args.batch_size else {}))
     matcher = ServiceMatcher([ServiceSettings(name=args.service, match=match).rule()])
-    matched = [p for p in posts if matcher.services(p.text)]
-    classifier = build_classifier(classifier_settings)
-    cache = _cold_start(classifier)
-    encode_s = None
+    load_before = os.getloadavg()
+    out: dict = {"phase": phase, "tier": tier}
+    if phase == "pipeline":
+        with tempfile.TemporaryDirectory() as folder:
+            settings = Settings(db=str(Path(folder) / "bench.db"),
+                                services=[ServiceSettings(name=args.service, match=match)],
+                                classifier=classifier_settings)
+            system = build_system(settings)
+            warm(system.pipeline.classifier, system.pipeline.places)
+            source = RepeatedSource(ReplaySource(replay_settings, system.pseudonymiser), args.repeat, args.limit)
+            started = time.perf_counter()
+            report = run_source(system, source, assigned=args.service, resume=False)
+            out["seconds"] = time.perf_counter() - started
+            system.close()
+        out["summary"] = report.summary()
+        out["read"] = report.read
+    else:
+        source = RepeatedSource(ReplaySource(replay_settings, Pseudonymiser(b"b" * 32)), args.repeat, args.limit)
+        posts = [p for batch in source.batches(None) for p in batch.posts if matcher.services(p.text)]
+        if phase == "encode":  # the encoder alone: no heads, no language detector in this process
+            encoder = shared_encoder(None, classifier_settings.batch_size)
+            warm(SimpleNamespace(encoder=encoder), None)
+            texts = [t for t in (normalise_text(p.text) for p in posts) if t]
+            started = time.perf_counter()
+            for i in range(0, len(texts), 1000):
+                encoder.encode_raw(texts[i : i + 1000])
+        else:
+            classifier = build_classifier(classifier_settings)
+            warm(classifier, None)
+            started = time.perf_counter()
+            for i in range(0, len(posts), 1000):
+                classifier.classify(posts[i : i + 1000])
+        out["seconds"] = time.perf_counter() - started
+    out["matched"] = source.matched(matcher)
+    out["minutes"] = source.minutes
+    out["peak_mb"] = peak_mb()
+    out["peak_by_copy_mb"] = source.peaks
+    out["load"] = [load_before[0], os.getloadavg()[0]]
+    return out
+
+
+def warm(classifier, places) -> None:
+    """Load what loads lazily (the encoder's weights, lingua's models, the gazetteer) and empty the
+    embedding cache, so a phase times classifying rather than loading."""
     encoder = getattr(classifier, "encoder", None)
     if encoder is not None:
-        texts = [t for t in (normalise_text(p.text) for p in matched) if t]
-        started = time.perf_counter()
-        for i in range(0, len(texts), 1000):
-            encoder.encode_raw(texts[i : i + 1000])
-        encode_s = time.perf_counter() - started
-    started = time.perf_counter()
-    for i in range(0, len(matched), 1000):
-        classifier.classify(matched[i : i + 1000])
-    classify_s = time.perf_counter() - started
-    if cache is not None:
-        cache.clear()  # the pipeline run starts as cold as the classifier-alone run did
-    del classifier
-
-    # 2. The whole pipeline, with a fresh classifier.
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(db=str(Path(folder) / "bench.db"),
-                            services=[ServiceSettings(name=args.service, match=match)],
-                            classifier=classifier_settings)
-        system = build_system(settings)
-        source = ReplaySource(replay_settings, system.pseudonymiser)
-        started = time.perf_counter()
-        report = run_source(system, source, assigned=args.service, resume=False)
-        pipeline_s = time.perf_counter() - started
-        system.close()
-
-    span = (posts[-1].created_at - posts[0].created_at).total_seconds() / 60 if posts else 0
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    classify_rate = len(matched) / classify_s if classify_s else float("inf")
-    # Both rates count the same posts (the matched ones, which are what gets classified).
-    pipeline_rate = len(matched) / pipeline_s if pipeline_s else float("inf")
-    load = os.getloadavg()
-    print(f"file: {Path(args.file).name}: {read:,} rows, {len(matched):,} matched, {span:,.0f} one-minute buckets")
-    print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores")
-    if encode_s is not None:
-        encode_rate = len(matched) / encode_s if encode_s else float("inf")
-        print(f"raw encode (no cache)    : {encode_rate:10,.0f} posts/s  ({encode_s:.1f} s)")
-    print(f"classifier ({args.classifier}) alone : {classify_rate:10,.0f} posts/s  ({classify_s:.1f} s)")
-    print(f"whole pipeline           : {pipeline_rate:10,.0f} posts/s  ({pipeline_s:.1f} s; {report.read / pipeline_s:,.0f} rows/s read)")
-    print(f"  {report.summary()}")
-    if encode_s is not None:
-        print(f"ratio classifier/encode  : {classify_rate / encode_rate:10.2f}")
-        print(f"ratio pipeline/encode    : {pipeline_rate / encode_rate:10.2f}   (target >= 0.9)")
-    print(f"ratio pipeline/classifier: {pipeline_rate / classify_rate:10.2f}")
-    print(f"peak RSS                 : {rss_mb:10,.0f} MB")
+        encoder.encode_raw(["warm-up text that no post contains"])
+    languages = getattr(classifier, "languages", None)
+    if languages is not None:
+        languages.detect(["ceci n'est pas un texte anglais du tout"])
+    if encoder is not None:
+        encoder.cache.clear()
+    if places is not None:
+        places.gazetteer  # noqa: B018 - loads the cached index
 
 
-def _cold_start(classifier):
-    """Load the model weights before timing, and empty the in-process embedding cache, so both runs
-    measure classifying rather than loading, and neither reuses the other's vectors."""
-    encoder = getattr(classifier, "encoder", None)
-    if encoder is None:
-        return None
-    encoder.encode_raw(["warm-up text that no post contains"])
-    encoder.cache.clear()
-    return encoder.cache
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class RepeatedSource(Source):
+    """A replay file ``copies`` times end to end: copy k shifted by k times the file's span (plus a minute),
+    its ids suffixed, so a longer stream has the file's own shape. Records the peak RSS after each copy."""
+
+    def __init__(self, replay: ReplaySource, copies: int, limit: int | None) -> None:
+        self.replay = replay
+        self.name = replay.name
+        self.copies = max(1, copies)
+        self.posts, self.rejected, self.read_rows = replay.read()
+        if limit is not None:
+            self.posts = self.posts[:limit]
+        self.peaks: list[float] = []
+        self.span = (self.posts[-1].created_at - self.posts[0].created_at + timedelta(minutes=1)
+                     if self.posts else timedelta(0))
+        self.minutes = self.copies * self.span.total_seconds() / 60
+
+    def matched(self, matcher: ServiceMatcher) -> int:
+        return self.copies * sum(1 for p in self.posts if matcher.services(p.text))
+
+    def batches(self, cursor: str | None) -> Iterator[SourceBatch]:
+        for copy in range(self.copies):
+            for start in range(0, len(self.posts), 1000):
+                chunk = self.posts[start : start + 1000]
+                if copy:
+                    chunk = [replace(p, created_at=p.created_at + copy * self.span,
+                                     source_id=f"{p.source_id}~{copy}") for p in chunk]
+                yield SourceBatch(posts=tuple(chunk), rejected=(), cursor=None, read=len(chunk))
+            self.peaks.append(round(peak_mb()))
+
+
+def print_table(args: argparse.Namespace, results: dict[str, dict], tiers: list[str]) -> None:
+    encode = results["encode"]
+    matched = encode["matched"]
+    rate = {name: r["matched"] / r["seconds"] for name, r in results.items()}
+    print(f"file: {Path(args.file).name} x{args.repeat}: {matched:,} matched posts, "
+          f"{encode['minutes']:,.0f} one-minute buckets; {os.cpu_count()} cores")
+    print(f"{'phase':<18} {'posts/s':>9} {'seconds':>8} {'x raw encode':>13} {'peak RSS MB':>12}  load start-end")
+    for name, r in results.items():
+        print(f"{name:<18} {rate[name]:9,.0f} {r['seconds']:8.1f} {rate[name] / rate['encode']:13.2f} "
+              f"{r['peak_mb']:12,.0f}  {r['load'][0]:.1f}-{r['load'][1]:.1f}")
+    for tier in tiers:
+        r = results[f"{tier} pipeline"]
+        print(f"{tier} pipeline: {r['summary']}; peak RSS after each copy: {r['peak_by_copy_mb']} MB")
+    if "fast" in tiers:
+        print(f"fast/model pipeline : {rate['fast pipeline'] / rate['model pipeline']:.1f}x   (target >= 10)")
+    print(f"model pipeline/encode: {rate['model pipeline'] / rate['encode']:.2f}   (target >= 0.9); "
+          f"model classify/encode: {rate['model classify'] / rate['encode']:.2f}")
 
 
 if __name__ == "__main__":
