@@ -19,10 +19,12 @@ import pandas as pd
 from detector.classify.heads import head_features
 from detector.classify.keywords import KeywordClassifier
 from detector.classify.language import LanguageDetector
-from detector.classify.model import shared_encoder, short_text_scale
+from detector.classify.model import shared_encoder
 from detector.classify.model_card import write_model_card
 from detector.classify.normalise import normalise_text
-from detector.classify.training import data_hash, embed, metrics_from, read_table, save_head, train_head
+from detector.classify.training import (
+    HEAD_NGRAMS, data_hash, embed, metrics_from, read_table, save_head, split_predictions, train_head, training_rows,
+)
 from detector.records import Post
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,10 +59,7 @@ def keyword_predictions(texts: list[str]) -> pd.DataFrame:
     })
 
 
-# The symptom head reads embeddings only: a nine-class fit on the sparse n-gram block took over 15 minutes
-# on the shared build machine, for a head that only runs on posts already called complaints.
-NGRAMS = {"complaint": True, "outage_report": True, "misinformation": True, "symptom": False}
-TASKS = ("complaint", "outage_report", "misinformation", "symptom")
+TASKS = tuple(HEAD_NGRAMS)
 
 
 def build(data: Path, out: Path, fast_tier: bool = False, cache: Path | None = CACHE,
@@ -84,32 +83,23 @@ def build(data: Path, out: Path, fast_tier: bool = False, cache: Path | None = C
                     "rows": {"train": len(train), "test": len(test)},
                     "sources": frame.groupby(["source", "split"]).size().unstack(fill_value=0).to_dict("index"),
                     "heads": {}}
-    # The symptom head learns from complaints with a symptom label (rows added later carry none).
-    complaint_mask_train = ((train["complaint"] == "1") & (train["symptom"] != "")).to_numpy()
-    complaint_mask_test = ((test["complaint"] == "1") & (test["symptom"] != "")).to_numpy()
     for task in TASKS:
         if only and task not in only:
             report["heads"][task] = json.loads((out / task / "card.json").read_text(encoding="utf-8"))
             print(f"{task}: kept the head already in {out / task}", flush=True)
             continue
-        rows_train = complaint_mask_train if task == "symptom" else np.ones(len(train), bool)
-        rows_test = complaint_mask_test if task == "symptom" else np.ones(len(test), bool)
+        rows_train, rows_test = training_rows(train, task), training_rows(test, task)
         train_features = head_features(
-            train_vectors[rows_train], list(np.array(train_texts)[rows_train]), NGRAMS[task])
+            train_vectors[rows_train], list(np.array(train_texts)[rows_train]), HEAD_NGRAMS[task])
         C, grid = select_C(train_features, train[task][rows_train].tolist(), SEED)
         head, card = train_head(
             task, train["text"][rows_train].tolist(), train[task][rows_train].tolist(), encoder,
-            seed=SEED, C=C, vectors=train_vectors[rows_train], ngrams=NGRAMS[task],
+            seed=SEED, C=C, vectors=train_vectors[rows_train], ngrams=HEAD_NGRAMS[task],
         )
         card["C_selection"] = {"rule": "best 5-fold macro F1 on the train split", "macro_f1_by_C": grid}
         y_test = test[task][rows_test].tolist()
         texts_test = list(np.array(test_texts)[rows_test])
-        proba = head.predict_proba(test_vectors[rows_test], texts_test)
-        if task == "outage_report":  # scored as the classifier scores it: short texts without a thread shrunk
-            column = list(head.classes).index(head.positive)
-            proba[:, column] *= short_text_scale(texts_test)
-            proba[:, 1 - column] = 1 - proba[:, column]
-        predicted = head.decide(proba)
+        predicted = split_predictions(head, test_vectors[rows_test], texts_test)
         classes = list(head.classes)
         card["data_file"] = "data/labelled/posts.csv (split == train)" + (
             ", complaint == 1 with a symptom label" if task == "symptom" else "")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
+
+ClassifierKind = Literal["model", "fast", "keywords"]
+CLASSIFIER_KINDS: tuple[str, ...] = get_args(ClassifierKind)  # the --classifier choices, listed once
 
 
 class ClassifierSettings(BaseModel):
@@ -13,9 +16,11 @@ class ClassifierSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["model", "keywords"] = Field(
+    kind: ClassifierKind = Field(
         "model",
         description="'model': the trained sentence-transformers heads (default); "
+        "'fast': the same heads retrained on static token embeddings distilled from that model on this "
+        "machine (built once on first use, cached under models/fast; tens of times faster, see the README); "
         "'keywords': the transparent keyword baseline, no ML dependencies.",
     )
     model_dir: Path | None = Field(

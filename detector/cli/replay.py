@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from detector.cli.common import db_option, load_or_default, print_alerts, progress_printer
+from detector.classify.settings import CLASSIFIER_KINDS
 from detector.classify.symptoms import DEFAULT_KIND, KINDS
 from detector.config import ServiceSettings, Settings
 from detector.pipeline import RunReport
@@ -99,7 +100,7 @@ def file_options(format_flag: str = "--format"):
     return apply
 
 
-classifier_option = click.option("--classifier", type=click.Choice(["model", "keywords"]), default=None,
+classifier_option = click.option("--classifier", type=click.Choice(CLASSIFIER_KINDS), default=None,
                                  help="Override the configured classifier.")
 
 
@@ -236,7 +237,7 @@ def _explain_quarantine(report: RunReport, replay_settings: ReplaySettings, db: 
 @click.option("--db", default="demo.db", show_default=True, help="SQLite file to create.")
 @click.option("--dashboard/--no-dashboard", default=True, show_default=True, help="Start the dashboard afterwards.")
 @click.option("--port", default=8501, show_default=True, help="Dashboard port.")
-@click.option("--classifier", type=click.Choice(["model", "keywords"]), default=None,
+@click.option("--classifier", type=click.Choice(CLASSIFIER_KINDS), default=None,
               help="Override the demo config's classifier.")
 def demo_cmd(db: str, dashboard: bool, port: int, classifier: str | None) -> None:
     """Replay the bundled real outage data (Xfinity, 2020) into a fresh database, print the incidents it

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from detector.classify.settings import CLASSIFIER_KINDS
 from detector.cli.common import db_option, open_store
 from detector.config import load_settings
 from detector.secrets import display_url
@@ -20,7 +21,7 @@ from detector.secrets import display_url
 @click.option("--port", type=int, envvar="DETECTOR_PORT", default=None,
               help="Serve /healthz and /metrics on this port [env DETECTOR_PORT; default: the config's run.port].")
 @click.option("--host", envvar="DETECTOR_HOST", default=None, help="Address for /healthz and /metrics [default 127.0.0.1].")
-@click.option("--classifier", type=click.Choice(["model", "keywords"]), default=None,
+@click.option("--classifier", type=click.Choice(CLASSIFIER_KINDS), default=None,
               help="Override the configured classifier.")
 @click.option("--once", is_flag=True, help="Poll every source once, then exit (for cron and checks).")
 def run_cmd(config: Path, db: str | None, port: int | None, host: str | None, classifier: str | None, once: bool) -> None:

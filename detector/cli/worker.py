@@ -14,6 +14,7 @@ import click
 
 from detector.bus.settings import BusSettings
 from detector.bus.streams import RedisBus
+from detector.classify.settings import CLASSIFIER_KINDS
 from detector.cli.common import load_or_default
 from detector.config import Settings
 from detector.workers.base import Worker, connect
@@ -125,7 +126,7 @@ def _poll_live(settings: Settings, system, name: str) -> None:
 @db_option
 @bus_option
 @name_option
-@click.option("--classifier", type=click.Choice(["model", "keywords"]), default=None,
+@click.option("--classifier", type=click.Choice(CLASSIFIER_KINDS), default=None,
               help="Override the configured classifier.")
 def classify_cmd(config: Path | None, db: str | None, bus: str | None, name: str | None,
                  classifier: str | None) -> None:
