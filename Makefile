@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 
-.PHONY: install demo test test-fast models bench clean
+.PHONY: install demo test test-fast models fast-tier bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ test-fast: install
 
 models: install
 	$(BIN)/python scripts/build_models.py
+
+# The fast tier (static embeddings distilled from MiniLM, heads retrained on them) into models/fast; the
+# first `--classifier fast` run does the same if this was not run. A minute or two, once per machine.
+fast-tier: install
+	$(BIN)/python -c "from detector.classify.fast import ensure_fast_tier; print(ensure_fast_tier().heads_dir)"
 
 bench: install
 	$(BIN)/python bench/replay.py

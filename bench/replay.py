@@ -150,8 +150,9 @@ def warm(classifier, places) -> None:
     languages = getattr(classifier, "languages", None)
     if languages is not None:
         languages.detect(["ceci n'est pas un texte anglais du tout"])
-    if encoder is not None:
-        encoder.cache.clear()
+    cache = getattr(encoder, "cache", None)  # the fast tier's static encoder keeps none: a look-up is cheaper
+    if cache is not None:
+        cache.clear()
     if places is not None:
         places.gazetteer  # noqa: B018 - loads the cached index
 

@@ -39,7 +39,7 @@ import sqlalchemy as sa
 
 from detector.bus.settings import BusSettings
 from detector.bus.streams import POSTS, RedisBus
-from detector.classify.settings import ClassifierSettings
+from detector.classify.settings import CLASSIFIER_KINDS, ClassifierSettings
 from detector.records import Post
 
 T0 = datetime(2024, 3, 4, 6, 0, tzinfo=timezone.utc)
@@ -164,7 +164,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--classifier", choices=["model", "keywords"], default=ClassifierSettings().kind,
+    parser.add_argument("--classifier", choices=CLASSIFIER_KINDS, default=ClassifierSettings().kind,
                         help="default: the configured default classifier")
     parser.add_argument("--posts", type=int, default=None, help="posts for the throughput phase "
                         "(default 1500 for the model, 20000 for keywords)")

@@ -1,6 +1,6 @@
 """Symptom accuracy per kind of service, and the share of complaints given a symptom other than ``other``.
 
-    python bench/symptoms.py [--sweep]
+    python bench/symptoms.py [--sweep] [--tier model|fast]
 
 * ``web_app``: the complaints of data/labelled/posts.csv (labels: the web_app list + other), per split.
 * ``isp``: the hand-labelled Xfinity complaints of data/labelled/xfinity_symptoms.csv under the isp list:
@@ -62,9 +62,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", action="store_true", help="Try several OTHER_SIMILARITY levels.")
     parser.add_argument("--only", help="Only the sets whose name starts with this (web_app, isp).")
+    parser.add_argument("--tier", choices=["model", "fast"], default="model",
+                        help="The classifier tier whose encoder and symptom head are scored (fast: built if needed).")
     args = parser.parse_args()
-    encoder = shared_encoder()
-    head = load_heads(default_model_dir())["symptom"]
+    if args.tier == "fast":
+        from detector.classify.fast import ensure_fast_tier
+
+        tier = ensure_fast_tier()
+        encoder, head = tier.encoder(), load_heads(tier.heads_dir)["symptom"]
+    else:
+        encoder, head = shared_encoder(), load_heads(default_model_dir())["symptom"]
     levels = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45] if args.sweep else [sym.OTHER_SIMILARITY]
     rows = []
     for name, frame in load().items():

@@ -3,7 +3,7 @@ sentence model, built on this machine on first use (or by ``make fast-tier``), n
 
 It gives every verdict the model tier gives (complaint, outage report, misinformation, symptom, claim,
 language, confidence) through the same ``EmbeddingClassifier``, with the static encoder in place of
-MiniLM; see the model card's fast-tier section for what it measured and where it is weaker.
+MiniLM; the README's "Which classifier" says what it measured and where it is weaker (claims, symptoms).
 
 Layout under the root (``models/fast`` in a checkout, gitignored; the user's cache folder,
 ``DETECTOR_CACHE_DIR`` or ~/.cache/detector, when the package's folder cannot be written)::
