@@ -31,7 +31,7 @@ models: install
 	$(BIN)/python scripts/build_models.py
 
 # The fast tier (static embeddings distilled from MiniLM, heads retrained on them) into models/fast; the
-# first `--classifier fast` run does the same if this was not run. A minute or two, once per machine.
+# first `--classifier fast` run does the same if this was not run. Two to three minutes of CPU, once per machine.
 fast-tier: install
 	$(BIN)/python -c "from detector.classify.fast import ensure_fast_tier; print(ensure_fast_tier().heads_dir)"
 

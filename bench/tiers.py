@@ -66,10 +66,12 @@ def main() -> None:
 
     load = os.getloadavg()
     n = len(posts)
+    built = f"built in {build_s:.0f} s" if tier.distilled or tier.trained else "already built"
     print(f"{n:,} posts of {Path(args.file).name}; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "
-          f"on {os.cpu_count()} cores; fast tier {'built in %.0f s' % build_s if tier.distilled or tier.trained else 'already built'}")
+          f"on {os.cpu_count()} cores; fast tier {built}")
     print(f"{'':28}{'posts/s':>10}{'wall s':>9}{'CPU s':>9}")
-    for name, wall, cpu in (("raw MiniLM encode", encode_s, encode_cpu), ("model tier (classifier)", model_s, model_cpu),
+    for name, wall, cpu in (("raw MiniLM encode", encode_s, encode_cpu),
+                            ("model tier (classifier)", model_s, model_cpu),
                             ("fast tier (classifier)", fast_s, fast_cpu)):
         print(f"{name:28}{n / wall:10,.0f}{wall:9.1f}{cpu:9.1f}")
     print(f"fast / model: {model_s / fast_s:.1f}x by wall time, {model_cpu / fast_cpu:.1f}x by CPU time")

@@ -34,7 +34,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from detector.classify.static import SIF_COEFFICIENT, TOKENIZER_FILE, StaticEncoder, distil_token_vectors, static_vectors
+from detector.classify.static import (
+    SIF_COEFFICIENT, TOKENIZER_FILE, StaticEncoder, distil_token_vectors, static_vectors,
+)
 from detector.classify.symptoms import SymptomSet
 from detector.resources import bundled
 
@@ -178,7 +180,7 @@ def _distil(folder: Path, model_folder: Path, name: str, token_ids: Sequence[int
     started = time.perf_counter()
     model = load_sentence_model(model_folder)
     size = len(model.tokenizer) if token_ids is None else len(set(token_ids))
-    log.warning("building the fast tier once: distilling %s tokens of %s (a minute or two), into %s",
+    log.warning("building the fast tier once: distilling %s tokens of %s (a few minutes of CPU, once), into %s",
                 f"{size:,}", name.removeprefix("static-"), folder.parent)
     table = distil_token_vectors(model, token_ids)
     StaticEncoder.save(folder, static_vectors(table), model_folder / TOKENIZER_FILE)
