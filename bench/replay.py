@@ -208,6 +208,9 @@ def print_table(args: argparse.Namespace, results: dict[str, dict], tiers: list[
         print(f"fast/model pipeline : {rate['fast pipeline'] / rate['model pipeline']:.1f}x   (target >= 10)")
     print(f"model pipeline/encode: {rate['model pipeline'] / rate['encode']:.2f}   (target >= 0.9); "
           f"model classify/encode: {rate['model classify'] / rate['encode']:.2f}")
+    if args.repeat > 1:
+        print(f"(--repeat {args.repeat}: copies after the first hit the embedding cache, the raw encode does not: "
+              "read the peaks per copy, and the rates of a --repeat 1 run)")
 
 
 if __name__ == "__main__":
