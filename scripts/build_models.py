@@ -23,7 +23,8 @@ from detector.classify.model import shared_encoder
 from detector.classify.model_card import write_model_card
 from detector.classify.normalise import normalise_text
 from detector.classify.training import (
-    HEAD_NGRAMS, data_hash, embed, metrics_from, read_table, save_head, split_predictions, train_head, training_rows,
+    HEAD_CHARS, HEAD_NGRAMS, data_hash, embed, metrics_from, read_table, save_head, split_predictions, train_head,
+    training_rows,
 )
 from detector.records import Post
 
@@ -90,11 +91,12 @@ def build(data: Path, out: Path, fast_tier: bool = False, cache: Path | None = C
             continue
         rows_train, rows_test = training_rows(train, task), training_rows(test, task)
         train_features = head_features(
-            train_vectors[rows_train], list(np.array(train_texts)[rows_train]), HEAD_NGRAMS[task])
+            train_vectors[rows_train], list(np.array(train_texts)[rows_train]), HEAD_NGRAMS[task],
+            HEAD_CHARS[task])
         C, grid = select_C(train_features, train[task][rows_train].tolist(), SEED)
         head, card = train_head(
             task, train["text"][rows_train].tolist(), train[task][rows_train].tolist(), encoder,
-            seed=SEED, C=C, vectors=train_vectors[rows_train], ngrams=HEAD_NGRAMS[task],
+            seed=SEED, C=C, vectors=train_vectors[rows_train], ngrams=HEAD_NGRAMS[task], chars=HEAD_CHARS[task],
         )
         card["C_selection"] = {"rule": "best 5-fold macro F1 on the train split", "macro_f1_by_C": grid}
         y_test = test[task][rows_test].tolist()

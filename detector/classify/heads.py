@@ -23,6 +23,7 @@ HEAD_FILE = "model.joblib"
 CARD_FILE = "card.json"
 BINARY_TRUE = {"1", "true", "yes", "y", "t", "1.0"}
 NGRAM_FEATURES = 2**18
+CHAR_FEATURES = 2**18
 
 
 def ngram_features(texts: Sequence[str]):
@@ -34,15 +35,38 @@ def ngram_features(texts: Sequence[str]):
     return vectorizer.transform(list(texts))
 
 
-def head_features(vectors: np.ndarray, texts: Sequence[str] | None, ngrams: bool):
-    """The estimator's input: embeddings, with the n-gram block beside them when the head uses it."""
-    if not ngrams:
+def char_features(texts: Sequence[str]):
+    """Hashed character 2-5-grams within word boundaries, counts log-damped (1 + log n) then L2-normalised.
+
+    Stateless like the word block. They catch what words miss in short, misspelt posts ("no intrnet",
+    "#xfinitydown", "wifi's out"); the damping keeps a long post's repeated letters from outweighing its
+    words, as tf-idf's sublinear tf does in the comparison that chose them (bench/heads.py).
+    """
+    from sklearn.feature_extraction.text import HashingVectorizer
+    from sklearn.preprocessing import normalize
+
+    vectorizer = HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), n_features=CHAR_FEATURES,
+                                   alternate_sign=False, norm=None)
+    counts = vectorizer.transform(list(texts)).tocsr()
+    counts.data = 1.0 + np.log(counts.data)
+    return normalize(counts)
+
+
+def head_features(vectors: np.ndarray, texts: Sequence[str] | None, ngrams: bool, chars: bool = False):
+    """The estimator's input: embeddings, with the word (and character) n-gram blocks beside them when the
+    head uses them."""
+    if not ngrams and not chars:
         return vectors
     if texts is None or len(texts) != len(vectors):
         raise ValueError("this head also reads the texts: pass the normalised texts with the vectors")
     import scipy.sparse as sp
 
-    return sp.hstack([sp.csr_matrix(vectors), ngram_features(texts)], format="csr")
+    blocks = [sp.csr_matrix(vectors)]
+    if ngrams:
+        blocks.append(ngram_features(texts))
+    if chars:
+        blocks.append(char_features(texts))
+    return sp.hstack(blocks, format="csr")
 
 
 @dataclass
@@ -56,6 +80,7 @@ class Head:
     threshold: float | None = None
     encoder: str = "all-MiniLM-L6-v2"  # embedding model the head was trained on
     ngrams: bool = False  # also reads hashed word n-grams of the normalised text
+    chars: bool = False  # also reads hashed character 2-5-grams (heads saved before them read as False)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -66,7 +91,7 @@ class Head:
         """Probabilities, one column per entry of ``classes`` (``texts``: the normalised texts)."""
         if len(vectors) == 0:
             return np.zeros((0, len(self.classes)))
-        return self.estimator.predict_proba(head_features(vectors, texts, self.ngrams))
+        return self.estimator.predict_proba(head_features(vectors, texts, self.ngrams, self.chars))
 
     def positive_proba(self, vectors: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
         if not self.binary:

@@ -30,6 +30,8 @@ from detector.classify.normalise import normalise_text
 # embeddings only: a nine-class fit on the sparse n-gram block took over 15 minutes on the shared build
 # machine, for a head that only runs on posts already called complaints.
 HEAD_NGRAMS = {"complaint": True, "outage_report": True, "misinformation": True, "symptom": False}
+# Which also read hashed character 2-5-grams: where they paid on every view of bench/head_checks.py (model card).
+HEAD_CHARS = {"complaint": False, "outage_report": False, "misinformation": False, "symptom": False}
 READERS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
            ".parquet": "parquet", ".pq": "parquet"}
 Progress = Callable[[int], None]
@@ -139,6 +141,7 @@ def train_head(
     vectors: np.ndarray | None = None,
     ngrams: bool = True,
     fold_progress: FoldProgress | None = None,
+    chars: bool = False,
 ) -> tuple[Head, dict[str, Any]]:
     """Fit a head; return it and its card (cross-validated metrics, threshold, data hash, versions).
 
@@ -160,7 +163,7 @@ def train_head(
     if vectors is None:
         vectors = embed(encoder, texts, progress)
     y = np.array(labels)
-    features = head_features(vectors, [normalise_text(text) for text in texts], ngrams)
+    features = head_features(vectors, [normalise_text(text) for text in texts], ngrams, chars)
     classes = tuple(sorted(counts.index))
     n_splits = int(min(folds, counts.min()))
     binary = len(classes) == 2
@@ -180,7 +183,7 @@ def train_head(
     if fold_progress is not None:
         fold_progress(n_splits + 1, n_splits + 1)
     head = Head(task=task, estimator=estimator, classes=tuple(estimator.classes_), positive=pos,
-                threshold=threshold, encoder=encoder.name, ngrams=ngrams,
+                threshold=threshold, encoder=encoder.name, ngrams=ngrams, chars=chars,
                 extra={"dimension": int(vectors.shape[1])})
     cv_metrics = metrics_from(y.tolist(), head.decide(out_of_fold), classes)
     card = {
@@ -194,7 +197,8 @@ def train_head(
         "threshold": threshold,
         "threshold_rule": "max macro F1 on out-of-fold probabilities" if pos else "arg-max",
         "estimator": "LogisticRegression(class_weight=balanced) + Platt sigmoid fitted on out-of-fold scores",
-        "features": "sentence embedding" + (" + hashed word 1-2-grams" if ngrams else ""),
+        "features": "sentence embedding" + (" + hashed word 1-2-grams" if ngrams else "")
+                    + (" + hashed character 2-5-grams" if chars else ""),
         "C": C,
         "seed": seed,
         "cross_validation": {"folds": n_splits, **cv_metrics},

@@ -66,12 +66,14 @@ def _fail(error: Exception) -> click.ClickException:
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed (folds, estimator).")
 @click.option("--ngrams/--no-ngrams", default=True, show_default=True,
               help="Add hashed word 1-2-grams of the text to the embedding features.")
+@click.option("--chars/--no-chars", default=False, show_default=True,
+              help="Add hashed character 2-5-grams too (the shipped outage_report head uses them).")
 @click.option("--embedding-model", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="A local sentence-transformers folder (default: all-MiniLM-L6-v2 from its package).")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 10_000),
               help="Texts encoded per batch.")
 @_cache_option
-def train_cmd(task, data, text_column, label_column, out, positive, folds, seed, ngrams, embedding_model,
+def train_cmd(task, data, text_column, label_column, out, positive, folds, seed, ngrams, chars, embedding_model,
               batch_size, cache):
     """Train a classifier head on a labelled file and write it to --out.
 
@@ -93,7 +95,8 @@ def train_cmd(task, data, text_column, label_column, out, positive, folds, seed,
             vectors = embed(encoder, texts, bar.update)
         with _progress("fitting (one fit per fold, then the final model)", folds + 1, "fits") as bar:
             head, card = train_head(task, texts, labels, encoder, seed=seed, folds=folds, positive=positive,
-                                    vectors=vectors, ngrams=ngrams, fold_progress=_fold_updater(bar))
+                                    vectors=vectors, ngrams=ngrams, chars=chars,
+                                    fold_progress=_fold_updater(bar))
         card["data_file"] = data.name
         save_head(head, card, out)
     except (LabelledDataError, ValueError, FileNotFoundError) as error:
