@@ -31,7 +31,7 @@ from detector.classify.normalise import normalise_text
 # machine, for a head that only runs on posts already called complaints.
 HEAD_NGRAMS = {"complaint": True, "outage_report": True, "misinformation": True, "symptom": False}
 # Which also read hashed character 2-5-grams: where they paid on every view of bench/head_checks.py (model card).
-HEAD_CHARS = {"complaint": False, "outage_report": False, "misinformation": False, "symptom": False}
+HEAD_CHARS = {"complaint": False, "outage_report": True, "misinformation": False, "symptom": False}
 READERS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
            ".parquet": "parquet", ".pq": "parquet"}
 Progress = Callable[[int], None]
