@@ -132,3 +132,17 @@ def test_a_config_asking_for_the_fast_tier_passes_config_check(tmp_path):
     assert "fast" in CLASSIFIER_KINDS and ClassifierSettings(kind="fast").kind == "fast"
     replay_help = CliRunner().invoke(cli, ["replay", "--help"]).output
     assert "fast" in replay_help.split("--classifier", 1)[1].split("\n", 1)[0]
+
+
+def test_changed_training_code_gets_its_own_heads(tier, sample, monkeypatch, tmp_path):
+    """Heads built by an older training rule (say, before a head read character n-grams) are not reused:
+    the heads key follows the training code's files, with no constant to bump by hand."""
+    from detector.classify import fast
+
+    assert fast.heads_key_for(tier.encoder_dir.name, sample) == tier.heads_dir.name  # how the tier was filed
+    files = fast.training_files()
+    assert {f.name for f in files} == {"training.py", "heads.py", "fast.py"}
+    edited = tmp_path / "training.py"
+    edited.write_bytes(files[0].read_bytes() + b"\nHEAD_RULE_NOTE = 'a rule changed'\n")
+    monkeypatch.setattr(fast, "training_files", lambda: [edited, *files[1:]])
+    assert fast.heads_key_for(tier.encoder_dir.name, sample) != tier.heads_dir.name

@@ -13,7 +13,9 @@ Layout under the root (``models/fast`` in a checkout, gitignored; the user's cac
 
 The encoder key is a digest of every file of the sentence-model folder and of the distilling recipe, so
 another or a changed encoder gets its own table (distilled again: a minute or two of the transformer); the
-heads key a digest of the encoder key, the labelled file and scikit-learn's version (retrained: seconds).
+heads key a digest of the encoder key, the labelled file, scikit-learn's version and the training code
+(``training.py``, ``heads.py`` and this module: a changed training rule, such as which heads read n-grams,
+retrains the heads instead of reusing ones built by the old rule).
 Each folder is written under a temporary name and renamed into place, so a concurrent first use never
 reads half a tier. Older keys are left where they are (delete the root to reclaim the space).
 """
@@ -21,6 +23,7 @@ reads half a tier. Older keys are left where they are (delete the root to reclai
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -42,7 +45,8 @@ from detector.resources import bundled
 
 log = logging.getLogger("detector.fast")
 
-# Bump when the distilling or training code changes what it builds: every machine then rebuilds.
+# Bump when the distilling code changes what it builds: every machine then distils again (the heads key
+# follows the training code by itself, see heads_key_for).
 RECIPE = f"mean([CLS] token [SEP]), pca all, sif {SIF_COEFFICIENT}; heads v1"
 # The regularisation 5-fold cross-validation chose for every head of the model tier (models/default's
 # cards); not chosen again here, which would cost 20 more fits per head at set-up.
@@ -117,7 +121,7 @@ def ensure_fast_tier(
         distilled = not (encoder_dir / ENCODER_FILE).exists()
         if distilled:
             _build(encoder_dir, lambda tmp: _distil(tmp, model_folder, name, token_ids, vocabulary))
-        heads_key = _key(encoder_key, _file_digest(data), _sklearn_version())
+        heads_key = heads_key_for(encoder_key, data)
         heads_dir = encoder_dir / heads_key
         trained = not (heads_dir / BUILD_FILE).exists()
         if trained:
@@ -140,6 +144,26 @@ def load_fast_classifier(
     tier = tier if tier is not None else ensure_fast_tier(root, embedding_model)
     return EmbeddingClassifier(model_dir=tier.heads_dir, encoder=tier.encoder(), claims=claims_path,
                                symptom_sets=symptom_sets)
+
+
+def heads_key_for(encoder_key: str, data: Path) -> str:
+    """The folder name of the heads trained on ``data`` over the table ``encoder_key``, by the code installed."""
+    return _key(encoder_key, _file_digest(data), _sklearn_version(), _training_code_digest())
+
+
+def _training_code_digest() -> str:
+    """A digest of the code that decides what the heads are: the shared training rules, the head features
+    and this module's training. Read from the installed files, so an edit needs no hand-bumped constant."""
+    digest = hashlib.sha256()
+    for path in training_files():
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def training_files() -> list[Path]:
+    """The source files of the training code, found without importing it (training loads pandas)."""
+    names = ("detector.classify.training", "detector.classify.heads", __name__)
+    return [Path(importlib.util.find_spec(name).origin) for name in names]  # type: ignore[union-attr,arg-type]
 
 
 def _key(*parts: str) -> str:
