@@ -125,9 +125,8 @@ def build_report(store: Store, incident_id: str, *, metric: str = DEFAULT_METRIC
     if not official_rows:
         notes.append("No official acknowledgement from the provider is recorded.")
     paired = lead_of(store, incident_id, service)
-    lead = None if paired is None or paired.official is None else paired.official.started_at - opened
     return IncidentReport(
-        cascade=_cascade_of(store, incident_id), lead=lead,
+        cascade=_cascade_of(store, incident_id), lead=None if paired is None else paired.lead,
         incident=incident, data_until=data_until, first_complaint=first, official=official_rows,
         timeline=timeline, symptoms=_symptom_table(facts), languages=during.languages,
         sources=during.sources, claims=found.claims,

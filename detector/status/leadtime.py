@@ -36,10 +36,13 @@ class LeadTime:
     official: OfficialIncident | None
 
     @property
+    def lead(self) -> timedelta | None:
+        """How long before the provider's acknowledgement our alert fired (negative: after)."""
+        return None if self.official is None else self.official.started_at - self.alert.opened_at
+
+    @property
     def lead_minutes(self) -> float | None:
-        if self.official is None:
-            return None
-        return (self.official.started_at - self.alert.opened_at).total_seconds() / 60.0
+        return None if self.lead is None else self.lead.total_seconds() / 60.0
 
 
 @dataclass(frozen=True, slots=True)
