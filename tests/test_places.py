@@ -20,7 +20,7 @@ from detector.places.extract import PlaceFinder
 from detector.places.summary import PlaceMention, count_places, where_line
 from detector.records import Place, Verdict
 from detector.report import build_report
-from detector.store.facts import place_counts
+from detector.store.facts import place_mentions
 from detector.store.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,7 +120,7 @@ def test_replay_stores_exports_counts_and_alerts_with_places(tmp_path):
     assert set(frame.loc[frame["complaint"] == 1, "symptom"]) <= {"internet", "total_outage", "other"}
 
     with Store(db) as store:
-        counts = place_counts(store, "Xfinity", T0, T0 + timedelta(days=1))
+        counts = {c.place: c.people for c in count_places(place_mentions(store, "Xfinity", T0, T0 + timedelta(days=1)))}
     assert counts == {"Kamloops, BC": 7, "Vernon, BC": 7, "Kelowna, BC": 7, "Calgary, AB": 7, "Colwood, BC": 6}
 
     notifications = [json.loads(line) for line in sent.read_text().splitlines()]

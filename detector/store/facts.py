@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from detector.places.summary import PlaceMention, count_places
+from detector.places.summary import PlaceMention
 from detector.records import DEFAULT_METRIC, report_field
 from detector.store import schema
 from detector.store.official import official_overlapping
@@ -140,12 +140,6 @@ def place_mentions(store: Store, service: str, since: datetime, until: datetime,
              .group_by(pl.c.place, pl.c.name, pl.c.kind, pl.c.region, pl.c.country, pl.c.lat, pl.c.lon, _p.c.person))
     with store.engine.connect() as conn:
         return [PlaceMention(*row[:7], person=row[7], posts=int(row[8])) for row in conn.execute(query)]
-
-
-def place_counts(store: Store, service: str, since: datetime, until: datetime,
-                 metric: str = DEFAULT_METRIC) -> dict[str, int] | None:
-    """Distinct people per place named in the reports of [since, until), most first ("Kamloops, BC": 4)."""
-    return {row.place: row.people for row in count_places(place_mentions(store, service, since, until, metric))}
 
 
 def places_of_posts(store: Store, post_ids: list[int]) -> dict[int, list[str]]:
