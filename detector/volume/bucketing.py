@@ -39,12 +39,6 @@ class EmptyRun:
     width: timedelta
     count: int
 
-    def buckets(self) -> Iterator[Bucket]:
-        """The run's buckets one by one, as ``advance`` gives them."""
-        for index in range(self.count):
-            start = self.start + index * self.width
-            yield Bucket(self.service, start, start + self.width)
-
 
 class ServiceBuckets:
     """The open bucket of one service and the memory of who already reported."""
