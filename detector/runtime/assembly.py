@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from detector.alerting.channels.base import Channel
 from detector.alerting.channels.registry import channel_from_url
@@ -265,11 +265,3 @@ def run_source(
         system.pipeline.flush(last, report)
         system.sender.deliver_due()
     return report
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def describe_channels(channels: Iterable[Channel]) -> list[str]:
-    return [channel.describe() for channel in channels]

@@ -9,7 +9,3 @@ One module per role, each a ``Worker`` (``base.py``) run by the same outage-proo
 
 The leases (with fencing tokens) and the aggregate's checkpoint are tables like any other: ``detector/store/leases.py``.
 """
-
-from __future__ import annotations
-
-ROLES = ("ingest", "classify", "aggregate", "alert")

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 from tests.fakes.server import FakeAPI, Reply, Request, json_reply
@@ -84,7 +83,3 @@ class FakeReddit(FakeAPI):
             "after": page[-1]["data"]["name"] if len(pool) > limit else None, "before": None,
             "dist": len(page), "children": page,
         }}
-
-
-def wall_clock() -> float:
-    return time.time()
