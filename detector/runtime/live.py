@@ -44,8 +44,6 @@ class Job:
     source: Source
     assigned: str | None = None
     due: float = 0.0
-    finite: bool = False  # read once, then retired
-    done: bool = False
     state: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -58,7 +56,7 @@ class Job:
         timeouts as PoliteClient sets it, and the scheduler's tick it may wait to be noticed). ``None`` when the source has no interval (it is not judged by time)."""
         settings = getattr(self.source, "settings", None)
         interval = getattr(settings, "interval_seconds", None)
-        if interval is None or self.finite:
+        if interval is None:
             return None
         return 1.1 * float(interval) + 3 * float(getattr(settings, "timeout_seconds", 0.0)) + tick_seconds
 
@@ -100,7 +98,7 @@ class LiveRunner:
                 now = self.clock()
                 busy = set(map(id, fetching.values()))
                 for job in self.jobs:
-                    if not job.done and job.due <= now and id(job) not in busy:
+                    if job.due <= now and id(job) not in busy:
                         fetching[pool.submit(self._fetch, job, self._cursor(job))] = job
                 finished = [future for future in fetching if future.done()]
                 for future in finished:
@@ -109,7 +107,7 @@ class LiveRunner:
                 if finished:
                     continue  # what it brought may have made others due, or the clock moved on
                 busy = set(map(id, fetching.values()))
-                idle = [j for j in self.jobs if not j.done and id(j) not in busy]
+                idle = [j for j in self.jobs if id(j) not in busy]
                 next_due = min((j.due for j in idle), default=None)
                 pause = self.settings.tick_seconds if next_due is None else min(next_due - now,
                                                                                 self.settings.tick_seconds)
@@ -195,7 +193,6 @@ class LiveRunner:
                 job.state["newest"] = max(job.state.get("newest", 0.0), result.newest)
             self._count(name, before, ok=result.error is None, kind=result.kind, error=result.error)
         else:
-            job.done = job.finite
             job.due = self.clock() + self.settings.tick_seconds
             self._count(name, before, ok=True)
 
