@@ -48,8 +48,8 @@ def bucket_frame(store: Store, service: str, since: datetime, until: datetime) -
     query = (
         sa.select(_b.c.start, _b.c.width_s, _b.c.mentions, _b.c.complaints, _b.c.misinformation, _b.c.people,
                   _b.c.complaint_people, _b.c.expected, _b.c.upper, _b.c.score,
-                  sa.func.coalesce(_b.c.outage_reports, _b.c.complaints).label("outage_reports"),
-                  sa.func.coalesce(_b.c.outage_people, _b.c.complaint_people).label("outage_people"))
+                  schema.BUCKET_OUTAGE_REPORTS.label("outage_reports"),
+                  schema.BUCKET_OUTAGE_PEOPLE.label("outage_people"))
         .where(_b.c.service == service, _b.c.start >= since, _b.c.start < until)
         .order_by(_b.c.start)
     )

@@ -51,8 +51,7 @@ def bucket_rows(store: Store, service: str, since: datetime, until: datetime | N
     (empty minutes are absent)."""
     query = (sa.select(_b.c.start, _b.c.mentions, _b.c.complaints, _b.c.people, _b.c.complaint_people,
                        _b.c.expected, _b.c.upper,
-                       sa.func.coalesce(_b.c.outage_reports, _b.c.complaints),
-                       sa.func.coalesce(_b.c.outage_people, _b.c.complaint_people))
+                       schema.BUCKET_OUTAGE_REPORTS, schema.BUCKET_OUTAGE_PEOPLE)
              .where(_b.c.service == service, _b.c.start >= since).order_by(_b.c.start))
     if until is not None:
         query = query.where(_b.c.start < until)
@@ -80,7 +79,7 @@ class PostFact:
         return bool(getattr(self, report_field(metric)))
 
 
-_OUTAGE = sa.func.coalesce(_v.c.outage_report, _v.c.complaint)  # NULL before the outage head: the complaint
+_OUTAGE = schema.OUTAGE_REPORT  # NULL before the outage head: the complaint
 
 
 def _reported(metric: str) -> Any:

@@ -110,7 +110,7 @@ def facet_rows(store: Store, service: str, parts: Sequence[tuple[datetime, datet
     claim = sa.case((sa.or_(_v.c.misinformation.is_(True), _v.c.claim.is_not(None)),
                      sa.func.coalesce(_v.c.claim, "(unmatched rumour)")), else_=None)
     keys = [_v.c.symptom, sa.cast(_v.c.complaint, sa.Integer).label("complaint"),
-            sa.cast(sa.func.coalesce(_v.c.outage_report, _v.c.complaint), sa.Integer).label("outage_report"),
+            sa.cast(schema.OUTAGE_REPORT, sa.Integer).label("outage_report"),
             claim.label("claim"), _p.c.lang, _p.c.source]
     query = (
         sa.select(*keys, sa.func.count().label("posts"), sa.func.min(created).label("first_seen"),
@@ -173,7 +173,7 @@ def post_table(store: Store, service: str | None = None, since: datetime | None 
             _p.c.text, _p.c.author, _p.c.url, _p.c.lang,
             sa.cast(_v.c.complaint, sa.Integer).label("complaint"), _v.c.complaint_p,
             # verdicts stored before the outage head: their complaint stands for the report (as in the buckets)
-            sa.cast(sa.func.coalesce(_v.c.outage_report, _v.c.complaint), sa.Integer).label("outage_report"),
+            sa.cast(schema.OUTAGE_REPORT, sa.Integer).label("outage_report"),
             sa.func.coalesce(_v.c.outage_report_p, _v.c.complaint_p).label("outage_report_p"),
             sa.cast(_v.c.misinformation, sa.Integer).label("misinformation"), _v.c.misinformation_p,
             _v.c.symptom, _v.c.claim, _v.c.claim_similarity, _v.c.confidence, _v.c.model,

@@ -120,6 +120,12 @@ buckets = sa.Table(
     sa.Column("outage_people", sa.Integer),
 )
 
+# Verdicts and buckets stored before the outage head have NULL outage columns: the complaint ones stand in.
+# One rule for every reader, so a count and the posts behind it agree.
+OUTAGE_REPORT = sa.func.coalesce(verdicts.c.outage_report, verdicts.c.complaint)
+BUCKET_OUTAGE_REPORTS = sa.func.coalesce(buckets.c.outage_reports, buckets.c.complaints)
+BUCKET_OUTAGE_PEOPLE = sa.func.coalesce(buckets.c.outage_people, buckets.c.complaint_people)
+
 alerts = sa.Table(
     "alerts",
     metadata,

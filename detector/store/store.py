@@ -156,7 +156,7 @@ class Store:
             lo, hi = min(starts), max(starts) + width
             query = (
                 sa.select(ps.c.created_at, p.c.person, v.c.complaint, v.c.misinformation,
-                          sa.func.coalesce(v.c.outage_report, v.c.complaint).label("outage"))
+                          schema.OUTAGE_REPORT.label("outage"))
                 .select_from(ps.join(p, p.c.id == ps.c.post_id).outerjoin(v, v.c.post_id == ps.c.post_id))
                 .where(ps.c.service == service, ps.c.created_at >= lo, ps.c.created_at < hi)
             )
