@@ -24,25 +24,22 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from detector.classify.settings import ClassifierSettings
-from detector.config import ServiceSettings, Settings
+from detector.config import Settings
 from detector.runtime.assembly import build_system, run_source
-from detector.sources.replay import ReplaySettings, ReplaySource
+from detector.sources.replay import ReplaySource
 from detector.volume.base import VolumeModel
-from replay_args import add_replay_arguments  # bench/ is the script's folder
+from replay_args import add_replay_arguments, replay_settings, service_settings  # bench/ is the script's folder
 from replay_digest import QUERIES, _plain
 
 
 def replay_once(args, folder: Path, name: str) -> tuple[float, str, str]:
     """Wall seconds of one replay, its summary line and a digest of everything it stored."""
-    replay_settings = ReplaySettings(path=Path(args.file), time_column=args.time_column,
-                                     text_column=args.text_column, author_column=args.author_column,
-                                     service=args.service)
     db = folder / f"{name}.db"
-    settings = Settings(db=str(db), services=[ServiceSettings(name=args.service, match=args.match or ["xfinity"])],
+    settings = Settings(db=str(db), services=[service_settings(args)],
                         classifier=ClassifierSettings(kind=args.classifier))
     system = build_system(settings, notify=[f"jsonl://{folder / (name + '.jsonl')}"])
     started = time.perf_counter()
-    report = run_source(system, ReplaySource(replay_settings, system.pseudonymiser), assigned=args.service,
+    report = run_source(system, ReplaySource(replay_settings(args), system.pseudonymiser), assigned=args.service,
                         resume=False)
     elapsed = time.perf_counter() - started
     system.close()

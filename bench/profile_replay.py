@@ -28,10 +28,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from detector.classify.settings import ClassifierSettings
-from detector.config import ServiceSettings, Settings
+from detector.config import Settings
 from detector.runtime.assembly import build_system, run_source
-from detector.sources.replay import ReplaySettings, ReplaySource
-from replay_args import add_replay_arguments  # bench/ is the script's folder
+from detector.sources.replay import ReplaySource
+from replay_args import add_replay_arguments, replay_settings, service_settings  # bench/ is the script's folder
 
 
 def main() -> None:
@@ -40,18 +40,13 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30, help="rows per table")
     parser.add_argument("--out", type=Path, default=None, help="write the tables here (default: stdout)")
     args = parser.parse_args()
-    match = args.match or ["xfinity"]
-
-    replay_settings = ReplaySettings(path=Path(args.file), time_column=args.time_column,
-                                     text_column=args.text_column, author_column=args.author_column,
-                                     service=args.service)
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(db=str(Path(folder) / "profile.db"),
-                            services=[ServiceSettings(name=args.service, match=match)],
+                            services=[service_settings(args)],
                             classifier=ClassifierSettings(kind=args.classifier))
         system = build_system(settings)
         _warm(system)
-        source = ReplaySource(replay_settings, system.pseudonymiser)
+        source = ReplaySource(replay_settings(args), system.pseudonymiser)
         profiler = cProfile.Profile()
         started = time.perf_counter()
         profiler.enable()

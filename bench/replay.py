@@ -40,13 +40,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from detector.classify.normalise import normalise_text
 from detector.classify.model import shared_encoder
 from detector.classify.settings import ClassifierSettings
-from detector.config import ServiceSettings, Settings
+from detector.config import Settings
 from detector.pseudonym import Pseudonymiser
 from detector.runtime.assembly import build_classifier, build_system, run_source
 from detector.sources.base import Source, SourceBatch
 from detector.sources.matching import ServiceMatcher
-from detector.sources.replay import ReplaySettings, ReplaySource
-from replay_args import add_replay_arguments  # bench/ is the script's folder
+from detector.sources.replay import ReplaySource
+from replay_args import add_replay_arguments, replay_settings, service_settings  # bench/ is the script's folder
 
 
 def main() -> None:
@@ -94,22 +94,20 @@ def child(args: argparse.Namespace, phase: str) -> dict:
 
 
 def run_phase(args: argparse.Namespace, phase: str, tier: str) -> dict:
-    match = args.match or ["xfinity"]
-    replay_settings = ReplaySettings(path=Path(args.file), time_column=args.time_column,
-                                     text_column=args.text_column, author_column=args.author_column,
-                                     service=args.service)
+    service = service_settings(args)
+    replay = replay_settings(args)
     classifier_settings = ClassifierSettings(kind=tier, **({"batch_size": args.batch_size} if args.batch_size else {}))
-    matcher = ServiceMatcher([ServiceSettings(name=args.service, match=match).rule()])
+    matcher = ServiceMatcher([service.rule()])
     load_before = os.getloadavg()
     out: dict = {"phase": phase, "tier": tier}
     if phase == "pipeline":
         with tempfile.TemporaryDirectory() as folder:
             settings = Settings(db=str(Path(folder) / "bench.db"),
-                                services=[ServiceSettings(name=args.service, match=match)],
+                                services=[service],
                                 classifier=classifier_settings)
             system = build_system(settings)
             warm(system.pipeline.classifier, system.pipeline.places)
-            source = RepeatedSource(ReplaySource(replay_settings, system.pseudonymiser), args.repeat, args.limit)
+            source = RepeatedSource(ReplaySource(replay, system.pseudonymiser), args.repeat, args.limit)
             started = time.perf_counter()
             report = run_source(system, source, assigned=args.service, resume=False)
             out["seconds"] = time.perf_counter() - started
@@ -117,7 +115,7 @@ def run_phase(args: argparse.Namespace, phase: str, tier: str) -> dict:
         out["summary"] = report.summary()
         out["read"] = report.read
     else:
-        source = RepeatedSource(ReplaySource(replay_settings, Pseudonymiser(b"b" * 32)), args.repeat, args.limit)
+        source = RepeatedSource(ReplaySource(replay, Pseudonymiser(b"b" * 32)), args.repeat, args.limit)
         posts = [p for batch in source.batches(None) for p in batch.posts if matcher.services(p.text)]
         if phase == "encode":  # the encoder alone: no heads, no language detector in this process
             encoder = shared_encoder(None, classifier_settings.batch_size)

@@ -1,4 +1,5 @@
-"""The replay-file arguments the replay benches share (bench/replay.py, profile_replay.py, replay_digest.py)."""
+"""The replay-file arguments the replay benches share (bench/replay.py, profile_replay.py, replay_digest.py,
+empty_minutes.py), and the replay source and service they name."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 from pathlib import Path
 
 from detector.classify.settings import CLASSIFIER_KINDS
+from detector.config import ServiceSettings
+from detector.sources.replay import ReplaySettings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -19,3 +22,14 @@ def add_replay_arguments(parser: argparse.ArgumentParser, classifier: str) -> No
     parser.add_argument("--time-column", default="ts_utc")
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--author-column", default="author")
+
+
+def replay_settings(args: argparse.Namespace) -> ReplaySettings:
+    """The replay source those arguments name."""
+    return ReplaySettings(path=Path(args.file), time_column=args.time_column, text_column=args.text_column,
+                          author_column=args.author_column, service=args.service)
+
+
+def service_settings(args: argparse.Namespace) -> ServiceSettings:
+    """The one service those arguments name (matched by "xfinity" unless --match says otherwise)."""
+    return ServiceSettings(name=args.service, match=args.match or ["xfinity"])

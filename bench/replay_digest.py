@@ -25,10 +25,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from detector.classify.settings import ClassifierSettings
-from detector.config import ServiceSettings, Settings
+from detector.config import Settings
 from detector.runtime.assembly import build_system, run_source
-from detector.sources.replay import ReplaySettings, ReplaySource
-from replay_args import add_replay_arguments  # bench/ is the script's folder
+from detector.sources.replay import ReplaySource
+from replay_args import add_replay_arguments, replay_settings, service_settings  # bench/ is the script's folder
 
 # Each table as rows that do not depend on the run: posts by source id, not row id; no wall-clock columns.
 QUERIES = {
@@ -57,18 +57,13 @@ def main() -> None:
                         help="also fill the outbox for this channel URL (default: a jsonl file, not delivered)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    match = args.match or ["xfinity"]
-
-    replay_settings = ReplaySettings(path=Path(args.file), time_column=args.time_column,
-                                     text_column=args.text_column, author_column=args.author_column,
-                                     service=args.service)
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "digest.db"
-        settings = Settings(db=str(db), services=[ServiceSettings(name=args.service, match=match)],
+        settings = Settings(db=str(db), services=[service_settings(args)],
                             classifier=ClassifierSettings(kind=args.classifier))
         notify = [args.notify or f"jsonl://{Path(folder) / 'alerts.jsonl'}"]
         system = build_system(settings, notify=notify)
-        report = run_source(system, ReplaySource(replay_settings, system.pseudonymiser),
+        report = run_source(system, ReplaySource(replay_settings(args), system.pseudonymiser),
                             assigned=args.service, resume=False)
         system.close()
         lines, sums = [f"# {report.summary()}"], []
