@@ -28,6 +28,7 @@ import pandas as pd
 from detector.classify.model import shared_encoder, short_text_scale
 from detector.classify.normalise import normalise_text
 from detector.classify.training import embed, train_head
+from heads import add_data_arguments  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 7
@@ -130,9 +131,7 @@ def pheme_views(path: Path, encoder, events: list[str] | None = None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT / "data" / "labelled" / "posts.csv")
-    parser.add_argument("--pheme", type=Path, default=ROOT.parent / "shared" / "data" / "pheme-rumours"
-                        / "source_tweets.csv")
+    add_data_arguments(parser)
     parser.add_argument("--only", choices=["outage_report", "misinformation", "pheme"], nargs="*", default=[])
     parser.add_argument("--events", nargs="*", default=[], help="PHEME: hold out only these events.")
     parser.add_argument("--out", type=Path, default=None, help="Also write the results as JSON here.")

@@ -144,11 +144,16 @@ def pheme_table(path: Path) -> dict:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The labelled file and the PHEME source tweets the head benches read (this one and head_checks.py)."""
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "labelled" / "posts.csv")
     parser.add_argument("--pheme", type=Path, default=ROOT.parent / "shared" / "data" / "pheme-rumours"
                         / "source_tweets.csv")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_data_arguments(parser)
     parser.add_argument("--out", type=Path, default=None, help="Also write the tables as JSON here.")
     args = parser.parse_args()
     import torch
