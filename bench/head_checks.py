@@ -30,7 +30,6 @@ from detector.classify.normalise import normalise_text
 from detector.classify.training import embed, train_head
 from heads import add_data_arguments  # bench/ is the script's folder
 
-ROOT = Path(__file__).resolve().parents[1]
 SEED = 7
 C = 8.0  # what build_models.py's 5-fold choice gave every head
 CACHE = Path.home() / ".cache" / "detector" / "embeddings.sqlite"
