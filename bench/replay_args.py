@@ -13,10 +13,12 @@ from detector.sources.replay import ReplaySettings
 REPO = Path(__file__).resolve().parents[1]
 
 
-def add_replay_arguments(parser: argparse.ArgumentParser, classifier: str) -> None:
-    """The file (default: the bundled Xfinity tweets), its columns, the service and the classifier tier."""
+def add_replay_arguments(parser: argparse.ArgumentParser, classifier: str | None) -> None:
+    """The file (default: the bundled Xfinity tweets), its columns, the service and the classifier tier
+    (no --classifier when ``classifier`` is None: a bench that chooses its tiers itself)."""
     parser.add_argument("file", nargs="?", default=str(REPO / "data" / "xfinity-outage-2020" / "tweets.csv"))
-    parser.add_argument("--classifier", choices=CLASSIFIER_KINDS, default=classifier)
+    if classifier is not None:
+        parser.add_argument("--classifier", choices=CLASSIFIER_KINDS, default=classifier)
     parser.add_argument("--service", default="Xfinity")
     parser.add_argument("--match", action="append", default=None, help="match term (default: xfinity)")
     parser.add_argument("--time-column", default="ts_utc")
