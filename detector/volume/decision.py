@@ -97,10 +97,8 @@ class DecidedDetector(VolumeDetector):
 
     def skip_empty(self, start: datetime, width: timedelta, count: int) -> int:
         """Learn up to ``count`` empty closed buckets in one call of the model (see ``base``)."""
-        maintenance = self.model.settings.maintenance
-        service = self.model.service
-        suppressed = ((lambda begin, end: suppression_reason(maintenance, service, begin, end) is not None)
-                      if maintenance else None)
+        suppressed = ((lambda begin, end: self._suppressed_by(begin, end) is not None)
+                      if self.model.settings.maintenance else None)
         learned = self.model.skip_empty(start, width, count, suppressed)
         if learned:  # as many quiet buckets: the last one's end decides the re-arm (ends only grow)
             end = start + learned * width
@@ -117,6 +115,11 @@ class DecidedDetector(VolumeDetector):
         quiet_since = episode.last_anomalous_end
         if quiet_since is not None and end - quiet_since >= self._rearm:
             episode.alerted_at = None  # the episode is over: the next anomaly is a new one
+
+    def _suppressed_by(self, start: datetime, end: datetime) -> str | None:
+        """The reason of the maintenance window covering [start, end) for this service, if any."""
+        maintenance = self.model.settings.maintenance
+        return suppression_reason(maintenance, self.model.service, start, end) if maintenance else None
 
     def _detection(self, bucket: Bucket, finding: Finding) -> Detection:
         s = self.model.settings
@@ -140,8 +143,7 @@ class DecidedDetector(VolumeDetector):
             reason = f"not yet {s.min_duration_minutes:g} min: {reason}"
         elif significant and ongoing:
             reason = f"ongoing since {episode.alerted_at.isoformat()}: {reason}"
-        suppressed_by = (suppression_reason(s.maintenance, self.model.service, bucket.start, bucket.end)
-                         if s.maintenance else None)
+        suppressed_by = self._suppressed_by(bucket.start, bucket.end)
         if suppressed_by is not None and reason:
             reason = f"suppressed ({suppressed_by}): {reason}"
         size = finding.deciding if significant else finding.ongoing if ongoing else None
