@@ -215,8 +215,10 @@ def _distil(folder: Path, model_folder: Path, name: str, token_ids: Sequence[int
 
 
 def _train(folder: Path, encoder: StaticEncoder, data: Path) -> None:
-    """The model tier's four heads, on the same labelled file, split and features, over static vectors;
-    each card carries its scores on the test split (real posts)."""
+    """The model tier's four heads, on the same labelled file, split and word n-grams, over static vectors;
+    each card carries its scores on the test split (real posts). Not the character n-grams the model tier's
+    outage_report head reads (``HEAD_CHARS``): the fast tier's scores in the README were measured without
+    them, and adding them is a change to measure, not to assume."""
     from detector.classify.normalise import normalise_text
     from detector.classify.training import (
         HEAD_NGRAMS, embed, metrics_from, read_table, save_head, split_predictions, train_head, training_rows,
