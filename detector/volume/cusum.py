@@ -217,9 +217,9 @@ class CusumModel(SeasonalModel):
             hod, dow = state.hod_factors_, state.dow_factors_
             scale = self._rate(state) * hours
             whole = scale * hod[start.hour] * dow[start.weekday()]
-            dispersion = self.bucket_dispersion(state, whole, width)
             stats, run_sums, run_expected = cusum.stats, cusum.run_sums, cusum.run_expected
             if any(stats):  # a statistic at zero stays there: max(0, 0 + log LR(0)) is 0
+                dispersion = self.bucket_dispersion(state, whole, width)  # read only by the steps
                 stats, run_sums, run_expected = [], [], []
                 for index, ratio in enumerate(RATIOS):
                     step = self._step(state, ratio, 0.0, whole, whole, dispersion, width)
