@@ -222,6 +222,11 @@ class CusumModel(SeasonalModel):
                 dispersion = self.bucket_dispersion(state, whole, width)  # read only by the steps
                 stats, run_sums, run_expected = [], [], []
                 for index, ratio in enumerate(RATIOS):
+                    if not cusum.stats[index]:  # at zero it stays there, its run empty (as _decide finds)
+                        stats.append(0.0)
+                        run_sums.append(0.0)
+                        run_expected.append(0.0)
+                        continue
                     step = self._step(state, ratio, 0.0, whole, whole, dispersion, width)
                     statistic = max(0.0, cusum.stats[index] + step)
                     run_sum = cusum.run_sums[index] + 0.0 if statistic > 0 else 0.0
