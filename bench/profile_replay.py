@@ -1,6 +1,6 @@
 """Where a whole replay spends its time: a cProfile table of one run, by cumulative and by own time.
 
-    nice bin/py bench/profile_replay.py [FILE] [--classifier model|keywords] [--top 30] [--out PATH]
+    nice bin/py bench/profile_replay.py [FILE] [--classifier model|fast|keywords] [--top 30] [--out PATH]
 
 It replays the bundled Xfinity tweets (by default) into a new SQLite file through the same assembly as
 `detector replay` (match, classify, places, store, bucket, detect, incidents, outbox) under cProfile, and
@@ -79,7 +79,9 @@ def _warm(system) -> None:
     encoder = getattr(classifier, "encoder", None)
     if encoder is not None:
         encoder.encode_raw(["warm-up text that no post contains"])
-        encoder.cache.clear()
+        cache = getattr(encoder, "cache", None)  # the fast tier's static encoder keeps none
+        if cache is not None:
+            cache.clear()
     if system.pipeline.places is not None:
         system.pipeline.places.gazetteer  # noqa: B018 - loads the cached index
 

@@ -57,6 +57,9 @@ STREET = (r"Avenue|Ave|Street|St|Road|Rd|Drive|Dr|Boulevard|Blvd|Lane|Ln|Way|Cre
 _ADDRESS = re.compile(rf"\b\d{{1,6}}(?:-\d{{1,4}})?\s+(?:(?:[A-Z][a-z]+|\d{{1,3}}(?:st|nd|rd|th)?)\s+){{1,3}}"
                       rf"(?:{STREET})\b\.?|\b\d{{3,6}}-\d{{1,3}}\s+(?:{STREET})\b\.?")
 _WORD = re.compile(r"[^\W\d_]+(?:[’'.-][^\W\d_]+)*\.?")
+# _WORD for a text of ASCII only, where a letter ([^\W\d_]) is [A-Za-z] and ’ cannot occur: the same matches,
+# in half the time (no Unicode category look-up per character)
+_ASCII_WORD = re.compile(r"[A-Za-z]+(?:['.-][A-Za-z]+)*\.?")
 _NOISE = re.compile(r"https?://\S+|www\.\S+|pic\.twitter\.com/\S+|@\w+")
 _HASHTAG = re.compile(r"#(\w+)")
 _ZIP = re.compile(r",?\s*(?:\d{5}(?:-\d{4})?\s*,?)?")
@@ -84,7 +87,9 @@ class PlaceFinder:
         # word was folded again in each of the up to MAX_WORDS names tried through it. Words repeat across
         # posts, so each is folded once per finder (bounded) and names are joined from folded words.
         self._fold_word = lru_cache(maxsize=FOLDED_WORDS)(fold)
-        self._first_words: frozenset[str] | None = None
+        self._names: frozenset[str] | None = None
+        self._prefixes: frozenset[str] | None = None
+        self._starts: frozenset[str] | None = None
 
     @property
     def gazetteer(self) -> Gazetteer:
@@ -108,12 +113,18 @@ class PlaceFinder:
             if hit is not None:
                 found.append(_Found(match.start(), match.end(), *hit))
         clean = _HASHTAG.sub(lambda m: " " * len(m.group()), clean)
-        words = [(m.start(), m.end(), m.group().rstrip(".")) for m in _WORD.finditer(clean)]
-        folded = [self._fold_word(w) for _, _, w in words]
+        word_pattern = _ASCII_WORD if clean.isascii() else _WORD
+        words = [(m.start(), m.end(), m.group().rstrip(".")) for m in word_pattern.finditer(clean)]
+        fold_word, starts = self._fold_word, self.starts
+        folded = [fold_word(w) for _, _, w in words]
+        # Most words begin no name and are no province's abbreviation: _words_at would find nothing there,
+        # so they are passed over without the call.
+        looked_at = [i for i, (f, (_, _, w)) in enumerate(zip(folded, words))
+                     if not f or f in starts or w.upper() in STANDALONE]
         i = 0
-        while i < len(words):
-            step = self._words_at(clean, words, folded, i, shouting, found, weak)
-            i += step
+        for at in looked_at:
+            if at >= i:
+                i = at + self._words_at(clean, words, folded, at, shouting, found, weak)
         settled = [f for f in found if f.entry is not None or len(f.candidates) == 1]
         strong_regions = {(f.entry or f.candidates[0]).region for f in found}
         for item in weak:
@@ -137,13 +148,36 @@ class PlaceFinder:
         return tuple(places)
 
     @property
-    def first_words(self) -> frozenset[str]:
-        """The first word of every name the gazetteer knows: a word not among them starts no name."""
-        if self._first_words is None:
-            g = self.gazetteer
-            self._first_words = frozenset(name.split(" ", 1)[0] for names in (g.by_name, g.region_names)
-                                          for name in names)
-        return self._first_words
+    def names(self) -> frozenset[str]:
+        """Every folded name the gazetteer knows: places, states and provinces."""
+        if self._names is None:
+            self._index()
+        return self._names
+
+    @property
+    def prefixes(self) -> frozenset[str]:
+        """Every proper prefix of a name that ends between two of its words ("new", "new york" for "new
+        york mills"): a name of more words is looked for only while the words so far are such a prefix."""
+        if self._prefixes is None:
+            self._index()
+        return self._prefixes
+
+    @property
+    def starts(self) -> frozenset[str]:
+        """What a word, folded, must be to begin a name: a name or a prefix of one."""
+        if self._starts is None:
+            self._index()
+        return self._starts
+
+    def _index(self) -> None:
+        g = self.gazetteer
+        names = frozenset(name for table in (g.by_name, g.region_names) for name in table)
+        prefixes = set()
+        for name in names:
+            parts = name.split(" ")
+            prefixes.update(" ".join(parts[:k]) for k in range(1, len(parts)))
+        self._names, self._prefixes = names, frozenset(prefixes)
+        self._starts = names | self._prefixes
 
     # -- rules -------------------------------------------------------------------------------------
     def _hashtag(self, body: str) -> tuple[list[Entry], bool] | None:
@@ -170,13 +204,23 @@ class PlaceFinder:
                   shouting: bool, found: list[_Found], weak: list[_Found]) -> int:
         """Try the longest name starting at word ``i``; record it; return how many words were used."""
         g = self.gazetteer
-        first = folded[i].split(" ", 1)[0]
-        longest = min(MAX_WORDS, len(words) - i) if not first or first in self.first_words else 0
-        for length in range(longest, 0, -1):
+        names, prefixes = self.names, self.prefixes
+        named: list[tuple[int, str]] = []  # (words, folded name) of the names starting here, shortest first
+        top = min(MAX_WORDS, len(words) - i)
+        key = ""
+        for length in range(1, top + 1):
+            word = folded[i + length - 1]
+            if word:  # key = _joined(folded[i: i + length]), a word at a time
+                key = f"{key} {word}" if key else word
+            if key in names:
+                named.append((length, key))
+            # a longer span's name is "key " and more (or key again, over a word that folds to nothing)
+            if key and key not in prefixes and (length == top or folded[i + length]):
+                break
+        for length, key in reversed(named):
             span = words[i: i + length]
             if span[0][2].lower() in CONNECTORS or span[-1][2].lower() in CONNECTORS:
                 continue
-            key = _joined(folded[i: i + length])
             region = g.region_names.get(key)
             cities = g.cities(key)
             if region is None and not cities:
@@ -267,5 +311,13 @@ def _sentence_start(text: str, start: int) -> bool:
 
 def _shouting(text: str) -> bool:
     """Most letters are capitals: capitalisation says nothing about names."""
-    letters = [ch for ch in text if ch.isalpha()]
-    return len(letters) >= 8 and sum(ch.isupper() for ch in letters) > 0.6 * len(letters)
+    if text.isascii():  # the same count on bytes, where a letter is [A-Za-z] and a capital [A-Z]
+        ascii_letters = text.encode("ascii").translate(None, _ASCII_NOT_LETTERS)
+        capitals = len(ascii_letters.translate(None, _ASCII_LOWER))
+        return len(ascii_letters) >= 8 and capitals > 0.6 * len(ascii_letters)
+    letters = "".join(filter(str.isalpha, text))  # str.isalpha, str.isupper per character, without a Python call each
+    return len(letters) >= 8 and sum(map(str.isupper, letters)) > 0.6 * len(letters)
+
+
+_ASCII_NOT_LETTERS = bytes(b for b in range(128) if not chr(b).isalpha())
+_ASCII_LOWER = bytes(b for b in range(128) if chr(b).islower())
