@@ -236,3 +236,35 @@ def test_a_reader_process_can_query_while_a_writer_writes(tmp_path):
     counts.append(reader.count("posts"))
     assert counts[-1] == 6000
     assert counts == sorted(counts)
+
+
+def test_an_incident_row_is_written_whole_and_rewritten_keeping_an_acknowledgement(tmp_path):
+    """The incident upsert is built once with its values bound at execution (issue 17): it must still
+    write every column of the row, overwrite them on the next change, and keep on-call's acknowledgement
+    when the detector writes the incident as open again."""
+    from dataclasses import replace
+
+    from detector.records import Alert
+    from detector.store.alerts import _ALERT_COLUMNS, _alert_row, load_alerts, record_change, set_status
+
+    store = Store(tmp_path / "db.sqlite")
+    at = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+    alert = Alert(id="X-1", service="X", opened_at=at, status="open", severity="minor", peak_ratio=2.5,
+                  peak_value=7.0, expected=2.0, reason="volume", evidence=("a:1", "b:2"), updated_at=at)
+    assert tuple(_alert_row(alert)) == _ALERT_COLUMNS
+    with store.transaction() as conn:
+        record_change(conn, alert, "opened", at)
+    assert load_alerts(store) == [alert]
+    grown = replace(alert, severity="major", peak_ratio=6.0, peak_value=15.0, evidence=("c:3",),
+                    updated_at=at + timedelta(minutes=3))
+    with store.transaction() as conn:
+        record_change(conn, grown, "updated", grown.updated_at)
+    assert load_alerts(store) == [grown]
+    set_status(store, "X-1", "acknowledged", at + timedelta(minutes=4))
+    with store.transaction() as conn:
+        record_change(conn, replace(grown, peak_ratio=8.0), "updated", at + timedelta(minutes=5))
+    [stored] = load_alerts(store)
+    assert (stored.status, stored.peak_ratio) == ("acknowledged", 8.0)
+    with store.engine.connect() as conn:
+        events = [r.kind for r in conn.execute(sa.select(schema.alert_events.c.kind).order_by(schema.alert_events.c.id))]
+    assert events == ["opened", "acknowledged"]  # an update writes the row, not an event
