@@ -16,36 +16,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from detector.classify.heads import head_features
 from detector.classify.keywords import KeywordClassifier
 from detector.classify.language import LanguageDetector
 from detector.classify.model import shared_encoder
 from detector.classify.model_card import write_model_card
 from detector.classify.normalise import normalise_text
 from detector.classify.training import (
-    HEAD_CHARS, HEAD_NGRAMS, data_hash, embed, metrics_from, read_table, save_head, split_predictions, train_head,
-    training_rows,
+    HEAD_NGRAMS, data_hash, embed, metrics_from, read_table, save_head, split_scores, train_split_head,
 )
 from detector.records import Post
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 7
-C_GRID = (1.0, 2.0, 4.0, 8.0)
 CACHE = Path.home() / ".cache" / "detector" / "embeddings.sqlite"
-
-
-def select_C(features, labels: list[str], seed: int) -> tuple[float, dict[str, float]]:
-    """The regularisation with the best 5-fold macro F1 on the training rows (the test split is not used)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-
-    scores = {}
-    for C in C_GRID:
-        model = LogisticRegression(C=C, class_weight="balanced", max_iter=3000, random_state=seed)
-        folds = StratifiedKFold(5, shuffle=True, random_state=seed)
-        scores[str(C)] = round(float(cross_val_score(model, features, labels, cv=folds, scoring="f1_macro").mean()), 4)
-    best = max(C_GRID, key=lambda C: (scores[str(C)], -C))
-    return best, scores
 
 
 def keyword_predictions(texts: list[str]) -> pd.DataFrame:
@@ -73,8 +56,6 @@ def build(data: Path, out: Path, fast_tier: bool = False, cache: Path | None = C
     encoder = shared_encoder(cache_path=cache)
     train_vectors = embed(encoder, train["text"].tolist())
     test_vectors = embed(encoder, test["text"].tolist())
-    train_texts = [normalise_text(t) for t in train["text"]]
-    test_texts = [normalise_text(t) for t in test["text"]]
     test_languages = LanguageDetector().detect([normalise_text(t) for t in test["text"]])
     test["lang"] = [lang or "unknown" for lang in test_languages]
     test["lang_group"] = ["English" if lang == "en" else "other languages" for lang in test["lang"]]
@@ -89,19 +70,8 @@ def build(data: Path, out: Path, fast_tier: bool = False, cache: Path | None = C
             report["heads"][task] = json.loads((out / task / "card.json").read_text(encoding="utf-8"))
             print(f"{task}: kept the head already in {out / task}", flush=True)
             continue
-        rows_train, rows_test = training_rows(train, task), training_rows(test, task)
-        train_features = head_features(
-            train_vectors[rows_train], list(np.array(train_texts)[rows_train]), HEAD_NGRAMS[task],
-            HEAD_CHARS[task])
-        C, grid = select_C(train_features, train[task][rows_train].tolist(), SEED)
-        head, card = train_head(
-            task, train["text"][rows_train].tolist(), train[task][rows_train].tolist(), encoder,
-            seed=SEED, C=C, vectors=train_vectors[rows_train], ngrams=HEAD_NGRAMS[task], chars=HEAD_CHARS[task],
-        )
-        card["C_selection"] = {"rule": "best 5-fold macro F1 on the train split", "macro_f1_by_C": grid}
-        y_test = test[task][rows_test].tolist()
-        texts_test = list(np.array(test_texts)[rows_test])
-        predicted = split_predictions(head, test_vectors[rows_test], texts_test)
+        head, card = train_split_head(task, train, train_vectors, encoder, seed=SEED)
+        rows_test, y_test, predicted = split_scores(head, test, test_vectors)
         classes = list(head.classes)
         card["data_file"] = "data/labelled/posts.csv (split == train)" + (
             ", complaint == 1 with a symptom label" if task == "symptom" else "")

@@ -215,36 +215,28 @@ def _distil(folder: Path, model_folder: Path, name: str, token_ids: Sequence[int
 
 
 def _train(folder: Path, encoder: StaticEncoder, data: Path) -> None:
-    """The model tier's four heads, on the same labelled file, split and word n-grams, over static vectors;
-    each card carries its scores on the test split (real posts). Not the character n-grams the model tier's
-    outage_report head reads (``HEAD_CHARS``): the fast tier's scores in the README were measured without
-    them, and adding them is a change to measure, not to assume."""
-    from detector.classify.normalise import normalise_text
-    from detector.classify.training import (
-        HEAD_NGRAMS, embed, metrics_from, read_table, save_head, split_predictions, train_head, training_rows,
-    )
+    """The model tier's four heads over static vectors, trained by its own loop (``train_split_head``: the
+    same labelled file, split, rows and features, the outage-report head's character n-grams included) at
+    the C the model tier's cross-validation chose; each card carries its scores on the test split."""
+    from detector.classify.training import HEAD_NGRAMS, embed, metrics_from, read_table, save_head, split_scores, \
+        train_split_head
 
     started = time.perf_counter()
     frame = read_table(data)
     train = frame[frame["split"] == "train"].reset_index(drop=True)
     test = frame[frame["split"] == "test"].reset_index(drop=True)
     vectors = {"train": embed(encoder, train["text"].tolist()), "test": embed(encoder, test["text"].tolist())}
-    test_texts = np.array([normalise_text(t) for t in test["text"]], dtype=object)
     scores = {}
-    for task, ngrams in HEAD_NGRAMS.items():
-        rows = training_rows(train, task)
-        head, card = train_head(task, train["text"][rows].tolist(), train[task][rows].astype(str).tolist(), encoder,
-                                seed=SEED, C=FAST_C, vectors=vectors["train"][rows], ngrams=ngrams)
-        test_rows = training_rows(test, task)
-        if test_rows.any():
-            truth = test[task][test_rows].astype(str).tolist()
-            predicted = split_predictions(head, vectors["test"][test_rows], list(test_texts[test_rows]))
+    for task in HEAD_NGRAMS:
+        head, card = train_split_head(task, train, vectors["train"], encoder, seed=SEED, C=FAST_C)
+        rows, truth, predicted = split_scores(head, test, vectors["test"])
+        if rows.any():
             card["test"] = metrics_from(truth, predicted, head.classes)
             if "source" in test:
+                sources = test["source"][rows].to_numpy()
                 card["test_by_source"] = {
                     source: metrics_from(list(np.array(truth)[mask]), list(np.array(predicted)[mask]), head.classes)
-                    for source in sorted(set(test["source"][test_rows]))
-                    if (mask := (test["source"][test_rows] == source).to_numpy()).sum() >= 5
+                    for source in sorted(set(sources)) if (mask := sources == source).sum() >= 5
                 }
             scores[task] = card["test"]["macro_f1"]
         save_head(head, card, folder / task)

@@ -32,6 +32,8 @@ from detector.classify.normalise import normalise_text
 HEAD_NGRAMS = {"complaint": True, "outage_report": True, "misinformation": True, "symptom": False}
 # Which also read hashed character 2-5-grams: where they paid on every view of bench/head_checks.py (model card).
 HEAD_CHARS = {"complaint": False, "outage_report": True, "misinformation": False, "symptom": False}
+# The regularisations a head's C is chosen from (5-fold macro F1 on the train split), when none is given.
+C_GRID = (1.0, 2.0, 4.0, 8.0)
 READERS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
            ".parquet": "parquet", ".pq": "parquet"}
 Progress = Callable[[int], None]
@@ -116,6 +118,55 @@ def split_predictions(head: Head, vectors: np.ndarray, texts: Sequence[str]) -> 
     return head.decide(proba)
 
 
+def select_C(features, labels: list[str], seed: int) -> tuple[float, dict[str, float]]:
+    """The regularisation with the best 5-fold macro F1 on the training rows (the test split is not used)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    scores = {}
+    for C in C_GRID:
+        model = LogisticRegression(C=C, class_weight="balanced", max_iter=3000, random_state=seed)
+        folds = StratifiedKFold(5, shuffle=True, random_state=seed)
+        scores[str(C)] = round(float(cross_val_score(model, features, labels, cv=folds, scoring="f1_macro").mean()), 4)
+    best = max(C_GRID, key=lambda C: (scores[str(C)], -C))
+    return best, scores
+
+
+def train_split_head(task: str, train: pd.DataFrame, vectors: np.ndarray, encoder: TextEncoder, seed: int,
+                     C: float | None = None) -> tuple[Head, dict[str, Any]]:
+    """One head of a model folder, trained on the rows of a labelled split it learns from, with the features
+    ``HEAD_NGRAMS`` and ``HEAD_CHARS`` give it. The one training loop of both tiers (``make models`` and the
+    fast tier's set-up), so a rule changed here (a feature block, which rows) changes both.
+
+    ``vectors`` are the split's embeddings (one row per row of ``train``). ``C`` None chooses it by 5-fold
+    macro F1 over ``C_GRID`` (the card says so); the fast tier passes the model tier's choice instead of
+    paying the grid's 20 extra fits per head at set-up.
+    """
+    rows = training_rows(train, task)
+    texts = train["text"][rows].tolist()
+    labels = train[task][rows].astype(str).tolist()
+    grid = None
+    if C is None:
+        features = head_features(vectors[rows], [normalise_text(t) for t in texts], HEAD_NGRAMS[task],
+                                 HEAD_CHARS[task])
+        C, grid = select_C(features, labels, seed)
+    head, card = train_head(task, texts, labels, encoder, seed=seed, C=C, vectors=vectors[rows],
+                            ngrams=HEAD_NGRAMS[task], chars=HEAD_CHARS[task])
+    if grid is not None:
+        card["C_selection"] = {"rule": "best 5-fold macro F1 on the train split", "macro_f1_by_C": grid}
+    return head, card
+
+
+def split_scores(head: Head, test: pd.DataFrame, vectors: np.ndarray) -> tuple[np.ndarray, list[str], list[str]]:
+    """A head on a labelled split it did not learn from: the rows it is scored on, their labels and its
+    decisions (as the classifier makes them, see ``split_predictions``)."""
+    rows = training_rows(test, head.task)
+    truth = test[head.task][rows].astype(str).tolist()
+    texts = [normalise_text(t) for t in test["text"][rows]]
+    predicted = split_predictions(head, vectors[rows], texts) if rows.any() else []
+    return rows, truth, predicted
+
+
 def embed(encoder: TextEncoder, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
     """Normalise and encode texts; empty texts get a zero vector (they carry no signal)."""
     normalised = [normalise_text(text) for text in texts]
@@ -149,8 +200,6 @@ def train_head(
     calibrate the final model (fitted on every row) and the threshold is chosen on the calibrated
     out-of-fold probabilities: folds + 1 fits in all.
     """
-    from sklearn.model_selection import StratifiedKFold
-
     labels = [label_text(label) for label in labels]
     if len(texts) != len(labels):
         raise LabelledDataError("texts and labels differ in length")
@@ -166,14 +215,7 @@ def train_head(
     features = head_features(vectors, [normalise_text(text) for text in texts], ngrams, chars)
     classes = tuple(sorted(counts.index))
     n_splits = int(min(folds, counts.min()))
-    binary = len(classes) == 2
-    scores = np.zeros(len(y)) if binary else np.zeros((len(y), len(classes)))
-    folds_iter = StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(vectors, y)
-    for done, (train_idx, valid_idx) in enumerate(folds_iter, 1):
-        model = make_linear(seed, C).fit(features[train_idx], y[train_idx])
-        scores[valid_idx] = model.decision_function(features[valid_idx])
-        if fold_progress is not None:
-            fold_progress(done, n_splits + 1)
+    scores = out_of_fold_scores(features, y, classes, seed, C, n_splits, fold_progress)
     slopes, intercepts = PlattCalibrated.fit_sigmoids(scores, y, classes)
     out_of_fold = PlattCalibrated.calibrate(scores, slopes, intercepts)
     threshold = None
@@ -206,6 +248,43 @@ def train_head(
         "versions": versions(),
     }
     return head, card
+
+
+def out_of_fold_scores(features, y: np.ndarray, classes: tuple[str, ...], seed: int, C: float, n_splits: int,
+                       fold_progress: FoldProgress | None = None) -> np.ndarray:
+    """Each row's decision value from the fold that did not learn from it (stratified, shuffled by ``seed``:
+    the same labels and seed give the same folds, so two tiers' values can be compared row by row)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    binary = len(classes) == 2
+    scores = np.zeros(len(y)) if binary else np.zeros((len(y), len(classes)))
+    for done, (train_idx, valid_idx) in enumerate(StratifiedKFold(n_splits, shuffle=True, random_state=seed)
+                                                  .split(np.zeros(len(y)), y), 1):
+        model = make_linear(seed, C).fit(features[train_idx], y[train_idx])
+        scores[valid_idx] = model.decision_function(features[valid_idx])
+        if fold_progress is not None:
+            fold_progress(done, n_splits + 1)
+    return scores
+
+
+def out_of_fold_proba(task: str, train: pd.DataFrame, vectors: np.ndarray, seed: int, C: float,
+                      folds: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """A binary head's calibrated positive-class probabilities on the rows of ``train`` it learns from, each
+    from the fold that did not see the row (validation data for choosing rules over two tiers' heads), with
+    those rows' mask. Outage-report probabilities are scaled for short texts as the classifier scales them."""
+    from detector.classify.model import short_text_scale
+
+    rows = training_rows(train, task)
+    texts = [normalise_text(t) for t in train["text"][rows]]
+    y = np.array([label_text(v) for v in train[task][rows]])
+    classes = tuple(sorted(set(y)))
+    features = head_features(vectors[rows], texts, HEAD_NGRAMS[task], HEAD_CHARS[task])
+    scores = out_of_fold_scores(features, y, classes, seed, C, folds)
+    slopes, intercepts = PlattCalibrated.fit_sigmoids(scores, y, classes)
+    p = PlattCalibrated.calibrate(scores, slopes, intercepts)[:, classes.index(positive_label(list(y)))]
+    if task == "outage_report":
+        p = p * short_text_scale(texts)
+    return p, rows
 
 
 def evaluate_head(head: Head, texts: Sequence[str], labels: Sequence[str], encoder: TextEncoder,
