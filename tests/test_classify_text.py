@@ -132,3 +132,45 @@ def test_threshold_maximises_macro_f1():
     y = np.array([0, 0, 0, 0, 1, 1, 1, 1], dtype=bool)
     p = np.array([0.1, 0.2, 0.3, 0.65, 0.7, 0.8, 0.9, 0.95])
     assert 0.65 < best_threshold(y, p) <= 0.7
+
+
+def _emoji_words_one_character_at_a_time(text: str) -> str:
+    """The emoji rule as first written (issue 17 made it skip the characters below U+2000): each emoji
+    that carries tone becomes its word once per run of the same word, other symbols go, the rest stays."""
+    from detector.classify.normalise import EMOJI_WORDS, _is_symbol
+
+    out, previous = [], ""
+    for char in text:
+        word = EMOJI_WORDS.get(char)
+        if word is not None:
+            if word != previous:
+                out.append(f" {word} ")
+            previous = word
+            continue
+        if _is_symbol(char):
+            continue
+        previous = ""
+        out.append(char)
+    return "".join(out)
+
+
+def test_emoji_are_turned_into_words_as_one_character_at_a_time_would():
+    import csv
+    import random
+    from pathlib import Path
+
+    from detector.classify.normalise import _emoji_to_words
+
+    with open(Path(__file__).resolve().parents[1] / "data" / "xfinity-outage-2020" / "tweets.csv",
+              encoding="utf-8", newline="") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)]
+    rng = random.Random(3)
+    pieces = ["😡", "😡", "🤬", "🙄", "a", " ", "’", "\u2000", "\u1fff", "🎉", "🏾", "\u200d", "❤", "\ufe0f",
+              "é", "x", "😂", "🤣", "\U0001f000", "\x00", "\ud800"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 15))) for _ in range(5000)]
+    changed = 0
+    for text in texts:
+        expected = _emoji_words_one_character_at_a_time(text)
+        assert _emoji_to_words(text) == expected, ascii(text)
+        changed += expected != text
+    assert changed > 1000  # emoji were there to turn into words or drop

@@ -55,7 +55,21 @@ def text_key(normalised: str) -> str:
     return hashlib.blake2b(normalised.encode("utf-8"), digest_size=16).hexdigest()
 
 
+# Every character an emoji word or a dropped symbol can come from lies at U+2000 or above (``_is_symbol``
+# and EMOJI_WORDS' keys); the text between such characters is kept as it is and resets the collapsing of
+# repeated emoji, so only the runs of high characters need the per-character rules.
+_LOWEST_SPECIAL = min(0x2000, *(ord(key) for key in EMOJI_WORDS if len(key) == 1))
+_HIGH_RUN = re.compile(f"[\\u{_LOWEST_SPECIAL:04x}-\\U0010ffff]+")
+
+
 def _emoji_to_words(text: str) -> str:
+    """Emoji that carry tone as words, other symbols dropped (``_emoji_run`` on each run of characters
+    from U+2000 up; most posts have none or a curly quote, and a Python step per character was half of
+    normalising)."""
+    return _HIGH_RUN.sub(lambda match: _emoji_run(match.group()), text)
+
+
+def _emoji_run(text: str) -> str:
     out: list[str] = []
     previous = ""
     for char in text:
