@@ -32,6 +32,7 @@ from detector.classify.settings import ClassifierSettings
 from detector.config import Settings
 from detector.runtime.assembly import build_system, run_source
 from detector.sources.replay import ReplaySource
+from detector.volume.bucketing import ServiceBuckets
 from detector.volume.decision import DecidedDetector
 from replay import warm  # bench/ is the script's folder
 from replay_args import add_replay_arguments, replay_settings, service_settings
@@ -51,6 +52,10 @@ STAGES = [
     (SCORE, 2),
     (UPDATE, 2),
     (SKIP, 2),
+    ("buckets: count a post, close buckets", 2),
+    ("incidents: observe a detection", 2),
+    ("evidence: remember a report", 2),
+    ("notifications: post views, payloads", 2),
     ("store: posts, services, verdicts, places", 1),
     ("store: incidents, events, outbox", 1),
     ("store: recount buckets", 1),
@@ -124,6 +129,14 @@ def instrument(system: Any, timers: Timers) -> None:
     DecidedDetector.score = timers.wrap(SCORE, DecidedDetector.score)
     DecidedDetector.update = timers.wrap(UPDATE, DecidedDetector.update)
     DecidedDetector.skip_empty = timers.wrap(SKIP, DecidedDetector.skip_empty)
+    ServiceBuckets.add = timers.wrap("buckets: count a post, close buckets", ServiceBuckets.add)
+    advance_runs = ServiceBuckets.advance_runs  # a generator: timed while it runs, through list()
+    ServiceBuckets.advance_runs = timers.wrap("buckets: count a post, close buckets",
+                                              lambda *args: list(advance_runs(*args)))
+    pipe.manager.observe = timers.wrap("incidents: observe a detection", pipe.manager.observe)
+    pipe.evidence.add = timers.wrap("evidence: remember a report", pipe.evidence.add)
+    pipeline_module.post_view = timers.wrap("notifications: post views, payloads", pipeline_module.post_view)
+    pipe._notifications = timers.wrap("notifications: post views, payloads", pipe._notifications)
 
 
 def main() -> None:
