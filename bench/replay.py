@@ -1,6 +1,7 @@
 """Whole-pipeline throughput and peak memory per classifier tier, against the raw encode, in one run.
 
-    nice .venv/bin/python bench/replay.py [FILE] [--tiers model,fast] [--repeat N] [--limit N]
+    nice .venv/bin/python bench/replay.py [FILE] [--tiers model,fast] [--phases encode,classify,pipeline]
+                                          [--repeat N] [--limit N]
 
 By default it replays the bundled Xfinity tweets (8,787 posts over 8 months of 1-minute buckets). Each
 phase runs in a fresh child process (so each has its own peak RSS), one after another, on exactly the posts
@@ -55,6 +56,8 @@ def main() -> None:
     parser.add_argument("--tiers", default="model,fast", help="comma-separated tiers to measure")
     parser.add_argument("--repeat", type=int, default=1, help="replay the file this many times end to end")
     parser.add_argument("--limit", type=int, default=None, help="only the first N rows of the file (by time)")
+    parser.add_argument("--phases", default="encode,classify,pipeline",
+                        help="which phases to run (a long file's raw encode, which has no cache, can be skipped)")
     parser.add_argument("--batch-size", type=int, default=None, help="[classifier] batch_size (default: its default)")
     parser.add_argument("--phase", default=None, help=argparse.SUPPRESS)  # a child process: one phase
     args = parser.parse_args()
@@ -62,10 +65,12 @@ def main() -> None:
         print(json.dumps(run_phase(args, *args.phase.split(":"))))
         return
     tiers = args.tiers.split(",")
-    results = {"encode": child(args, "encode:model")}
+    phases = args.phases.split(",")
+    results = {"encode": child(args, "encode:model")} if "encode" in phases else {}
     for tier in tiers:
         for phase in ("classify", "pipeline"):
-            results[f"{tier} {phase}"] = child(args, f"{phase}:{tier}")
+            if phase in phases:
+                results[f"{tier} {phase}"] = child(args, f"{phase}:{tier}")
     print_table(args, results, tiers)
 
 
@@ -97,7 +102,7 @@ def run_phase(args: argparse.Namespace, phase: str, tier: str) -> dict:
                                 classifier=classifier_settings)
             system = build_system(settings)
             warm(system.pipeline.classifier, system.pipeline.places)
-            source = RepeatedSource(ReplaySource(replay, system.pseudonymiser), args.repeat, args.limit)
+            source = RepeatedSource(ReplaySource(replay, system.pseudonymiser), args.repeat, args.limit, matcher)
             started = time.perf_counter()
             report = run_source(system, source, assigned=args.service, resume=False)
             out["seconds"] = time.perf_counter() - started
@@ -105,23 +110,23 @@ def run_phase(args: argparse.Namespace, phase: str, tier: str) -> dict:
         out["summary"] = report.summary()
         out["read"] = report.read
     else:
-        source = RepeatedSource(ReplaySource(replay, Pseudonymiser(b"b" * 32)), args.repeat, args.limit)
-        posts = [p for batch in source.batches(None) for p in batch.posts if matcher.services(p.text)]
+        source = RepeatedSource(ReplaySource(replay, Pseudonymiser(b"b" * 32)), args.repeat, args.limit, matcher)
         if phase == "encode":  # the encoder alone: no heads, no language detector in this process
             encoder = shared_encoder(None, classifier_settings.batch_size)
             warm(SimpleNamespace(encoder=encoder), None)
-            texts = [t for t in (normalise_text(p.text) for p in posts) if t]
-            started = time.perf_counter()
-            for i in range(0, len(texts), 1000):
-                encoder.encode_raw(texts[i : i + 1000])
+            step = lambda posts: encoder.encode_raw([t for t in (normalise_text(p.text) for p in posts) if t])  # noqa: E731
         else:
             classifier = build_classifier(classifier_settings)
             warm(classifier, None)
+            step = classifier.classify
+        seconds = 0.0  # the encode or classify alone, not the file's reading
+        for batch in source.batches(None):
+            posts = [p for p in batch.posts if matcher.services(p.text)]
             started = time.perf_counter()
-            for i in range(0, len(posts), 1000):
-                classifier.classify(posts[i : i + 1000])
-        out["seconds"] = time.perf_counter() - started
-    out["matched"] = source.matched(matcher)
+            step(posts)
+            seconds += time.perf_counter() - started
+        out["seconds"] = seconds
+    out["matched"] = source.matched
     out["minutes"] = source.minutes
     out["peak_mb"] = peak_mb()
     out["peak_by_copy_mb"] = source.peaks
@@ -151,51 +156,64 @@ def peak_mb() -> float:
 
 class RepeatedSource(Source):
     """A replay file ``copies`` times end to end: copy k shifted by k times the file's span (plus a minute),
-    its ids suffixed, so a longer stream has the file's own shape. Records the peak RSS after each copy."""
+    its ids suffixed, so a longer stream has the file's own shape. The file is streamed again for each copy
+    (never held whole: a year of posts would be the bench's own memory). Records the peak RSS after each copy
+    and counts the posts ``matcher`` matches."""
 
-    def __init__(self, replay: ReplaySource, copies: int, limit: int | None) -> None:
+    def __init__(self, replay: ReplaySource, copies: int, limit: int | None, matcher: ServiceMatcher) -> None:
         self.replay = replay
         self.name = replay.name
         self.copies = max(1, copies)
-        self.posts, self.rejected, self.read_rows = replay.read()
-        if limit is not None:
-            self.posts = self.posts[:limit]
+        self.limit = limit
+        self.matcher = matcher
         self.peaks: list[float] = []
-        self.span = (self.posts[-1].created_at - self.posts[0].created_at + timedelta(minutes=1)
-                     if self.posts else timedelta(0))
-        self.minutes = self.copies * self.span.total_seconds() / 60
-
-    def matched(self, matcher: ServiceMatcher) -> int:
-        return self.copies * sum(1 for p in self.posts if matcher.services(p.text))
+        self.span = timedelta(0)
+        self.matched = 0
+        self.minutes = 0.0
 
     def batches(self, cursor: str | None) -> Iterator[SourceBatch]:
         for copy in range(self.copies):
-            for start in range(0, len(self.posts), 1000):
-                chunk = self.posts[start : start + 1000]
+            first = last = None
+            count = 0
+            for batch in self.replay.batches(None):
+                chunk = list(batch.posts)
+                if self.limit is not None:
+                    chunk = chunk[: max(0, self.limit - count)]
+                if not chunk:
+                    continue
+                count += len(chunk)
+                first = first or chunk[0].created_at
+                last = chunk[-1].created_at
                 if copy:
                     chunk = [replace(p, created_at=p.created_at + copy * self.span,
                                      source_id=f"{p.source_id}~{copy}") for p in chunk]
+                self.matched += sum(1 for p in chunk if self.matcher.services(p.text))
                 yield SourceBatch(posts=tuple(chunk), rejected=(), cursor=None, read=len(chunk))
+            if copy == 0 and first is not None:
+                self.span = last - first + timedelta(minutes=1)
             self.peaks.append(round(peak_mb()))
+        self.minutes = self.copies * self.span.total_seconds() / 60
 
 
 def print_table(args: argparse.Namespace, results: dict[str, dict], tiers: list[str]) -> None:
-    encode = results["encode"]
-    matched = encode["matched"]
+    first = next(iter(results.values()))
     rate = {name: r["matched"] / r["seconds"] for name, r in results.items()}
-    print(f"file: {Path(args.file).name} x{args.repeat}: {matched:,} matched posts, "
-          f"{encode['minutes']:,.0f} one-minute buckets; {os.cpu_count()} cores")
+    print(f"file: {Path(args.file).name} x{args.repeat}: {first['matched']:,} matched posts, "
+          f"{first['minutes']:,.0f} one-minute buckets; {os.cpu_count()} cores")
     print(f"{'phase':<18} {'posts/s':>9} {'seconds':>8} {'x raw encode':>13} {'peak RSS MB':>12}  load start-end")
     for name, r in results.items():
-        print(f"{name:<18} {rate[name]:9,.0f} {r['seconds']:8.1f} {rate[name] / rate['encode']:13.2f} "
+        ratio = f"{rate[name] / rate['encode']:13.2f}" if "encode" in rate else f"{'-':>13}"
+        print(f"{name:<18} {rate[name]:9,.0f} {r['seconds']:8.1f} {ratio} "
               f"{r['peak_mb']:12,.0f}  {r['load'][0]:.1f}-{r['load'][1]:.1f}")
     for tier in tiers:
-        r = results[f"{tier} pipeline"]
-        print(f"{tier} pipeline: {r['summary']}; peak RSS after each copy: {r['peak_by_copy_mb']} MB")
-    if "fast" in tiers:
+        r = results.get(f"{tier} pipeline")
+        if r is not None:
+            print(f"{tier} pipeline: {r['summary']}; peak RSS after each copy: {r['peak_by_copy_mb']} MB")
+    if {"fast pipeline", "model pipeline"} <= rate.keys():
         print(f"fast/model pipeline : {rate['fast pipeline'] / rate['model pipeline']:.1f}x   (target >= 10)")
-    print(f"model pipeline/encode: {rate['model pipeline'] / rate['encode']:.2f}   (target >= 0.9); "
-          f"model classify/encode: {rate['model classify'] / rate['encode']:.2f}")
+    if {"encode", "model pipeline", "model classify"} <= rate.keys():
+        print(f"model pipeline/encode: {rate['model pipeline'] / rate['encode']:.2f}   (target >= 0.9); "
+              f"model classify/encode: {rate['model classify'] / rate['encode']:.2f}")
     if args.repeat > 1:
         print(f"(--repeat {args.repeat}: copies after the first hit the embedding cache, the raw encode does not: "
               "read the peaks per copy, and the rates of a --repeat 1 run)")

@@ -78,3 +78,57 @@ def test_paced_replay_sleeps_in_proportion_to_event_time(tmp_path):
     batches = list(source.batches(None))
     assert [len(b.posts) for b in batches] == [1, 1, 1]
     assert slept == [10.0, 50.0]  # 10 and 50 minutes of event time at 60x
+
+
+def _times_file(path, minutes, extra=b""):
+    rows = b"created_at,text\n" + b"".join(
+        f"2024-05-01T12:{m:02d}:00Z,post {i} at {m}\n".encode() for i, m in enumerate(minutes)
+    )
+    path.write_bytes(rows + extra)
+    return path
+
+
+def test_a_file_in_time_order_is_streamed_without_sorting(tmp_path, monkeypatch):
+    import detector.sources.replay as replay
+
+    path = _times_file(tmp_path / "posts.csv", [1, 2, 2, 3, 5, 8], extra=b"not a time,bad row\n")
+    monkeypatch.setattr(replay.ReplaySource, "_spill", lambda *a: pytest.fail("an ordered file was sorted"))
+    monkeypatch.setattr(replay, "RUN_POSTS", 2)
+    source = ReplaySource(ReplaySettings(path=path), PSEUDO, batch_size=4)
+    batches = list(source.batches(None))
+    assert [[p.text for p in b.posts] for b in batches] == [
+        ["post 0 at 1", "post 1 at 2", "post 2 at 2", "post 3 at 3"], ["post 4 at 5", "post 5 at 8"]]
+    assert [b.cursor for b in batches] == ["4", "6"]
+    assert [len(b.rejected) for b in batches] == [0, 1] and sum(b.read for b in batches) == 7
+    resumed = list(source.batches("4"))  # the cursor counts posts handed over
+    assert [p.text for b in resumed for p in b.posts] == ["post 4 at 5", "post 5 at 8"]
+
+
+def test_a_file_out_of_time_order_is_sorted_in_spilled_runs_like_one_stable_sort(tmp_path, monkeypatch):
+    import detector.sources.replay as replay
+
+    minutes = [9, 3, 3, 7, 1, 3, 8, 0, 5, 3, 2]
+    path = _times_file(tmp_path / "posts.csv", minutes)
+    spilled = []
+    spill = replay.ReplaySource._spill
+    monkeypatch.setattr(replay.ReplaySource, "_spill", lambda self, run: spilled.append(len(run)) or spill(self, run))
+    monkeypatch.setattr(replay, "RUN_POSTS", 3)
+    posts = [p for b in ReplaySource(ReplaySettings(path=path), PSEUDO, batch_size=4).batches(None) for p in b.posts]
+    expected = sorted(range(len(minutes)), key=lambda i: minutes[i])  # stable: ties keep file order
+    assert [p.text for p in posts] == [f"post {i} at {minutes[i]}" for i in expected]
+    assert spilled == [3, 3, 3, 2]
+    assert all(p.source == "replay" and p.source_id for p in posts)
+
+
+def test_the_order_check_ignores_rows_that_cannot_be_posts(tmp_path, monkeypatch):
+    import detector.sources.replay as replay
+
+    # a future-dated row and a bad time are rejected, not posts: they do not make the file look unordered
+    path = tmp_path / "posts.csv"
+    path.write_text("created_at,text\n2024-05-01T12:00:00Z,a\n2099-01-01T00:00:00Z,future\n"
+                    "nonsense,bad\n2024-05-01T12:05:00Z,b\n")
+    monkeypatch.setattr(replay.ReplaySource, "_spill", lambda *a: pytest.fail("an ordered file was sorted"))
+    monkeypatch.setattr(replay, "RUN_POSTS", 1)
+    batches = list(ReplaySource(ReplaySettings(path=path), PSEUDO).batches(None))
+    assert [p.text for b in batches for p in b.posts] == ["a", "b"]
+    assert len([r for b in batches for r in b.rejected]) == 2

@@ -1,21 +1,27 @@
 """Replay a recorded file of posts (CSV, JSONL or Parquet) as if it were arriving live.
 
-Rows are read whole and sorted by time, because recorded exports are rarely in order and the detectors
-need event time to move forward. Rows that cannot be posts (no parseable time, empty or absurd text,
-invalid UTF-8, malformed JSON) become Rejected with their line and reason: they are quarantined, not lost.
+The detectors need event time to move forward, and recorded exports are often out of order (newest first,
+or several pulls appended), so posts are handed over in time order, stably (ties keep file order) and in
+bounded memory: a year of posts held whole was ~0.7 kB a post (~700 MB for a million). A first pass reads
+only the times; a file already in time order is then streamed, and any other file is sorted in runs spilled
+to temporary files and merged. Rows that cannot be posts (no parseable time, empty or absurd text, invalid
+UTF-8, malformed JSON) become Rejected with their line and reason: they are quarantined, not lost.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import heapq
 import json
+import pickle
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal
+from typing import IO, Any, Callable, Iterator, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -78,6 +84,9 @@ def _fix_csv_field_limit() -> None:
 MAX_LINE_BYTES = 1 << 20
 RAW_KEPT = 64 * 1024
 FUTURE_SKEW = timedelta(minutes=5)
+# Posts sorted in memory at once when a file is out of time order (~0.7 kB each: ~35 MB); a longer file is
+# sorted in runs of this many, each spilled to a temporary file, and the runs merged.
+RUN_POSTS = 50_000
 
 
 class _Runaway(Exception):
@@ -278,48 +287,128 @@ class ReplaySource(Source):
                 raise ReplayError(f"column {column!r} is not in {path.name} (columns: {listed}); set {flag}")
 
     def read(self) -> tuple[list[Post], list[Rejected], int]:
-        """Every post of the file sorted by time, the rejected rows, and the number of rows read."""
-        path = Path(self.settings.path)
+        """Every post of the file sorted by time, the rejected rows, and the number of rows read (the whole
+        file in memory: for small files and tests; a replay goes through ``batches``, which streams)."""
         posts: list[Post] = []
         rejected: list[Rejected] = []
-        read = 0
-        for row in _READERS[self._format](path):
-            read += 1
-            outcome = self._to_post(row, read)
-            if isinstance(outcome, Rejected):
-                rejected.append(outcome)
-            else:
-                posts.append(outcome)
-        posts.sort(key=lambda post: post.created_at)
-        return posts, rejected, read
+        for outcome in self._in_time_order():
+            (rejected if isinstance(outcome, Rejected) else posts).append(outcome)
+        return posts, rejected, len(posts) + len(rejected)
 
     def batches(self, cursor: str | None) -> Iterator[SourceBatch]:
-        posts, rejected, read = self.read()
+        """Posts in time order, ``batch_size`` at a time (paced: a batch per ``speed`` seconds of event time),
+        each batch with the rows rejected since the last; the cursor counts posts handed over."""
         done = int(cursor) if cursor else 0
-        first = True
-        previous_time = None
-        start = done
-        while start < len(posts) or first:
-            if self.settings.speed:
-                end = start + 1
-                window = posts[start].created_at if start < len(posts) else None
-                while end < len(posts) and window and (posts[end].created_at - window).total_seconds() < self.settings.speed:
-                    end += 1
-                end = min(end, start + self._batch_size)
-                if previous_time is not None and window is not None:
-                    self._sleep(max(0.0, (window - previous_time).total_seconds() / self.settings.speed))
-                previous_time = window
-            else:
-                end = min(start + self._batch_size, len(posts))
-            chunk = tuple(posts[start:end])
-            yield SourceBatch(
-                posts=chunk,
-                rejected=tuple(rejected) if first else (),
-                cursor=str(end),
-                read=(read - len(posts) + len(chunk)) if first else len(chunk),
-            )
-            first = False
-            start = end
+        posts: list[Post] = []
+        rejected: list[Rejected] = []
+        position = 0  # posts passed, in time order (the cursor)
+        state = {"yielded": False, "previous": None}
+
+        def emit() -> SourceBatch:
+            window = posts[0].created_at if posts else None
+            if self.settings.speed and window is not None:
+                if state["previous"] is not None:
+                    self._sleep(max(0.0, (window - state["previous"]).total_seconds() / self.settings.speed))
+                state["previous"] = window
+            state["yielded"] = True
+            batch = SourceBatch(posts=tuple(posts), rejected=tuple(rejected), cursor=str(position),
+                                read=len(posts) + len(rejected))
+            posts.clear()
+            rejected.clear()
+            return batch
+
+        for outcome in self._in_time_order():
+            if isinstance(outcome, Rejected):
+                rejected.append(outcome)
+                if len(rejected) >= self._batch_size:  # a file of bad rows is quarantined a batch at a time
+                    yield emit()
+                continue
+            if position < done:
+                position += 1
+                continue
+            if posts and self._starts_batch(posts, outcome):
+                yield emit()
+            posts.append(outcome)
+            position += 1
+        if posts or rejected or not state["yielded"]:
+            yield emit()
+
+    def _starts_batch(self, posts: list[Post], post: Post) -> bool:
+        if len(posts) >= self._batch_size:
+            return True
+        speed = self.settings.speed
+        return bool(speed) and (post.created_at - posts[0].created_at).total_seconds() >= speed
+
+    def _in_time_order(self) -> Iterator[Post | Rejected]:
+        """Posts in time order (stable), and each rejected row as it is read."""
+        if self._time_ordered():
+            yield from self._outcomes()
+            return
+        runs: list[IO[bytes]] = []
+        run: list[Post] = []
+        try:
+            for outcome in self._outcomes():
+                if isinstance(outcome, Rejected):
+                    yield outcome
+                    continue
+                run.append(outcome)
+                if len(run) >= RUN_POSTS:
+                    runs.append(self._spill(run))
+                    run = []
+            run.sort(key=_post_time)
+            if not runs:
+                yield from run
+                return
+            runs.append(self._spill(run))
+            run = []
+            # heapq.merge breaks ties by run order, and runs are in file order: the same order as one stable sort
+            yield from heapq.merge(*(self._unspill(handle) for handle in runs), key=_post_time)
+        finally:
+            for handle in runs:
+                handle.close()
+
+    def _outcomes(self) -> Iterator[Post | Rejected]:
+        for number, row in enumerate(_READERS[self._format](Path(self.settings.path)), start=1):
+            yield self._to_post(row, number)
+
+    def _time_ordered(self) -> bool:
+        """True when the rows' times never go back (read times only; stops at the first that does). Posts are
+        the rows whose time parses and is not in the future, so their order is the order checked here."""
+        last = None
+        for row in _READERS[self._format](Path(self.settings.path)):
+            if "__error__" in row.values:
+                continue
+            try:
+                created_at = parse_time(row.values.get(self.settings.time_column), self._zone)
+            except (ValueError, OverflowError, OSError):
+                continue
+            if created_at > self._now + FUTURE_SKEW:
+                continue
+            if last is not None and created_at < last:
+                return False
+            last = created_at
+        return True
+
+    def _spill(self, run: list[Post]) -> IO[bytes]:
+        """One sorted run in a temporary file (deleted on close). Only the fields a replay sets are kept."""
+        run.sort(key=_post_time)
+        handle = tempfile.TemporaryFile()
+        pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
+        for post in run:
+            pickler.dump((post.source_id, post.created_at, post.text, post.author, post.url, post.lang, post.context))
+            pickler.clear_memo()
+        handle.seek(0)
+        return handle
+
+    def _unspill(self, handle: IO[bytes]) -> Iterator[Post]:
+        unpickler = pickle.Unpickler(handle)
+        while True:
+            try:
+                source_id, created_at, text, author, url, lang, context = unpickler.load()
+            except EOFError:
+                return
+            yield Post(source=self.name, source_id=source_id, created_at=created_at, text=text, author=author,
+                       url=url, lang=lang, context=context)
 
     def _to_post(self, row: _Row, number: int) -> Post | Rejected:
         values, s = row.values, self.settings
@@ -372,6 +461,10 @@ class ReplaySource(Source):
             lang=_storable(lang)[:16] if lang else None,
             context=_storable(context) if context else None,
         )
+
+
+def _post_time(post: Post) -> datetime:
+    return post.created_at
 
 
 def _content_id(time_value: Any, text: str, author: Any) -> str:
