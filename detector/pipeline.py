@@ -57,10 +57,26 @@ class RunReport:
     conflicts: int = 0  # of the quarantined: a known id with a different text
     reasons: Counter = field(default_factory=Counter)  # why rows were quarantined, for the run's summary
     changes: list[AlertChange] = field(default_factory=list)
+    opened_before: int = 0  # incidents opened in the parts ``add`` folded in (their changes are not kept)
 
     @property
     def opened(self) -> int:
-        return sum(1 for c in self.changes if c.kind == "opened")
+        return self.opened_before + sum(1 for c in self.changes if c.kind == "opened")
+
+    def add(self, part: "RunReport") -> None:
+        """Add the counts of ``part`` (one poll of a live run) to this report, keeping neither its incident
+        changes nor its quarantine reasons: a service that runs for months would hold every change it ever
+        made (each with its incident and evidence) and one reason per conflicting id, for a summary line
+        that prints only counts. The changes are in the store (``detector alerts``), the reasons in the
+        quarantine (``detector quarantine``)."""
+        self.read += part.read
+        self.stored += part.stored
+        self.duplicates += part.duplicates
+        self.quarantined += part.quarantined
+        self.unmatched += part.unmatched
+        self.late += part.late
+        self.conflicts += part.conflicts
+        self.opened_before += part.opened
 
     def summary(self) -> str:
         return (

@@ -265,3 +265,33 @@ def test_a_hanging_source_does_not_hold_up_the_others_and_is_drained_on_stop(tmp
         loop.join(20)
     assert system.store.count("posts") == 15 and system.store.cursor("slow") == "1"
     system.close()
+
+
+def test_a_live_run_counts_its_incidents_without_keeping_their_changes(tmp_path: Path) -> None:
+    """The run's report is a total of counts (issue 17: nothing grows with the stream): the incident a burst
+    opens is counted in the summary and stored, while the report keeps no list of incident changes and no
+    quarantine reasons."""
+    from tests.test_pipeline import T0 as DAY, write_posts
+    from detector.sources.replay import ReplaySettings, ReplaySource
+
+    write_posts(tmp_path / "posts.csv", burst=True)
+    with (tmp_path / "posts.csv").open("a") as handle:
+        handle.write("9999,not a time,xfinity is down,someone\n")  # quarantined: a reason the report does not keep
+    settings = Settings(db=str(tmp_path / "r.db"), services=[ServiceSettings(name="Xfinity", match=["xfinity"])],
+                        classifier=ClassifierSettings(kind="keywords"))
+    system = build_system(settings)
+    source = ReplaySource(ReplaySettings(path=tmp_path / "posts.csv", time_column="ts", text_column="text",
+                                         id_column="id", author_column="user", service="Xfinity"),
+                          system.pseudonymiser, batch_size=25)
+    clock = Clock((DAY + timedelta(days=1)).timestamp())
+    runner = LiveRunner(system, [Job(source, "Xfinity")], RunSettings(), clock=clock, wait=clock.wait)
+    try:
+        report = runner.run_once()
+        opened = system.store.count("alerts")
+        stored = system.store.count("posts")
+    finally:
+        system.close()
+    assert report.opened == opened == 1
+    assert report.stored == stored > 50 and report.quarantined == 1
+    assert report.changes == [] and not report.reasons
+    assert "incidents opened 1" in report.summary()

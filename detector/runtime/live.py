@@ -135,7 +135,9 @@ class LiveRunner:
         until = floor_time(datetime.fromtimestamp(now - self.settings.allowed_lateness_seconds, timezone.utc),
                            self.system.pipeline.width)
         if self._flushed_to is None or until > self._flushed_to:
-            self.system.pipeline.flush(until, self.report)
+            flushed = RunReport()
+            self.system.pipeline.flush(until, flushed)
+            self.report.add(flushed)
             self._flushed_to = until
         delivery = self.system.sender.deliver_due()
         failures = delivery.retrying + delivery.dead
@@ -173,14 +175,7 @@ class LiveRunner:
             job.due = self.clock() + self.settings.error_wait_seconds
             self._count(name, before, ok=False, kind="crash", error=str(error))
             return
-        self.report.read += before.read
-        self.report.stored += before.stored
-        self.report.duplicates += before.duplicates
-        self.report.quarantined += before.quarantined
-        self.report.unmatched += before.unmatched
-        self.report.late += before.late
-        self.report.reasons.update(before.reasons)
-        self.report.changes += before.changes
+        self.report.add(before)  # counts only: the run's report must not grow with its stream
         if official:
             self.metrics.inc("detector_official_incidents_seen_total", official, source=name)
         result = source.last
