@@ -132,3 +132,25 @@ def test_the_order_check_ignores_rows_that_cannot_be_posts(tmp_path, monkeypatch
     batches = list(ReplaySource(ReplaySettings(path=path), PSEUDO).batches(None))
     assert [p.text for b in batches for p in b.posts] == ["a", "b"]
     assert len([r for b in batches for r in b.rejected]) == 2
+
+
+def test_invalid_unicode_is_found_at_every_edge_of_its_ranges():
+    """The checks search with a regex (issue 17: a Python step per character was a third of reading a file);
+    they must agree with the ranges they stand for, surrogateescape's bytes (U+DC80-U+DCFF) and any lone
+    surrogate (U+D800-U+DFFF), on both sides of every edge."""
+    import random
+
+    from detector.sources.replay import _has_bad_utf8, _has_lone_surrogate
+
+    edges = ["\ud7ff", "\ud800", "\udbff", "\udc00", "\udc7f", "\udc80", "\udcff", "\udd00", "\udfff", "\ue000"]
+    rng = random.Random(11)
+    texts = ["", "plain", "é’😡"] + ["".join(rng.choice(["a", "é", *edges]) for _ in range(rng.randint(1, 6)))
+                                       for _ in range(3000)]
+    bad = lone = 0
+    for text in texts:
+        expected_bad = any("\udc80" <= ch <= "\udcff" for ch in text)
+        expected_lone = any("\ud800" <= ch <= "\udfff" for ch in text)
+        assert (_has_bad_utf8(text), _has_lone_surrogate(text)) == (expected_bad, expected_lone), ascii(text)
+        bad += expected_bad
+        lone += expected_lone and not expected_bad
+    assert bad > 100 and lone > 100

@@ -15,6 +15,7 @@ import hashlib
 import heapq
 import json
 import pickle
+import re
 import sys
 import tempfile
 import time
@@ -486,12 +487,18 @@ def _clean(value: Any) -> str:
     return str(value).strip()
 
 
+# One regex search instead of a Python step per character (the check ran over every row's text: a third of
+# reading the file)
+_BAD_UTF8 = re.compile(r"[\udc80-\udcff]")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 def _has_bad_utf8(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
+    return _BAD_UTF8.search(text) is not None
 
 
 def _has_lone_surrogate(text: str) -> bool:
-    return any("\ud800" <= ch <= "\udfff" for ch in text)
+    return _LONE_SURROGATE.search(text) is not None
 
 
 def _storable(text: str) -> str:
