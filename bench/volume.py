@@ -122,19 +122,22 @@ def xfinity_known() -> list[tuple]:
 
 
 def xfinity_live(settings: VolumeSettings, path: Path = XFINITY) -> dict:
-    """Replay the Xfinity tweets as the pipeline would: score the open minute after every post, close
-    every minute (empty ones too); distinct authors per minute are the complaining people (every tweet
-    matched "outage Xfinity"). Returns alert times, delays after the two known onsets, and other alerts."""
+    """Replay the Xfinity tweets as the pipeline would: every tweet (all matched "outage Xfinity") is taken
+    for an outage report and counted by the pipeline's own bucketing (``ServiceBuckets``: a person once per
+    hour-long reporting spell, so one author's five tweets in ten minutes are one person, not five), the open
+    minute is scored after every post and every minute is closed, empty ones too. Returns alert times, delays
+    after the known incidents' starts, and other alerts."""
     from datetime import datetime, timedelta
 
     import pandas as pd
 
-    from detector.records import Bucket
+    from detector.records import Post, Verdict
+    from detector.volume.bucketing import ServiceBuckets
     from detector.volume.registry import build_detector
 
-    tweets = pd.read_csv(path, usecols=["ts_utc", "user"]).sort_values("ts_utc")
+    tweets = pd.read_csv(path, usecols=["tweet_id", "ts_utc", "user"]).sort_values("ts_utc")
     detector = build_detector(settings, "xfinity")
-    width = timedelta(minutes=1)
+    counter = ServiceBuckets("xfinity", timedelta(seconds=settings.bucket_seconds))
     alerts: list[datetime] = []
 
     rearm = timedelta(minutes=settings.rearm_minutes)
@@ -146,19 +149,15 @@ def xfinity_live(settings: VolumeSettings, path: Path = XFINITY) -> dict:
             alerts.append(detection.at)
 
     times = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in tweets["ts_utc"]]
-    start = times[0].replace(second=0, microsecond=0)
-    count, users = 0, set()
-    for moment, user in zip(times, tweets["user"]):
-        while moment >= start + width:  # close every minute up to this post, empty ones included
-            note(detector.update(Bucket("xfinity", start, start + width, mentions=count, complaints=count,
-                                        people=len(users), complaint_people=len(users))))
-            start, count, users = start + width, 0, set()
-        count += 1
-        users.add(user)
-        note(detector.score(Bucket("xfinity", start, start + width, mentions=count, complaints=count,
-                                   people=len(users), complaint_people=len(users), as_of=moment)))
-    note(detector.update(Bucket("xfinity", start, start + width, mentions=count, complaints=count,
-                                people=len(users), complaint_people=len(users))))
+    for moment, user, tweet in zip(times, tweets["user"], tweets["tweet_id"]):
+        for closed in counter.advance(moment):  # close every minute up to this post, empty ones included
+            note(detector.update(closed))
+        post = Post("twitter", str(tweet), moment, "", ("xfinity",), author=str(user))
+        verdict = Verdict("twitter", str(tweet), complaint=True, complaint_p=1.0, outage_report=True,
+                          outage_report_p=1.0)
+        note(detector.score(counter.add(post, verdict)))
+    for closed in counter.advance(times[-1] + timedelta(seconds=settings.bucket_seconds)):
+        note(detector.update(closed))
     delays = {}
     for start, end in xfinity_known():
         after = [a for a in alerts if start - timedelta(hours=1) <= a <= end]
