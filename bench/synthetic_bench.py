@@ -4,7 +4,8 @@
 
 * Support streams (one-minute people reporting, incidents planted): false alerts a week outside any incident
   (an alert from 5 min before an incident's first report to 2 h after its last is the incident's), at budgets
-  0.1, 0.25, 0.5 and 1; at each budget the share of incidents with 5+ people in 15 minutes caught (an alert
+  0.1, 0.25, 0.5 and 1 (also on streams whose rate wanders for hours, and on streams whose people arrive
+  in clusters, ``clustered_stream``); at each budget the share of incidents with 5+ people in 15 minutes caught (an alert
   up to an hour after the incident's last report) and the median delay after its third report, in minutes
   (closed buckets only: the pipeline's open-bucket decision can only be earlier). The same streams with no
   incidents give the pure false-alert rate.
@@ -26,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 from detector.volume.registry import build_detector
 from detector.volume.settings import VolumeSettings
-from synthetic_streams import busy_stream, step_stream, support_stream
+from synthetic_streams import busy_stream, clustered_stream, step_stream, support_stream
 
 BUDGETS = (0.1, 0.25, 0.5, 1.0)
 WANDER_SD = 0.5  # the wandering streams' log-rate sd: variance = mean + 0.28 mean^2, as Xfinity's hourly sums
@@ -67,12 +68,13 @@ def run_synthetic(weeks: float = 8, seeds: int = 3) -> None:
     quiet = [support_stream(weeks=weeks, seed=100 + seed, incidents=False) for seed in range(seeds)]
     busy = [busy_stream(weeks=weeks, seed=200 + seed) for seed in range(seeds)]
     wander = [support_stream(weeks=weeks, seed=300 + seed, wander_sd=WANDER_SD) for seed in range(seeds)]
+    clustered = [clustered_stream(weeks=weeks, seed=400 + seed) for seed in range(seeds)]
     print(f"synthetic support: {seeds} streams x {weeks:g} weeks, "
           f"{sum(len(i) for _, i in streams)} incidents, {sum(i.five_in_fifteen for _, t in streams for i in t)} "
           "of 5+ people in 15 min")
     print(f"{'rule':10} {'budget':>6} {'FA/week':>8} {'caught 5in15':>10} {'share':>6} {'med.delay':>8}"
           f" {'FA/wk no-incident':>17} {'FA/wk busy':>10} {'wander: FA/week':>15} {'caught':>10} {'share':>6}"
-          f" {'med.delay':>8}")
+          f" {'med.delay':>8} {'clustered: FA/week':>18} {'caught':>10} {'share':>6} {'med.delay':>8}")
     for name, budgets in (("cusum", BUDGETS), ("seasonal", (None,))):
         for budget in budgets:
             update = {"detector": name} | ({} if budget is None else {"false_alerts_per_week": budget})
@@ -82,7 +84,7 @@ def run_synthetic(weeks: float = 8, seeds: int = 3) -> None:
             busy_rate = sum(len(episodes(mentions, b)) for b in busy) / (weeks * seeds)
             shown = "alpha" if budget is None else f"{budget:g}"
             print(f"{name:10} {shown:>6} {support_row(people, streams, weeks)} {quiet_rate:17.2f} {busy_rate:10.2f}"
-                  f" {support_row(people, wander, weeks):>15}", flush=True)
+                  f" {support_row(people, wander, weeks):>15} {support_row(people, clustered, weeks):>18}", flush=True)
     print("step x3 (Poisson, one-minute buckets, budget 0.25): delay in buckets, ours vs the optimal CUSUM's")
     for mean in (0.05, 0.5, 5.0):
         delays = []
