@@ -56,10 +56,12 @@ STREET = (r"Avenue|Ave|Street|St|Road|Rd|Drive|Dr|Boulevard|Blvd|Lane|Ln|Way|Cre
           r"Pl|Trail|Trl|Highway|Hwy|Parkway|Pkwy|Terrace|Circle|Cir")
 _ADDRESS = re.compile(rf"\b\d{{1,6}}(?:-\d{{1,4}})?\s+(?:(?:[A-Z][a-z]+|\d{{1,3}}(?:st|nd|rd|th)?)\s+){{1,3}}"
                       rf"(?:{STREET})\b\.?|\b\d{{3,6}}-\d{{1,3}}\s+(?:{STREET})\b\.?")
-_WORD = re.compile(r"[^\W\d_]+(?:[’'.-][^\W\d_]+)*\.?")
+# A word, its group the word without the full stop that may end it (what ``.rstrip(".")`` of the match
+# gives: inside a word a stop is followed by a letter)
+_WORD = re.compile(r"([^\W\d_]+(?:[’'.-][^\W\d_]+)*)\.?")
 # _WORD for a text of ASCII only, where a letter ([^\W\d_]) is [A-Za-z] and ’ cannot occur: the same matches,
 # in half the time (no Unicode category look-up per character)
-_ASCII_WORD = re.compile(r"[A-Za-z]+(?:['.-][A-Za-z]+)*\.?")
+_ASCII_WORD = re.compile(r"([A-Za-z]+(?:['.-][A-Za-z]+)*)\.?")
 _NOISE = re.compile(r"https?://\S+|www\.\S+|pic\.twitter\.com/\S+|@\w+")
 _HASHTAG = re.compile(r"#(\w+)")
 _ZIP = re.compile(r",?\s*(?:\d{5}(?:-\d{4})?\s*,?)?")
@@ -114,17 +116,15 @@ class PlaceFinder:
                 found.append(_Found(match.start(), match.end(), *hit))
         clean = _HASHTAG.sub(lambda m: " " * len(m.group()), clean)
         word_pattern = _ASCII_WORD if clean.isascii() else _WORD
-        words = [(m.start(), m.end(), m.group().rstrip(".")) for m in word_pattern.finditer(clean)]
-        fold_word, starts = self._fold_word, self.starts
-        folded = [fold_word(w) for _, _, w in words]
-        # Most words begin no name and are no province's abbreviation: _words_at would find nothing there,
-        # so they are passed over without the call.
-        looked_at = [i for i, (f, (_, _, w)) in enumerate(zip(folded, words))
-                     if not f or f in starts or w.upper() in STANDALONE]
-        i = 0
-        for at in looked_at:
-            if at >= i:
-                i = at + self._words_at(clean, words, folded, at, shouting, found, weak)
+        plain = word_pattern.findall(clean)
+        folded = list(map(self._fold_word, plain))
+        looked_at = self._looked_at(plain, folded)
+        if looked_at:  # two texts in three have no word to look at: their words' places are never needed
+            words = [(m.start(), m.end(), m.group(1)) for m in word_pattern.finditer(clean)]
+            i = 0
+            for at in looked_at:
+                if at >= i:
+                    i = at + self._words_at(clean, words, folded, at, shouting, found, weak)
         settled = [f for f in found if f.entry is not None or len(f.candidates) == 1]
         strong_regions = {(f.entry or f.candidates[0]).region for f in found}
         for item in weak:
@@ -168,6 +168,20 @@ class PlaceFinder:
         if self._starts is None:
             self._index()
         return self._starts
+
+    def _looked_at(self, plain: list[str], folded: list[str]) -> list[int]:
+        """The words where ``_words_at`` can find something, in order: a word that folds to nothing, a name,
+        a standalone province abbreviation, or a prefix of a name that the next word continues ("new" in
+        "new york", not in "new router"). Elsewhere it would find nothing (every name it could try begins
+        with a known name's prefix), so most words are passed over without the call."""
+        names, prefixes, starts = self.names, self.prefixes, self.starts
+        last = len(folded) - 1
+        return [
+            i for i, word in enumerate(folded)
+            if not word or word in names
+            or (len(plain[i]) <= 3 and plain[i].upper() in STANDALONE)  # upper() never shortens a word
+            or (word in prefixes and i < last and (not folded[i + 1] or f"{word} {folded[i + 1]}" in starts))
+        ]
 
     def _index(self) -> None:
         g = self.gazetteer
