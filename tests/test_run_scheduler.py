@@ -295,3 +295,43 @@ def test_a_live_run_counts_its_incidents_without_keeping_their_changes(tmp_path:
     assert report.stored == stored > 50 and report.quarantined == 1
     assert report.changes == [] and not report.reasons
     assert "incidents opened 1" in report.summary()
+
+
+def test_an_id_the_seen_set_forgot_is_still_stored_once(tmp_path: Path) -> None:
+    """The in-memory seen-set is bounded (``seen_size``): an item that comes back after it was forgotten is
+    handed to the pipeline again, and the store's unique key makes it a duplicate, not a second post."""
+    from detector.sources.live_settings import LiveSourceSettings
+    from detector.sources.polite import Watermark
+    from detector.sources.polling import Entry, PollingSource
+
+    class Replaying(PollingSource):
+        """150 posts, then the first one again, re-dated (as an API that re-indexes an edited item)."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.polls = 0
+
+        def streams(self) -> list[str]:
+            return ["all"]
+
+        def read_stream(self, stream: str, since: Watermark) -> list[Entry]:
+            self.polls += 1
+            if self.polls == 1:
+                return [Entry(f"id{i}", T0.timestamp() + i, _post(i, T0 + timedelta(seconds=i))) for i in range(150)]
+            return [Entry("id0", T0.timestamp() + 200, _post(0, T0 + timedelta(seconds=200)))]
+
+    system = _system(tmp_path)
+    source = Replaying(LiveSourceSettings(name="stub", seen_size=100, overlap_minutes=0,
+                                          backfill_minutes=60 * 24 * 365),
+                       system.pseudonymiser, clock=lambda: T0.timestamp() + 600)
+    clock = Clock(T0.timestamp() + 600)
+    runner = LiveRunner(system, [Job(source)], RunSettings(), clock=clock, wait=clock.wait)
+    try:
+        runner.run_once()
+        assert "id0" not in source.seen and len(source.seen) == 100
+        report = runner.run_once()
+        stored = system.store.count("posts")
+    finally:
+        system.close()
+    assert source.polls == 2 and report.read == 151
+    assert stored == report.stored == 150 and report.duplicates == 1
