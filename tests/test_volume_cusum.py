@@ -170,3 +170,20 @@ def test_one_and_five_minute_series_keep_the_same_weekly_rate():
     five = threshold_for(5 * 7 * 288 / 0.25, 4.0, 1.0, 0.0)
     assert math.isfinite(one) and math.isfinite(five)
     assert threshold_for(5 * 7 * 1440 / 0.25, 4.0, 0.2, 0.0) > threshold_for(5 * 7 * 288 / 0.25, 4.0, 0.2, 0.0)
+
+
+def test_a_quiet_hour_is_learned_at_its_end_and_a_bucket_with_units_after_the_learn_delay():
+    """Empty buckets wait for the clock hour's end and are learned in one batch; a bucket with units is
+    learned ``learn_delay_minutes`` (30) after it was judged, as before (cusum module doc, "When it learns")."""
+    detector = build_detector(VolumeSettings(metric="mentions"), "s")
+    state = lambda: detector.model.state_  # noqa: E731
+    minute = timedelta(minutes=1)
+    seen = []
+    for i in range(61):  # one person at 00:00, then an hour of silence
+        detector.update(Bucket("s", T0 + i * minute, T0 + (i + 1) * minute, mentions=int(i == 0)))
+        seen.append((len(state().pending), state().level_sum, state().hod_factors_))
+    assert seen[29][0] == 30 and seen[30][0] == 30  # the person's bucket is learned at 00:31, not before
+    assert seen[29][1] != seen[30][1]
+    assert [pending for pending, _, _ in seen[30:59]] == list(range(30, 59))  # the empty buckets wait ...
+    assert len({level for _, level, _ in seen[30:59]}) == 1 and len({id(f) for _, _, f in seen[30:59]}) == 1
+    assert seen[59][0] == 30 and seen[59][1] != seen[58][1]  # ... for the hour's end: learned in one batch

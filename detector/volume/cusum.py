@@ -26,6 +26,15 @@ alert fires on the post that tips it, decisions are causal, and maintenance wind
 suppressed. Nothing learns the bar from the series' record of surprises: the threshold depends only on the
 budget, the expected count and the dispersion.
 
+**When it learns.** A bucket holding units is learned ``learn_delay_minutes`` after it was judged, as
+above; a bucket without units waits longer, for the next such moment or the end of the clock hour, and all
+that is due then is learned in one batch against the factors and dispersions the batch began with (they
+are refreshed once, after it). So through a quiet stretch the baseline moves once an hour, not once a
+minute, and an hour of empty minutes shares one expectation, one CUSUM step and one threshold: a sparse
+stream's year of empty minutes costs a few calls an hour (``skip_empty``), not half a million. A busy stream
+(units in every bucket) learns exactly as before; a bucket judged within the learn delay before an alert
+is still its run-up.
+
 **Dispersion.** The per-bucket dispersion is the largest the window sums show (``n`` buckets summed
 with dispersion ``D`` behave like independent buckets of dispersion ``n D``, so bursts that last several
 buckets count in full), learned from every window outside alert episodes, uncapped, shrunk toward Poisson when a bucket
@@ -83,6 +92,7 @@ from detector.volume.thresholds import threshold_for
 
 RATIOS = (1.5, 2.0, 4.0, 10.0, 30.0)
 _WEEK_SECONDS = 7 * 86400
+_HOUR = timedelta(hours=1)
 _RESOLUTION = timedelta(seconds=1)  # of post timestamps: the least time an open bucket has been watched
 _SPARSE = 0.1  # a bucket expecting m units keeps m^2 / (m^2 + _SPARSE) of the learned overdispersion
 
@@ -94,6 +104,7 @@ class CusumState:
     stats: list[float] = field(default_factory=lambda: [0.0] * len(RATIOS))
     run_sums: list[float] = field(default_factory=lambda: [0.0] * len(RATIOS))
     run_expected: list[float] = field(default_factory=lambda: [0.0] * len(RATIOS))
+    units_until: datetime | None = None  # end of the oldest bucket with units not learned yet (``_learn_due``)
 
 
 @dataclass
@@ -170,7 +181,12 @@ class CusumModel(SeasonalModel):
             cusum.stats = [0.0] * len(RATIOS)  # the episode is counted: every CUSUM starts again
             cusum.run_sums = [0.0] * len(RATIOS)
             cusum.run_expected = [0.0] * len(RATIOS)
-            for entry in state.pending:  # the run-up to an incident is part of it: not learned as normal
+            # the run-up to an incident (what was judged within the learn delay) is part of it: not learned
+            # as normal; older buckets wait only for the hour's end (``_learn_due``) and stay normal
+            run_up = bucket.start - self._learn_delay
+            for entry in reversed(state.pending):
+                if entry.start + entry.width <= run_up:
+                    break
                 entry.anomalous = True
         else:
             cusum.stats, cusum.run_sums, cusum.run_expected = decision.stats, decision.run_sums, decision.run_expected
@@ -178,13 +194,33 @@ class CusumModel(SeasonalModel):
         warming = state.seen_hours * 60 < self.settings.warmup_minutes
         learned = _Learned(decision.value, decision.expected, decision.window_sums)
         state.pending.append(_Pending(bucket.start, bucket.width, learned, significant, warming, suppressed))
-        horizon = bucket.end - self._learn_delay
-        while state.pending and state.pending[0].start + state.pending[0].width <= horizon:
-            entry = state.pending.popleft()
-            if not entry.suppressed:
-                self._learn(state, entry)
+        if decision.value > 0 and cusum.units_until is None:
+            cusum.units_until = bucket.end
+        self._learn_due(state, bucket.start, bucket.end)
         state.seen_hours += _hours(bucket.width)
         state.last_end = bucket.end
+
+    def _learn_due(self, state: SeasonalState, start: datetime, end: datetime) -> None:
+        """After the bucket [start, end): when a bucket with units has waited ``learn_delay_minutes``, or
+        [start, end) reaches a clock hour's end, learn every pending bucket that has waited that long, in
+        one batch (``_learn_all``). So a bucket with units is learned when it always was; one without waits
+        for the next of those moments, and a quiet hour is learned in one batch, not minute by minute."""
+        horizon = end - self._learn_delay
+        cusum = self.cusum_
+        if (cusum.units_until is None or cusum.units_until > horizon) and \
+                end < start.replace(minute=0, second=0, microsecond=0) + _HOUR:
+            return
+        pending = state.pending
+        due = []
+        while pending and pending[0].start + pending[0].width <= horizon:
+            entry = pending.popleft()
+            if not entry.suppressed:
+                due.append(entry)
+        if due:
+            self._learn_all(state, due)
+        if cusum.units_until is not None and cusum.units_until <= horizon:  # the next one waiting, if any
+            cusum.units_until = next((entry.start + entry.width for entry in pending if entry.judgement.value > 0),
+                                     None)
 
     def skip_empty(self, start: datetime, width: timedelta, count: int,
                    suppressed: Callable[[datetime, datetime], bool] | None) -> int:
@@ -194,6 +230,8 @@ class CusumModel(SeasonalModel):
         A count of 0 only lowers a CUSUM (its log LR is never positive), so an empty bucket crosses only
         while a statistic from before is still above zero and its run holds ``min_count``: the threshold is
         looked up only then, and no Detection is made (the caller skips buckets whose detection is quiet).
+        Between learning moments (``_learn_due``: about one an hour in a quiet stretch) the expectation
+        and dispersions stand still, so each CUSUM's step and threshold are worked out once for them.
         Everything else is ``judge`` and ``learn``'s own arithmetic in the same order, so the state afterwards is the
         one ``count`` calls of ``update`` leave, to the bit (tests/test_volume_skip.py). How a CUSUM steps
         and where it alarms are ``_step`` and ``_threshold``, which ``_decide`` uses too: change them there.
@@ -211,15 +249,26 @@ class CusumModel(SeasonalModel):
         run_length = self._run_length(width)
         learn_delay, warmup, min_count = self._learn_delay, s.warmup_minutes, s.min_count
         pending = state.pending
+        # Between learning moments the steps and thresholds stay the same: worked out once for the
+        # expectation and dispersions they were worked out for.
+        memo_for: tuple[float, list[float]] | None = None
+        steps: list[float | None] = []
+        thresholds: list[float | None] = []
+        hour_end = start  # the end of start's clock hour, worked out when start reaches it
         done = 0
         while done < count:
             end = start + width
+            if start >= hour_end:
+                hour_end = start.replace(minute=0, second=0, microsecond=0) + _HOUR
             hod, dow = state.hod_factors_, state.dow_factors_
             scale = self._rate(state) * hours
             whole = scale * hod[start.hour] * dow[start.weekday()]
             stats, run_sums, run_expected = cusum.stats, cusum.run_sums, cusum.run_expected
             if any(stats):  # a statistic at zero stays there: max(0, 0 + log LR(0)) is 0
-                dispersion = self.bucket_dispersion(state, whole, width)  # read only by the steps
+                if memo_for is None or memo_for[0] != whole or memo_for[1] is not state.dispersions_:
+                    memo_for = (whole, state.dispersions_)
+                    dispersion = self.bucket_dispersion(state, whole, width)  # read only by the steps
+                    steps, thresholds = [None] * len(RATIOS), [None] * len(RATIOS)
                 stats, run_sums, run_expected = [], [], []
                 for index, ratio in enumerate(RATIOS):
                     if not cusum.stats[index]:  # at zero it stays there, its run empty (as _decide finds)
@@ -227,12 +276,17 @@ class CusumModel(SeasonalModel):
                         run_sums.append(0.0)
                         run_expected.append(0.0)
                         continue
-                    step = self._step(state, ratio, 0.0, whole, whole, dispersion, width)
+                    step = steps[index]
+                    if step is None:
+                        step = steps[index] = self._step(state, ratio, 0.0, whole, whole, dispersion, width)
                     statistic = max(0.0, cusum.stats[index] + step)
                     run_sum = cusum.run_sums[index] + 0.0 if statistic > 0 else 0.0
-                    if statistic > 0 and run_sum >= min_count and \
-                            statistic >= self._threshold(state, ratio, whole, dispersion, run_length, width):
-                        return done  # this bucket crosses: update() judges it, with its detection
+                    if statistic > 0 and run_sum >= min_count:
+                        h = thresholds[index]
+                        if h is None:
+                            h = thresholds[index] = self._threshold(state, ratio, whole, dispersion, run_length, width)
+                        if statistic >= h:
+                            return done  # this bucket crosses: update() judges it, with its detection
                     stats.append(statistic)
                     run_sums.append(run_sum)
                     run_expected.append(cusum.run_expected[index] + whole if statistic > 0 else 0.0)
@@ -241,11 +295,9 @@ class CusumModel(SeasonalModel):
             self._remember(state, start, 0.0, width)
             pending.append(_Pending(start, width, _Learned(0.0, whole, window_sums), False,
                                     state.seen_hours * 60 < warmup, suppressed is not None and suppressed(start, end)))
-            horizon = end - learn_delay
-            while pending and pending[0].start + pending[0].width <= horizon:
-                entry = pending.popleft()
-                if not entry.suppressed:
-                    self._learn(state, entry)
+            units_until = cusum.units_until
+            if end >= hour_end or (units_until is not None and units_until <= end - learn_delay):
+                self._learn_due(state, start, end)  # a learning moment (the others it would pass over)
             state.seen_hours += hours
             state.last_end = end
             start = end

@@ -413,53 +413,88 @@ class SeasonalModel(VolumeModel):
         return _capped_spread(window_sum, window_expected, dispersion)
 
     def _learn(self, state: SeasonalState, entry: "_Pending") -> None:
-        """Learn one bucket judged ``learn_delay_minutes`` ago, capped so anomalies barely move anything."""
+        """Learn one bucket judged ``learn_delay_minutes`` ago (``_learn_all`` of it alone)."""
+        self._learn_all(state, (entry,))
+
+    def _learn_all(self, state: SeasonalState, entries) -> None:
+        """Learn judged buckets (oldest first, none suppressed), each capped so anomalies barely move anything.
+
+        Every bucket is learned against the factors and dispersions as they stood before the first; they are
+        refreshed once, after the last. So one bucket is learned as it always was, and a batch (the CUSUM
+        model learns a quiet hour's buckets at its end, ``CusumModel._learn_due``) costs one refresh, not
+        one a bucket: the level and the spreads learn bucket by bucket as before, and the profile decays once
+        by the product of the buckets' decays while each bucket's counts are added decayed by the decays of
+        those after it (the same sum, rounded in another order).
+        """
         s = self.settings
-        judgement = entry.judgement
-        hours = _hours(entry.width)
         dispersions = state.dispersions_
-        if entry.warming:
-            cap = math.inf  # warming up: the level must find the series' scale, whatever it is
-        elif entry.anomalous:  # an anomaly may nudge the level (a real shift is absorbed), never drag it
-            cap = s.min_ratio * judgement.expected
-        else:
-            cap = _learning_cap(judgement.expected, dispersions[0], judgement.value)
-        value = min(judgement.value, cap)
-        hod, dow = self._factors(state, entry.start)
-        rate = self._rate(state)
+        weekly = state.seen_hours >= 24 * 7  # a weekday is only comparable once the level has seen a whole week
+        decayed = None  # the profile's decay over the batch, once a bucket past the warm-up is in it
+        hod_seen: dict[int, float] = {}  # what the batch adds to each slot, decayed by what came after
+        hod_expected: dict[int, float] = {}
+        dow_seen: dict[int, float] = {}
+        dow_expected: dict[int, float] = {}
+        width = None
+        for entry in entries:
+            judgement = entry.judgement
+            if entry.width != width:
+                width = entry.width
+                hours = _hours(width)
+                level_decay, profile_decay, spread_decay = self._decays(hours)
+            value = judgement.value
+            if value > 0:  # a count of 0 is learned as 0 whatever the cap: every cap is at least 0
+                if entry.warming:
+                    cap = math.inf  # warming up: the level must find the series' scale, whatever it is
+                elif entry.anomalous:  # an anomaly may nudge the level (a real shift is absorbed), never drag it
+                    cap = s.min_ratio * judgement.expected
+                else:
+                    cap = _learning_cap(judgement.expected, dispersions[0], value)
+                value = min(value, cap)
+            hod, dow = self._factors(state, entry.start)
+            rate = self._rate(state)
 
-        level_decay, profile_decay, spread_decay = self._decays(hours)
-        state.level_sum = level_decay * state.level_sum + value / (hod * dow)
-        state.level_hours = level_decay * state.level_hours + hours
-        if entry.warming:
-            return  # the level is still climbing from its prior: residuals now would teach a false profile
+            state.level_sum = level_decay * state.level_sum + value / (hod * dow)
+            state.level_hours = level_decay * state.level_hours + hours
+            if entry.warming:
+                continue  # the level is still climbing from its prior: residuals now would teach a false profile
 
-        for slots in (state.hod_seen, state.hod_expected, state.dow_seen, state.dow_expected):
-            slots[:] = [slot * profile_decay for slot in slots]
-        state.hod_seen[entry.start.hour] += value
-        state.hod_expected[entry.start.hour] += rate * dow * hours
-        if state.seen_hours >= 24 * 7:  # a weekday is only comparable once the level has seen a whole week
-            state.dow_seen[entry.start.weekday()] += value
-            state.dow_expected[entry.start.weekday()] += rate * hod * hours
+            decayed = profile_decay if decayed is None else decayed * profile_decay
+            for added in (hod_seen, hod_expected, dow_seen, dow_expected):
+                for slot in added:
+                    added[slot] *= profile_decay
+            hour = entry.start.hour
+            hod_seen[hour] = hod_seen[hour] + value if hour in hod_seen else value
+            hod_expected[hour] = hod_expected.get(hour, 0.0) + rate * dow * hours
+            if weekly:
+                weekday = entry.start.weekday()
+                dow_seen[weekday] = dow_seen[weekday] + value if weekday in dow_seen else value
+                dow_expected[weekday] = dow_expected.get(weekday, 0.0) + rate * hod * hours
+
+            for i, ((window_sum, window_expected), dispersion) in enumerate(zip(judgement.window_sums, dispersions)):
+                state.spread_sq[i] *= spread_decay
+                state.spread_mean[i] *= spread_decay
+                state.spread_mean_sq[i] *= spread_decay
+                if window_expected <= 0 or entry.anomalous:
+                    continue
+                capped = self._spread_value(window_sum, window_expected, dispersion)
+                state.spread_sq[i] += (capped - window_expected) ** 2
+                state.spread_mean[i] += window_expected
+                state.spread_mean_sq[i] += window_expected**2
+
+            # As in SPOT, alarms (and their run-up) do not enter the record of surprises: an outage cannot
+            # raise the bar.
+            if not entry.anomalous and state.surprises is not None:  # the CUSUM rule keeps no record of surprises
+                state.surprises.learn(judgement.surprise, hours)
+                state.alert_surprise_ = None
+        if decayed is None:
+            return  # nothing past the warm-up: the profile and the spreads have not moved
+        for slots, added in ((state.hod_seen, hod_seen), (state.hod_expected, hod_expected),
+                             (state.dow_seen, dow_seen), (state.dow_expected, dow_expected)):
+            slots[:] = [slot * decayed for slot in slots]
+            for slot, amount in added.items():
+                slots[slot] += amount
         self._refresh_factors(state)
-
-        for i, ((window_sum, window_expected), dispersion) in enumerate(zip(judgement.window_sums, dispersions)):
-            state.spread_sq[i] *= spread_decay
-            state.spread_mean[i] *= spread_decay
-            state.spread_mean_sq[i] *= spread_decay
-            if window_expected <= 0 or entry.anomalous:
-                continue
-            capped = self._spread_value(window_sum, window_expected, dispersion)
-            state.spread_sq[i] += (capped - window_expected) ** 2
-            state.spread_mean[i] += window_expected
-            state.spread_mean_sq[i] += window_expected**2
         state.dispersions_ = self.dispersions(state)
-
-        # As in SPOT, alarms (and their run-up) do not enter the record of surprises: an outage cannot
-        # raise the bar.
-        if not entry.anomalous and state.surprises is not None:  # the CUSUM rule keeps no record of surprises
-            state.surprises.learn(judgement.surprise, hours)
-            state.alert_surprise_ = None
 
 
 def _capped_spread(window_sum: float, window_expected: float, dispersion: float) -> float:
