@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
@@ -77,6 +78,13 @@ class RunReport:
         self.late += part.late
         self.conflicts += part.conflicts
         self.opened_before += part.opened
+
+    def add(self, other: "RunReport") -> None:
+        """Count ``other``'s numbers in too (a batch counted apart until it is stored)."""
+        for name in ("read", "stored", "duplicates", "quarantined", "unmatched", "late", "conflicts"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.reasons.update(other.reasons)
+        self.changes += other.changes
 
     def summary(self) -> str:
         return (
@@ -165,11 +173,15 @@ class PostSelector:
         return tuple(matched)
 
     def select(
-        self, batch: SourceBatch, *, assigned: str | None, report: RunReport
+        self, batch: SourceBatch, *, assigned: str | None, report: RunReport,
+        pending: Iterable[Post] = (),
     ) -> tuple[list[Post], list[Rejected]]:
         """The batch's matched posts that are not stored yet, with their services, in event-time order; and
         the conflicts: posts whose id is known with a different text, kept in quarantine rather than dropped
-        (an edited post, or two files that reuse ids), so the second version is never silently lost."""
+        (an edited post, or two files that reuse ids), so the second version is never silently lost.
+
+        ``pending``: posts selected from the previous batch that are still being classified, not stored
+        yet; they count as stored, so this batch is chosen exactly as it would be once they are."""
         report.read += batch.read
         posts: list[Post] = []
         conflicts: list[Rejected] = []
@@ -187,7 +199,9 @@ class PostSelector:
                 continue
             seen[post.key] = post.text
             posts.append(replace(post, services=services))
-        known = self.store.stored_texts([p.key for p in posts])
+        waiting = {p.key: p.text for p in pending}
+        known = self.store.stored_texts([p.key for p in posts if p.key not in waiting])
+        known.update((p.key, waiting[p.key]) for p in posts if p.key in waiting)
         for post in posts:
             if post.key in known:
                 if _same_text(known[post.key], post.text):
@@ -316,6 +330,69 @@ class Pipeline:
     def process(self, batch: SourceBatch, *, source: str, assigned: str | None = None, report: RunReport) -> None:
         new_posts, conflicts = self.selector.select(batch, assigned=assigned, report=report)
         new_posts, verdicts = classify_posts(self.classifier, new_posts, self.places)
+        self._store_batch(batch, conflicts, new_posts, verdicts, source=source, report=report)
+
+    def process_all(self, batches: Iterable[SourceBatch], *, source: str, assigned: str | None = None,
+                    report: RunReport, after: Callable[[SourceBatch], None] | None = None) -> None:
+        """``process`` each batch in order, calling ``after`` once each is stored, with each batch's
+        classification on a thread of its own while the batch before it is stored, bucketed and judged.
+
+        Why: the encoder is most of a replay's time and torch releases the GIL while it computes, so the
+        rest of the pipeline (store, buckets, detector, incidents) can run meanwhile instead of after it.
+        Nothing else changes: batches are selected, stored and judged in order, one at a time, by this
+        thread; the next batch is selected as if the one being classified were stored already (its posts
+        are ``pending``), so duplicates are found as before. At most one batch is classified ahead.
+
+        Errors are raised as ``process`` would raise them, in batch order: a failed classification when
+        its batch's turn to be stored comes (the batches before it are stored, none after); a failure to
+        read or select the next batch after the batch ahead of it is stored. On KeyboardInterrupt the batch
+        being classified is dropped (its cursor was not saved: it is read again on resume), after its
+        classification, which cannot be interrupted, ends."""
+        if self.classifier is None:  # the detect stage alone (aggregate worker): nothing to overlap
+            for batch in batches:
+                self.process(batch, source=source, assigned=assigned, report=report)
+                if after is not None:
+                    after(batch)
+            return
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classify")
+        ahead: _Ahead | None = None  # selected, being classified, not stored
+
+        def store_ahead(classified: tuple[list[Post], list[Verdict]]) -> None:
+            report.add(ahead.counted)
+            self._store_batch(ahead.batch, ahead.conflicts, *classified, source=source, report=report)
+            if after is not None:
+                after(ahead.batch)
+
+        unread = iter(batches)
+        try:
+            while True:
+                try:
+                    batch = next(unread, None)
+                    counted = RunReport()
+                    if batch is not None:
+                        posts, conflicts = self.selector.select(batch, assigned=assigned, report=counted,
+                                                                pending=ahead.posts if ahead else ())
+                except Exception:
+                    if ahead is not None:  # stored before the error, as a batch at a time would have
+                        store_ahead(ahead.classified.result())
+                    raise
+                classified = ahead.classified.result() if ahead is not None else None
+                following = None
+                if batch is not None:
+                    following = _Ahead(batch, posts, conflicts, counted,
+                                       pool.submit(classify_posts, self.classifier, posts, self.places))
+                if classified is not None:
+                    store_ahead(classified)  # while the classify thread works on the following batch
+                if following is None:
+                    return
+                ahead = following
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _store_batch(self, batch: SourceBatch, conflicts: list[Rejected], new_posts: list[Post],
+                     verdicts: list[Verdict], *, source: str, report: RunReport) -> None:
+        """Judge a batch's classified posts and store them, its rejected rows, the incidents' changes, the
+        recounted buckets and the cursor in one transaction; then tell listeners."""
         observed = self.observe(new_posts, verdicts, report)
         with self.store.transaction() as conn:
             stored = self.store.add_posts(new_posts, verdicts, conn)
@@ -492,6 +569,17 @@ class Pipeline:
 
     def _record(self, scored: list[Detection], conn: Transaction | None = None) -> None:
         self.store.record_detections(detection_rows(scored), conn)
+
+
+@dataclass
+class _Ahead:
+    """A batch selected and handed to the classify thread, not stored yet."""
+
+    batch: SourceBatch
+    posts: list[Post]
+    conflicts: list[Rejected]
+    counted: RunReport  # what selecting it counted (read, duplicates...), added to the run's when it is stored
+    classified: Future  # -> (posts with their languages, verdicts)
 
 
 def save_grouping(observed: Observation, conn: Transaction) -> None:

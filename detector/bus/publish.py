@@ -53,6 +53,15 @@ class BusPipeline:
             setattr(report, name, getattr(report, name) + getattr(counted, name))
         report.stored += published  # published: the classify workers store them
 
+    def process_all(self, batches: Iterable[SourceBatch], *, source: str, assigned: str | None = None,
+                    report: RunReport, after: Callable[[SourceBatch], None] | None = None) -> None:
+        """``process`` each batch in order, calling ``after`` once each is published (``Pipeline``'s
+        interface; there is no classification here to overlap)."""
+        for batch in batches:
+            self.process(batch, source=source, assigned=assigned, report=report)
+            if after is not None:
+                after(batch)
+
     def flush(self, until: datetime, report: RunReport, *, source: str = "clock") -> None:
         """Have the aggregate close every bucket that ends by ``until``."""
         self.bus.publish_flush(until, source)

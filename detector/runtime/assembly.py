@@ -30,7 +30,7 @@ from detector.places.extract import PlaceFinder
 from detector.pseudonym import Pseudonymiser, key_file_for, load_or_create_key
 from detector.runtime.metrics import Metrics, TimedClassifier
 from detector.secrets import Secrets
-from detector.sources.base import Source
+from detector.sources.base import Source, SourceBatch
 from detector.store.leases import Lease
 from detector.store.store import Store
 
@@ -251,16 +251,21 @@ def run_source(
     resume: bool = True,
 ) -> RunReport:
     """Feed one finite source through the pipeline (from its saved cursor when ``resume``); deliver
-    notifications as we go."""
+    notifications as we go. The pipeline classifies each batch while it stores the one before
+    (``Pipeline.process_all``)."""
     report = report or RunReport()
     last: datetime | None = None
-    for batch in source.batches(system.store.cursor(source.name) if resume else None):
-        system.pipeline.process(batch, source=source.name, assigned=assigned, report=report)
+
+    def stored(batch: SourceBatch) -> None:
+        nonlocal last
         if batch.posts:
             last = max(last or batch.posts[-1].created_at, batch.posts[-1].created_at)
         system.sender.deliver_due()
         if progress is not None:
             progress(report)
+
+    system.pipeline.process_all(source.batches(system.store.cursor(source.name) if resume else None),
+                                source=source.name, assigned=assigned, report=report, after=stored)
     if flush_at_end and last is not None:
         system.pipeline.flush(last, report)
         system.sender.deliver_due()

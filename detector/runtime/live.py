@@ -26,7 +26,7 @@ from detector.runtime.metrics import Metrics
 from detector.runtime.settings import RunSettings
 from detector.pipeline import RunReport
 from detector.runtime.assembly import System
-from detector.sources.base import Source
+from detector.sources.base import Source, SourceBatch
 from detector.store.alerts import open_counts
 from detector.store.deliveries import outbox_counts
 from detector.store.official import save_official
@@ -164,12 +164,16 @@ class LiveRunner:
         source, name = job.source, job.name
         before = RunReport()
         official = 0
+
+        def stored(batch: SourceBatch) -> None:
+            nonlocal official
+            # a status page's incidents: stored here, whichever pipeline (in process, or the bus) takes posts
+            official += save_official(self.system.store, batch.official)
+
         try:
             batches = fetched.result() if fetched is not None else source.batches(self._cursor(job))
-            for batch in batches:
-                self.system.pipeline.process(batch, source=name, assigned=job.assigned, report=before)
-                # a status page's incidents: stored here, whichever pipeline (in process, or the bus) takes posts
-                official += save_official(self.system.store, batch.official)
+            self.system.pipeline.process_all(batches, source=name, assigned=job.assigned, report=before,
+                                             after=stored)
         except Exception as error:  # a source bug must not stop the others; it is retried with backoff
             log.error("source %s failed: %s", name, self.system.secrets.mask(f"{type(error).__name__}: {error}"))
             job.due = self.clock() + self.settings.error_wait_seconds
