@@ -11,12 +11,15 @@ loaded before the clock starts:
 1. raw encode: MiniLM on every normalised text, no cache, no heads, no language detection (the model
    tier's reference rate);
 2. per tier (``--tiers``, default ``model,fast``): the classifier alone,
-   then the whole pipeline (match, classify, places, store, bucket, detect, incidents) into a new SQLite file.
+   then the whole pipeline (match, classify, places, store, bucket, detect, incidents) into a new SQLite file;
+   with ``--serial`` also the whole pipeline one batch at a time (``Pipeline.process`` in a loop, each
+   batch classified only after the one before is stored: ``run_source`` before it overlapped them).
 
 ``--repeat N`` replays the file N times end to end (each copy shifted by the file's span, ids made unique),
 and prints the peak RSS reached by the end of each copy: a stream N times longer that does not grow it.
 The rates, their ratios, each phase's peak RSS and the load average at its start and end are printed side by
-side (the machine may be shared: compare ratios from one run, not rates from two). Issue 17's targets: the
+side, with each phase's CPU seconds (every thread; a loaded machine moves them less than wall time). The
+machine may be shared: compare ratios from one run, not rates from two. Issue 17's targets: the
 model tier's whole pipeline >= 0.9 of the raw encode rate, peak RSS <= 1 GB; the fast tier >= 10x the model's.
 """
 
@@ -42,6 +45,7 @@ from detector.classify.normalise import normalise_text
 from detector.classify.model import shared_encoder
 from detector.classify.settings import ClassifierSettings
 from detector.config import Settings
+from detector.pipeline import RunReport
 from detector.pseudonym import Pseudonymiser
 from detector.runtime.assembly import build_classifier, build_system, run_source
 from detector.sources.base import Source, SourceBatch
@@ -59,6 +63,8 @@ def main() -> None:
     parser.add_argument("--phases", default="encode,classify,pipeline",
                         help="which phases to run (a long file's raw encode, which has no cache, can be skipped)")
     parser.add_argument("--batch-size", type=int, default=None, help="[classifier] batch_size (default: its default)")
+    parser.add_argument("--serial", action="store_true",
+                        help="also time the pipeline one batch at a time (no classification ahead)")
     parser.add_argument("--phase", default=None, help=argparse.SUPPRESS)  # a child process: one phase
     args = parser.parse_args()
     if args.phase:
@@ -68,8 +74,8 @@ def main() -> None:
     phases = args.phases.split(",")
     results = {"encode": child(args, "encode:model")} if "encode" in phases else {}
     for tier in tiers:
-        for phase in ("classify", "pipeline"):
-            if phase in phases:
+        for phase in ("classify", "pipeline", *(("serial",) if args.serial else ())):
+            if phase in phases or phase == "serial":
                 results[f"{tier} {phase}"] = child(args, f"{phase}:{tier}")
     print_table(args, results, tiers)
 
@@ -95,7 +101,7 @@ def run_phase(args: argparse.Namespace, phase: str, tier: str) -> dict:
     matcher = ServiceMatcher([service.rule()])
     load_before = os.getloadavg()
     out: dict = {"phase": phase, "tier": tier}
-    if phase == "pipeline":
+    if phase in ("pipeline", "serial"):
         with tempfile.TemporaryDirectory() as folder:
             settings = Settings(db=str(Path(folder) / "bench.db"),
                                 services=[service],
@@ -103,9 +109,12 @@ def run_phase(args: argparse.Namespace, phase: str, tier: str) -> dict:
             system = build_system(settings)
             warm(system.pipeline.classifier, system.pipeline.places)
             source = RepeatedSource(ReplaySource(replay, system.pseudonymiser), args.repeat, args.limit, matcher)
-            started = time.perf_counter()
-            report = run_source(system, source, assigned=args.service, resume=False)
-            out["seconds"] = time.perf_counter() - started
+            started, cpu = time.perf_counter(), cpu_seconds()
+            if phase == "pipeline":
+                report = run_source(system, source, assigned=args.service, resume=False)
+            else:
+                report = run_serially(system, source, args.service)
+            out["seconds"], out["cpu"] = time.perf_counter() - started, cpu_seconds() - cpu
             system.close()
         out["summary"] = report.summary()
         out["read"] = report.read
@@ -119,19 +128,35 @@ def run_phase(args: argparse.Namespace, phase: str, tier: str) -> dict:
             classifier = build_classifier(classifier_settings)
             warm(classifier, None)
             step = classifier.classify
-        seconds = 0.0  # the encode or classify alone, not the file's reading
+        seconds = cpu = 0.0  # the encode or classify alone, not the file's reading
         for batch in source.batches(None):
             posts = [p for p in batch.posts if matcher.services(p.text)]
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), cpu_seconds()
             step(posts)
             seconds += time.perf_counter() - started
-        out["seconds"] = seconds
+            cpu += cpu_seconds() - cpu_started
+        out["seconds"], out["cpu"] = seconds, cpu
     out["matched"] = source.matched
     out["minutes"] = source.minutes
     out["peak_mb"] = peak_mb()
     out["peak_by_copy_mb"] = source.peaks
     out["load"] = [load_before[0], os.getloadavg()[0]]
     return out
+
+
+def run_serially(system, source: Source, assigned: str) -> RunReport:
+    """``run_source`` without the classification ahead: each batch classified, then stored, in turn."""
+    report = RunReport()
+    last = None
+    for batch in source.batches(None):
+        system.pipeline.process(batch, source=source.name, assigned=assigned, report=report)
+        if batch.posts:
+            last = max(last or batch.posts[-1].created_at, batch.posts[-1].created_at)
+        system.sender.deliver_due()
+    if last is not None:
+        system.pipeline.flush(last, report)
+        system.sender.deliver_due()
+    return report
 
 
 def warm(classifier, places) -> None:
@@ -148,6 +173,12 @@ def warm(classifier, places) -> None:
         cache.clear()
     if places is not None:
         places.gazetteer  # noqa: B018 - loads the cached index
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, every thread (torch's included), user and system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_mb() -> float:
@@ -200,15 +231,19 @@ def print_table(args: argparse.Namespace, results: dict[str, dict], tiers: list[
     rate = {name: r["matched"] / r["seconds"] for name, r in results.items()}
     print(f"file: {Path(args.file).name} x{args.repeat}: {first['matched']:,} matched posts, "
           f"{first['minutes']:,.0f} one-minute buckets; {os.cpu_count()} cores")
-    print(f"{'phase':<18} {'posts/s':>9} {'seconds':>8} {'x raw encode':>13} {'peak RSS MB':>12}  load start-end")
+    print(f"{'phase':<18} {'posts/s':>9} {'seconds':>8} {'CPU s':>7} {'x raw encode':>13} {'peak RSS MB':>12}  "
+          "load start-end")
     for name, r in results.items():
         ratio = f"{rate[name] / rate['encode']:13.2f}" if "encode" in rate else f"{'-':>13}"
-        print(f"{name:<18} {rate[name]:9,.0f} {r['seconds']:8.1f} {ratio} "
+        print(f"{name:<18} {rate[name]:9,.0f} {r['seconds']:8.1f} {r['cpu']:7.1f} {ratio} "
               f"{r['peak_mb']:12,.0f}  {r['load'][0]:.1f}-{r['load'][1]:.1f}")
     for tier in tiers:
         r = results.get(f"{tier} pipeline")
         if r is not None:
             print(f"{tier} pipeline: {r['summary']}; peak RSS after each copy: {r['peak_by_copy_mb']} MB")
+        if {f"{tier} pipeline", f"{tier} serial"} <= rate.keys():
+            print(f"{tier} pipeline/serial: {rate[f'{tier} pipeline'] / rate[f'{tier} serial']:.2f} "
+                  "(classifying the next batch while storing this one)")
     if {"fast pipeline", "model pipeline"} <= rate.keys():
         print(f"fast/model pipeline : {rate['fast pipeline'] / rate['model pipeline']:.1f}x   (target >= 10)")
     if {"encode", "model pipeline", "model classify"} <= rate.keys():

@@ -79,13 +79,6 @@ class RunReport:
         self.conflicts += part.conflicts
         self.opened_before += part.opened
 
-    def add(self, other: "RunReport") -> None:
-        """Count ``other``'s numbers in too (a batch counted apart until it is stored)."""
-        for name in ("read", "stored", "duplicates", "quarantined", "unmatched", "late", "conflicts"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.reasons.update(other.reasons)
-        self.changes += other.changes
-
     def summary(self) -> str:
         return (
             f"read {self.read}, stored {self.stored}, duplicate {self.duplicates}, "
@@ -358,7 +351,7 @@ class Pipeline:
         ahead: _Ahead | None = None  # selected, being classified, not stored
 
         def store_ahead(classified: tuple[list[Post], list[Verdict]]) -> None:
-            report.add(ahead.counted)
+            report.add(ahead.counted)  # selecting counts no changes nor reasons: add() keeps all there is
             self._store_batch(ahead.batch, ahead.conflicts, *classified, source=source, report=report)
             if after is not None:
                 after(ahead.batch)
