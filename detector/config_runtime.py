@@ -32,12 +32,13 @@ def _files(settings: Settings, text: str) -> Iterator[Problem]:
         if path is not None and not Path(path).is_file():
             yield problem_at(["sources", i, "path"], text, f"{source.type} file {path} does not exist",
                              "check the path (relative paths are taken from the config's folder)")
-    if settings.classifier.kind == "fast":
+    if settings.classifier.kind in ("fast", "cascade"):
         from detector.classify.fast import default_labelled_data
 
         if not default_labelled_data().is_file():
             yield problem_at(["classifier", "kind"], text,
-                             f"the fast tier trains its heads on {default_labelled_data()}, which is missing",
+                             f"the {settings.classifier.kind} classifier's fast tier trains its heads on "
+                             f"{default_labelled_data()}, which is missing",
                              "reinstall the package (it carries data/labelled/posts.csv) or use kind = \"model\"")
     claims = settings.classifier.claims
     if claims is not None:

@@ -16,10 +16,14 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from detector.classify.cascade import Band, CascadeClassifier
 from detector.classify.embedding import default_model_path
 from detector.classify.fast import ENCODER_FILE, ensure_fast_tier, load_fast_classifier
+from detector.classify.heads import Head
+from detector.classify.model import default_model_dir, load_default_classifier
 from detector.classify.normalise import normalise_text
 from detector.classify.settings import CLASSIFIER_KINDS, ClassifierSettings
+from detector.classify.training import HEAD_CHARS, HEAD_NGRAMS
 from detector.cli.main import cli
 from detector.records import Post
 
@@ -122,16 +126,57 @@ def test_it_gives_the_model_tiers_verdicts(tier):
     assert {v.model for v in verdicts} == {classifier.name} and classifier.name.startswith("static-")
 
 
-def test_a_config_asking_for_the_fast_tier_passes_config_check(tmp_path):
-    config = tmp_path / "fast.toml"
+@pytest.mark.parametrize("kind", ["fast", "cascade"])
+def test_a_config_asking_for_the_fast_tier_passes_config_check(tmp_path, kind):
+    config = tmp_path / f"{kind}.toml"
     config.write_text('db = "x.db"\n\n[[services]]\nname = "Acme"\nmatch = ["acme"]\n\n'
-                      '[classifier]\nkind = "fast"\n', encoding="utf-8")
+                      f'[classifier]\nkind = "{kind}"\n', encoding="utf-8")
     result = CliRunner().invoke(cli, ["config", "check", str(config)])
     assert result.exit_code == 0, result.output
-    assert "classifier fast" in result.output
-    assert "fast" in CLASSIFIER_KINDS and ClassifierSettings(kind="fast").kind == "fast"
+    assert f"classifier {kind}" in result.output
+    assert kind in CLASSIFIER_KINDS and ClassifierSettings(kind=kind).kind == kind
     replay_help = CliRunner().invoke(cli, ["replay", "--help"]).output
-    assert "fast" in replay_help.split("--classifier", 1)[1].split("\n", 1)[0]
+    assert kind in replay_help.split("--classifier", 1)[1].split("\n", 1)[0]
+
+
+def test_the_fast_tier_trains_its_heads_as_the_model_tier_does(tier):
+    """One training loop: each fast head reads the feature blocks the model tier's head of that task reads."""
+    for task in HEAD_NGRAMS:
+        head, shipped = Head.load(tier.heads_dir / task), Head.load(default_model_dir() / task)
+        assert (head.ngrams, head.chars) == (HEAD_NGRAMS[task], HEAD_CHARS[task]) == (shipped.ngrams, shipped.chars)
+
+
+@pytest.fixture(scope="module")
+def tiers(tier):
+    return load_fast_classifier(tier=tier), load_default_classifier()
+
+
+def test_the_cascade_keeps_sure_posts_and_sends_the_others_to_the_model(tiers):
+    """A post whose fast outage probability lies outside the band keeps the fast tier's verdict; one inside it
+    gets the model tier's, whole."""
+    fast, model = tiers
+    posts = [post(text, i) for i, text in enumerate(POSTS)]
+    first = fast.classify(posts)
+    lowest = min(range(len(posts)), key=lambda i: first[i].outage_report_p)
+    band = Band(first[lowest].outage_report_p + 1e-6, 1.0)  # every post but the least outage-like is unsure
+    cascade = CascadeClassifier(fast, model, bands={"outage_report": band}, complaints_to_model=False)
+    verdicts = cascade.classify(posts)
+    assert verdicts[lowest] == first[lowest] and verdicts[lowest].model == fast.name
+    unsure = [i for i in range(len(posts)) if i != lowest]
+    assert [verdicts[i] for i in unsure] == model.classify([posts[i] for i in unsure])
+    assert {verdicts[i].model for i in unsure} == {model.name} != {fast.name}
+
+
+def test_the_cascade_sends_the_fast_tiers_complaints_to_the_model(tiers):
+    """Symptoms are read from the sentence vector: a post the fast tier calls a complaint is the model's."""
+    fast, model = tiers
+    posts = [post(text, i) for i, text in enumerate(POSTS)]
+    first = fast.classify(posts)
+    verdicts = CascadeClassifier(fast, model, bands={}).classify(posts)
+    assert any(v.complaint for v in first) and not all(v.complaint for v in first)
+    for before, after in zip(first, verdicts):
+        assert after.model == (model.name if before.complaint else fast.name)
+        assert after == before or before.complaint
 
 
 def test_changed_training_code_gets_its_own_heads(tier, sample, monkeypatch, tmp_path):

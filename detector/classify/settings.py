@@ -7,7 +7,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ClassifierKind = Literal["model", "fast", "keywords"]
+ClassifierKind = Literal["model", "fast", "cascade", "keywords"]
 CLASSIFIER_KINDS: tuple[str, ...] = get_args(ClassifierKind)  # the --classifier choices, listed once
 
 
@@ -21,6 +21,7 @@ class ClassifierSettings(BaseModel):
         description="'model': the trained sentence-transformers heads (default); "
         "'fast': the same heads retrained on static token embeddings distilled from that model on this "
         "machine (built once on first use, cached under models/fast; tens of times faster, see the README); "
+        "'cascade': the fast tier decides the posts it is sure of and the model the rest (and every complaint); "
         "'keywords': the transparent keyword baseline, no ML dependencies.",
     )
     model_dir: Path | None = Field(

@@ -46,8 +46,8 @@ class ClassifierUnavailable(Exception):
 
 
 def build_classifier(settings: ClassifierSettings, services: Sequence[ServiceSettings] = ()) -> Classifier:
-    """The configured classifier: the trained model by default, its fast tier (built on first use) or the
-    keyword baseline on request; each service's complaints get symptoms from its own list."""
+    """The configured classifier: the trained model by default, its fast tier (built on first use), the
+    cascade of the two or the keyword baseline on request; each service's complaints get symptoms from its own list."""
     symptom_sets = {service.name: service.symptom_set() for service in services}
     if settings.kind == "keywords":
         return KeywordClassifier(symptom_sets)
@@ -61,6 +61,12 @@ def build_classifier(settings: ClassifierSettings, services: Sequence[ServiceSet
     from detector.classify.claims import ClaimsFileError
 
     try:
+        if settings.kind == "cascade":
+            from detector.classify.cascade import load_cascade_classifier
+
+            return load_cascade_classifier(
+                model_dir=settings.model_dir, claims_path=settings.claims, embedding_model=settings.embedding_model,
+                batch_size=settings.batch_size, symptom_sets=symptom_sets)
         if settings.kind == "fast":
             from detector.classify.fast import load_fast_classifier
 
