@@ -55,14 +55,16 @@ def test_places_with_accents_and_punctuation_are_still_found(text, expected):
 # -- the short cuts of issue 17's second pass: each must find what the plain way finds ---------------------
 
 class _Everything:
-    """A set that holds every string: a finder given it as its prefixes looks at every word and tries
-    every length of name there, as place finding did before it looked names up by their prefixes."""
+    """A set that holds every string: a finder given it as its prefixes tries every length of name at a
+    word, as place finding did before it looked names up by their prefixes."""
 
     def __contains__(self, item: object) -> bool:
         return True
 
 
 class _PlainFinder(PlaceFinder):
+    """Looks at every word and tries every length of name there: what the short cuts must equal."""
+
     @property
     def prefixes(self):
         return _Everything()
@@ -70,6 +72,9 @@ class _PlainFinder(PlaceFinder):
     @property
     def starts(self):
         return _Everything()
+
+    def _looked_at(self, plain, folded, ascii_only=False):
+        return list(range(len(folded)))
 
 
 def _pheme_texts() -> list[str]:
