@@ -171,3 +171,27 @@ def test_the_next_batch_is_classified_while_the_one_before_is_stored(tmp_path):
     finally:
         pipeline.store.close()
     assert seen == [True, True]
+
+
+def test_an_interrupt_drops_only_the_batch_being_classified_which_its_cursor_brings_back(tmp_path):
+    """Ctrl-C while the next batch is read: the batch being classified is not stored and its cursor not
+    saved, so a resumed run reads it again; the batches before it are stored once, the thread is gone."""
+    batches = _batches(tmp_path)
+
+    def interrupted():
+        yield from batches[:3]
+        raise KeyboardInterrupt
+
+    classifier = Recording()
+    with pytest.raises(KeyboardInterrupt):
+        _overlapped(tmp_path / "b.db", interrupted(), classifier)
+    assert len(classifier.batches) == 3  # batch 2 was classified, then dropped
+    stored = _stored(tmp_path / "b.db")
+    assert stored["cursor"] == [("replay", "1")]
+    assert {row[0] for row in stored["posts"]} == {p.source_id for b in batches[:2] for p in b.posts}
+    assert not _classify_threads()
+    _overlapped(tmp_path / "b.db", batches[2:], Recording())  # resumed from the cursor: the rest, once each
+    _one_at_a_time(tmp_path / "a.db", batches, Recording())
+    resumed, straight = _stored(tmp_path / "b.db"), _stored(tmp_path / "a.db")
+    for table in ("posts", "verdicts", "quarantine", "cursor"):  # (scores after a restart are not the subject here)
+        assert resumed[table] == straight[table], table
