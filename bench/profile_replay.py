@@ -7,7 +7,9 @@ It replays the bundled Xfinity tweets (by default) into a new SQLite file throug
 writes the top functions by cumulative time and by own time to ``--out`` (default: stdout). The model
 weights are loaded before profiling starts, so the table is the replay, not the start-up.
 
-cProfile inflates Python-heavy code (every call costs a hook) more than the encoder's C++ work, so read
+Batches go through ``Pipeline.process`` one at a time on one thread (``detector replay`` classifies the
+next batch on a thread of its own meanwhile): cProfile sees only its own thread. cProfile inflates
+Python-heavy code (every call costs a hook) more than the encoder's C++ work, so read
 the table for *where* time goes, and bench/replay.py (no profiler) for rates. bench/PROFILE.md keeps the
 tables found while working on issue 17 and what was done about them.
 """
@@ -31,6 +33,7 @@ from detector.classify.settings import ClassifierSettings
 from detector.config import Settings
 from detector.runtime.assembly import build_system, run_source
 from detector.sources.replay import ReplaySource
+from replay import warm  # bench/ is the script's folder
 from replay_args import add_replay_arguments, replay_settings, service_settings  # bench/ is the script's folder
 
 
@@ -45,10 +48,11 @@ def main() -> None:
                             services=[service_settings(args)],
                             classifier=ClassifierSettings(kind=args.classifier))
         system = build_system(settings)
-        _warm(system)
+        warm(system.pipeline.classifier, system.pipeline.places)  # weights, lingua, gazetteer
         source = ReplaySource(replay_settings(args), system.pseudonymiser)
         profiler = cProfile.Profile()
         started = time.perf_counter()
+        system.pipeline.process_all = _one_thread(system.pipeline)
         profiler.enable()
         report = run_source(system, source, assigned=args.service, resume=False)
         profiler.disable()
@@ -73,17 +77,15 @@ def main() -> None:
         print(f"wrote {args.out}")
 
 
-def _warm(system) -> None:
-    """Load the encoder's weights and the gazetteer before profiling, so the table is the replay."""
-    classifier = system.pipeline.classifier
-    encoder = getattr(classifier, "encoder", None)
-    if encoder is not None:
-        encoder.encode_raw(["warm-up text that no post contains"])
-        cache = getattr(encoder, "cache", None)  # the fast tier's static encoder keeps none
-        if cache is not None:
-            cache.clear()
-    if system.pipeline.places is not None:
-        system.pipeline.places.gazetteer  # noqa: B018 - loads the cached index
+def _one_thread(pipeline):
+    """``Pipeline.process_all`` without its classify thread: cProfile sees only the thread that enabled it,
+    and a table without the classifier and places would hide them. Same stages in the same order."""
+    def process_all(batches, *, source, assigned=None, report, after=None):
+        for batch in batches:
+            pipeline.process(batch, source=source, assigned=assigned, report=report)
+            if after is not None:
+                after(batch)
+    return process_all
 
 
 if __name__ == "__main__":
