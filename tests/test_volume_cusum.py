@@ -187,3 +187,25 @@ def test_a_quiet_hour_is_learned_at_its_end_and_a_bucket_with_units_after_the_le
     assert [pending for pending, _, _ in seen[30:59]] == list(range(30, 59))  # the empty buckets wait ...
     assert len({level for _, level, _ in seen[30:59]}) == 1 and len({id(f) for _, _, f in seen[30:59]}) == 1
     assert seen[59][0] == 30 and seen[59][1] != seen[58][1]  # ... for the hour's end: learned in one batch
+
+
+def test_clustered_arrivals_hold_the_budget_where_people_come_in_clusters():
+    """Four weeks of a support stream whose people arrive in clusters (no incident): read as near-Poisson
+    the clusters page about twice a week; with ``clustered_arrivals`` the rule learns the clustering and
+    pages at most half as often. On a stream without clusters it learns next to none and pages no more."""
+    from bench.synthetic_streams import clustered_stream
+    from detector.volume.cusum import clustering_index
+
+    buckets, _ = clustered_stream(weeks=4, seed=7, incidents=False)
+    plain = episodes(build_detector(VolumeSettings(), "support"), buckets)
+    detector = build_detector(VolumeSettings(clustered_arrivals=True), "support")
+    clustered = episodes(detector, buckets)
+    assert len(plain) >= 4 * 0.25 * 3  # the failure mode is there: over three times the budget
+    assert len(clustered) <= len(plain) / 2
+    assert clustering_index(detector.model.cusum_, [5, 15, 60], 1.0) > 0.1  # it learned clusters
+
+    buckets, _ = support_stream(weeks=4, seed=8, incidents=False)
+    detector = build_detector(VolumeSettings(clustered_arrivals=True), "support")
+    found = episodes(detector, buckets)
+    assert clustering_index(detector.model.cusum_, [5, 15, 60], 1.0) < 0.1
+    assert len(found) <= len(episodes(build_detector(VolumeSettings(), "support"), buckets)) + 1

@@ -89,6 +89,7 @@ CASES = {
         MaintenanceWindow(cron="0 2 * * *", duration_minutes=90)]), 2),
     "long warm-up": (VolumeSettings(metric="mentions", warmup_minutes=3000), 3),
     "clusters at each CUSUM's span": (VolumeSettings(metric="mentions", scale_clusters=True), 4),
+    "clustered arrivals": (VolumeSettings(metric="mentions", clustered_arrivals=True), 5),
 }
 
 

@@ -121,6 +121,15 @@ class VolumeSettings(BaseModel):
         "lifts NAB, but alerts later on two of its five incidents: off until it wins everywhere "
         "(docs/volume-detection.md).",
     )
+    clustered_arrivals: bool = Field(
+        False,
+        description="CUSUM rule only: each CUSUM reads a bucket's count as varying at least as much as "
+        "clusters of people arriving together make it vary on this stream over the span that CUSUM sums "
+        "(variance = index x expected, however little is expected; the index learned from the window sums "
+        "outside alert episodes, never from alert-sized windows), instead of the near-Poisson a sparse bucket "
+        "otherwise gets. Fewer alerts on 3-6 people within minutes at quiet hours, later alerts on small "
+        "incidents (detector/volume/cusum.py, 'Clustered arrivals'; docs/volume-detection.md).",
+    )
     bucket_seconds: int = Field(60, gt=0, description="Width of one bucket in seconds.")
     metric: Metric = Field(
         DEFAULT_METRIC,
