@@ -61,10 +61,10 @@ is ``(sum (x - E)^2 - sum E) / sum E`` over that window's sums, decayed like the
 outside alert episodes (their run-up and ``rearm_minutes`` after each crossing), so an incident the rule
 caught does not teach it that incidents are noise. The small incidents it misses still do, so the index
 is shrunk toward Poisson's (0) by a prior worth ``_INDEX_PRIOR`` (1000) expected units, chosen
-leave-one-stream-out: a sparse support stream, whose decayed window sums hold a few hundred, keeps most of
-the shrinkage (with 100 its index climbed on the incidents it missed until it missed most of them). The
-threshold is then the exact one for that law. Off by default: it alerts later on small incidents
-(docs/volume-detection.md).
+leave-one-stream-out (3 of 5 folds; 100 in the others): a sparse support stream, whose decayed window sums
+hold a few hundred, keeps most of the shrinkage (with 100 its index climbed on the incidents it missed
+until it missed most of them). The threshold is then the exact one for that law. Off by default: it
+alerts later on small incidents (docs/volume-detection.md).
 
 **The band** a detection reports (``upper``, which keeps an incident open while counts stay above it) is
 three standard deviations of the bucket's count above expected. How big an incident is (its severity) is
@@ -112,8 +112,8 @@ _WEEK_SECONDS = 7 * 86400
 _HOUR = timedelta(hours=1)
 _RESOLUTION = timedelta(seconds=1)  # of post timestamps: the least time an open bucket has been watched
 # the clustering index is shrunk toward Poisson's (0) by a prior worth this many expected units (window sums
-# of E add E each): chosen leave-one-stream-out from 10, 100, 1000 (note h-detect); a sparse stream, whose
-# decayed sums hold a few hundred, keeps most of the shrinkage, so its missed small incidents move it little
+# of E add E each): chosen leave-one-stream-out from 10, 100, 1000 (3 of 5 folds, note h-detect); a sparse
+# stream, whose decayed sums hold a few hundred, keeps most of the shrinkage: its missed incidents move it little
 _INDEX_PRIOR = 1000.0
 _SPARSE = 0.1  # a bucket expecting m units keeps m^2 / (m^2 + _SPARSE) of the learned overdispersion
 
