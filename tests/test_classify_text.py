@@ -49,6 +49,22 @@ def test_cache_is_bounded_and_persists(tmp_path):
     assert EmbeddingCache(path=tmp_path / "e.sqlite", namespace="other").get_many(["a"]) == {}
 
 
+def test_a_cached_vector_does_not_keep_its_batch_alive():
+    """The cache's bound is a bound on memory: a vector that stays cached (hit again and again) holds its own
+    row, not the whole batch array it was a view of."""
+    import gc
+    import weakref
+
+    cache = EmbeddingCache(max_items=1)
+    batch = np.ones((200, 384), dtype=np.float32)
+    alive = weakref.ref(batch)
+    cache.put_many({f"k{i}": row for i, row in enumerate(batch)})  # rows are views of ``batch``
+    del batch
+    gc.collect()
+    assert len(cache) == 1 and cache.get_many(["k199"])["k199"].tolist() == [1.0] * 384
+    assert alive() is None
+
+
 @pytest.mark.parametrize(
     ("text", "lang"),
     [

@@ -98,6 +98,11 @@ class EmbeddingCache:
         return len(self._memory)
 
     def _remember(self, key: str, vector: np.ndarray) -> None:
+        # A row of a batch's array is a view that keeps the whole batch alive: one cached text that keeps
+        # being hit held its whole poll's vectors, so ``max_items`` bounded the entries but not the memory
+        # (up to ``max_items`` batches). A vector is kept as its own 1.5 kB copy.
+        if vector.base is not None:
+            vector = vector.copy()
         with self._lock:
             self._memory[key] = vector
             self._memory.move_to_end(key)
