@@ -132,6 +132,12 @@ def outage_labels(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(out, index=frame.index)
 
 
+def active_ids() -> set[str]:
+    """Post ids whose labels come from the active-learning pass (``pass == active`` in outage_labels.csv)."""
+    table = pd.read_csv(HERE / "outage_labels.csv", dtype=str)
+    return set(table.loc[table["pass"] == "active", "post_id"])
+
+
 def assign_split(frame: pd.DataFrame) -> pd.Series:
     """Test rows are whole groups (a written line and its slot copies), stratified by source and label."""
     rng = random.Random(SEED)
@@ -153,6 +159,10 @@ def main() -> None:
     first["split"] = assign_split(first)  # the first release's split, unchanged
     added = real[~real["first_release"]].copy()
     added["outage_report"] = outage_labels(added)
+    # Rows labelled by active learning (pass `active`) were picked by what the shipped head flagged: they are
+    # train only, and kept out of the seeded shuffle so the earlier added rows keep the split they had.
+    active = added[added["post_id"].isin(active_ids())].copy()
+    added = added[~added["post_id"].isin(active_ids())].copy()
     rng = random.Random(ADDED_SEED)
     test = set()
     for _, members in added.groupby(["complaint", "outage_report"]):
@@ -160,9 +170,10 @@ def main() -> None:
         rng.shuffle(groups)
         test.update(groups[: round(len(groups) * TEST_SHARE)])
     added["split"] = added["group"].map(lambda g: "test" if g in test else "train")
+    active["split"] = "train"
     support = written_support()
     support["split"] = "train"
-    frame = pd.concat([first, added, support], ignore_index=True)
+    frame = pd.concat([first, added, active, support], ignore_index=True)
     missing = frame["outage_report"].isna()  # written_support.txt lines carry their own label
     frame.loc[missing, "outage_report"] = outage_labels(frame[missing])
     frame["outage_report"] = frame["outage_report"].astype(int)
