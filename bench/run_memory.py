@@ -160,6 +160,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds")
     args = parser.parse_args()
 
+    signal.signal(signal.SIGTERM, _interrupted)  # `kill` stops the runner too (see the finally below)
     feed = GrowingTimeline(tweet_texts(), args.per_poll)
     port = free_port()
     load_start = os.getloadavg()
@@ -203,6 +204,10 @@ def main() -> None:
         print(f"growth from {a:,} to {b:,} posts: VmRSS {last['VmRSS'] - first['VmRSS']:+.0f} MB "
               f"({per_k:+.2f} MB per 1,000 posts), VmHWM {last['VmHWM'] - first['VmHWM']:+.0f} MB")
     print(f"load average {_load(load_start)} at start, {_load(os.getloadavg())} at end")
+
+
+def _interrupted(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _load(load: tuple[float, float, float]) -> str:
