@@ -10,8 +10,8 @@ loaded before the clock starts:
 
 1. raw encode: MiniLM on every normalised text, no cache, no heads, no language detection (the model
    tier's reference rate), on the main thread and again on a thread of its own, as the pipeline classifies
-   (libgomp spins less when a second thread drives torch: on a loaded machine a main-thread encode burnt twice
-   the CPU); the faster of the two is the reference;
+   (once two threads have driven torch, libgomp manages more threads than cores and spins less at its
+   barriers: on a loaded machine a main-thread-only encode burnt twice the CPU); the faster is the reference;
 2. per tier (``--tiers``, default ``model,fast``): the classifier alone,
    then the whole pipeline (match, classify, places, store, bucket, detect, incidents) into a new SQLite file;
    with ``--serial`` also the whole pipeline one batch at a time (``Pipeline.process`` in a loop, each
@@ -141,12 +141,13 @@ def run_phase(args: argparse.Namespace, phase: str, tier: str) -> dict:
         if phase in ("encode", "encode-thread"):  # the encoder alone: no heads, no language detector here
             encoder = shared_encoder(None, classifier_settings.batch_size)
             step = lambda posts: encoder.encode_raw([t for t in (normalise_text(p.text) for p in posts) if t])  # noqa: E731
-            if phase == "encode-thread":  # one thread, kept for the phase, as Pipeline.process_all's
+            warm(SimpleNamespace(encoder=encoder), None)
+            if phase == "encode-thread":  # one thread, kept for the phase, as Pipeline.process_all's; warmed
+                # on both threads, as the pipeline phase is (its warm-up runs on the main thread): libgomp then
+                # has two thread teams, more threads than cores, and spins less
                 thread = ThreadPoolExecutor(max_workers=1)
                 thread.submit(warm, SimpleNamespace(encoder=encoder), None).result()
                 step = lambda posts, encode=step: thread.submit(encode, posts).result()  # noqa: E731
-            else:
-                warm(SimpleNamespace(encoder=encoder), None)
         else:
             classifier = build_classifier(classifier_settings)
             warm(classifier, None)
