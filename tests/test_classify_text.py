@@ -112,16 +112,6 @@ def test_encoder_batches_texts_of_about_one_length_and_keeps_the_callers_order()
     assert vectors[:, 0].tolist() == [len(t) for t in texts] and vectors[1].tolist() == vectors[4].tolist()
 
 
-def test_loading_the_model_first_makes_glibc_map_large_blocks_on_their_own(tmp_path, monkeypatch):
-    import detector.classify.embedding as embedding
-
-    calls = []
-    monkeypatch.setattr(embedding, "_glibc", lambda name: (lambda *args: calls.append((name, args))))
-    with pytest.raises(FileNotFoundError):
-        embedding.load_sentence_model(tmp_path)  # not a model folder: fails after the setting, before loading
-    assert calls == [("mallopt", (-3, embedding.MMAP_THRESHOLD))] and embedding.MMAP_THRESHOLD >= 128 * 1024
-
-
 def test_long_texts_come_in_smaller_batches():
     lengths = [1000, 1000, 900, 300, 120, 80, 80, 10]  # sorted longest first, as the encoder sorts them
     batches = padded_batches(lengths, batch_size=4)  # budget: 4 * BATCH_CHARS padded characters

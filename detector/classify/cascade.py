@@ -33,6 +33,7 @@ from typing import Mapping, Sequence
 from detector.classify.base import Classifier
 from detector.classify.model import EmbeddingClassifier
 from detector.classify.normalise import normalise_text
+from detector.classify.settings import BATCH_SIZE
 from detector.classify.symptoms import SymptomSet
 from detector.records import Post, Verdict
 
@@ -110,7 +111,7 @@ def load_cascade_classifier(
     model_dir: Path | str | None = None,
     claims_path: Path | str | None = None,
     embedding_model: Path | str | None = None,
-    batch_size: int = 64,
+    batch_size: int = BATCH_SIZE,
     symptom_sets: Mapping[str, SymptomSet] | None = None,
 ) -> CascadeClassifier:
     """The fast tier (built first if needed) in front of the model tier, sharing one language detector."""

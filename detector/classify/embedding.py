@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from detector.classify.normalise import text_key
+from detector.classify.settings import BATCH_SIZE
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 
@@ -37,7 +38,6 @@ def load_sentence_model(path: Path | str | None = None):
 
     transformers_logging.disable_progress_bar()  # a weights-loading bar in every CLI run says nothing useful
     folder = Path(path) if path is not None else default_model_path()
-    return_large_blocks()
     if not (folder / "modules.json").exists() and not (folder / "config.json").exists():
         raise FileNotFoundError(f"{folder} is not a sentence-transformers model folder (no modules.json)")
     return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
@@ -150,7 +150,7 @@ class TextEncoder:
     def __init__(
         self,
         model_path: Path | str | None = None,
-        batch_size: int = 64,
+        batch_size: int = BATCH_SIZE,
         cache: EmbeddingCache | None = None,
         model=None,
     ) -> None:
@@ -219,8 +219,8 @@ class TextEncoder:
         return np.stack([known[key] for key in keys])
 
 
-# A batch may be padded to ``batch_size`` texts of this many characters (a long tweet): 64 texts of up to 256
-# characters, or 16 of the 1,000 characters a post is cut to (normalise.MAX_CHARS).
+# A batch may be padded to ``batch_size`` texts of this many characters (a long tweet): 16 texts of up to 256
+# characters, or 4 of the 1,000 characters a post is cut to (normalise.MAX_CHARS).
 BATCH_CHARS = 256
 
 
@@ -251,22 +251,3 @@ def release_freed_memory() -> None:
     trim = _glibc("malloc_trim")
     if trim is not None:
         trim(0)
-
-
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
-# Blocks of at least this size get their own mapping, returned to the OS when freed: a batch's activation
-# tensors (MBs each). glibc's default threshold starts at 128 kB but rises to the largest block freed so far
-# (up to 32 MB), after which activations are carved from the heap and the heap keeps the holes between batches:
-# the raw encode of 600 Xfinity texts peaked at 777 MB with the default and 688-689 MB with a fixed threshold of
-# 128 kB or 1 MB (weights loaded: 567 MB), for the same CPU seconds (16.3 against 15.7, within this machine's
-# noise). Setting M_MMAP_THRESHOLD also stops glibc moving it. M_ARENA_MAX 2 gave 734 alone and nothing on top.
-MMAP_THRESHOLD = 1 << 20
-
-
-def return_large_blocks() -> None:
-    """Make glibc map large blocks on their own (see MMAP_THRESHOLD) for the rest of this process, which the
-    model's activations make worth it; called before the model loads. Harmless elsewhere: only blocks of a
-    megabyte or more change how they are obtained, not what a program computes."""
-    mallopt = _glibc("mallopt")
-    if mallopt is not None:
-        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)

@@ -22,6 +22,7 @@ from detector.classify.embedding import DEFAULT_MODEL_NAME, EmbeddingCache, Text
 from detector.classify.heads import Head
 from detector.classify.language import LanguageDetector
 from detector.classify.normalise import normalise_text
+from detector.classify.settings import BATCH_SIZE
 from detector.classify.symptoms import SymptomMatcher, SymptomSet
 from detector.records import Post, Verdict
 from detector.resources import bundled
@@ -49,7 +50,7 @@ def default_model_dir() -> Path:
 
 
 def shared_encoder(
-    model_path: Path | str | None = None, batch_size: int = 64, cache_path: Path | str | None = None
+    model_path: Path | str | None = None, batch_size: int = BATCH_SIZE, cache_path: Path | str | None = None
 ) -> TextEncoder:
     """One loaded encoder per model folder (and cache file) per process: loading the weights is slow."""
     key = f"{Path(model_path).resolve() if model_path is not None else ''}|{cache_path or ''}"
@@ -75,7 +76,7 @@ class EmbeddingClassifier(Classifier):
         claims: ClaimsMatcher | Path | str | None = None,
         languages: LanguageDetector | None = None,
         embedding_model: Path | str | None = None,
-        batch_size: int = 64,
+        batch_size: int = BATCH_SIZE,
         symptom_sets: Mapping[str, SymptomSet] | None = None,
     ) -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
@@ -226,7 +227,7 @@ def load_default_classifier(
     model_dir: Path | str | None = None,
     claims_path: Path | str | None = None,
     embedding_model: Path | str | None = None,
-    batch_size: int = 64,
+    batch_size: int = BATCH_SIZE,
     symptom_sets: Mapping[str, SymptomSet] | None = None,
 ) -> Classifier:
     """The pipeline's classifier: the trained heads in ``model_dir`` (default ``models/default``)."""

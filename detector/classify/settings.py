@@ -10,6 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 ClassifierKind = Literal["model", "fast", "cascade", "keywords"]
 CLASSIFIER_KINDS: tuple[str, ...] = get_args(ClassifierKind)  # the --classifier choices, listed once
 
+# Texts the encoder reads at once by default. On this project's 2-core machine, idle, the 2,500 longest Xfinity
+# tweets (sorted, as encode_raw sorts them) took 20.7 s at 16, 20.8-21.0 s at 32 and 21.4 s at 64, with peak RSS
+# 728, 757-792 and 950 MB (weights loaded: ~570 MB): small batches cost a CPU nothing once texts are sorted by
+# length, and a batch's activations are most of the memory over the weights. (Fixing glibc's mmap threshold at
+# 1 MB instead, to return activations to the OS, cut the peak as much but cost 36% more CPU: every batch's
+# tensors were mapped and faulted in afresh.)
+BATCH_SIZE = 16
+
 
 class ClassifierSettings(BaseModel):
     """Which classifier labels posts."""
@@ -32,9 +40,9 @@ class ClassifierSettings(BaseModel):
     )
     claims: Path | None = Field(None, description="TOML file of known claims to match posts against.")
     batch_size: int = Field(
-        64, ge=1, le=10_000, description="Most posts the encoder reads at once (fewer when they are long: at most "
-        "this many 256-character texts' worth of padded characters). 64 encodes as fast as 256 on a CPU once "
-        "texts are sorted by length, with a third of the memory.",
+        BATCH_SIZE, ge=1, le=10_000, description="Most posts the encoder reads at once (fewer when they are long: "
+        "at most this many 256-character texts' worth of padded characters). 16 encodes as fast as 64 on a CPU "
+        "once texts are sorted by length, with less memory for activations.",
     )
     places: bool = Field(
         True, description="Look for the places posts name (towns, provinces, place hashtags, addresses) in the "
