@@ -76,24 +76,20 @@ def _insert_event(conn: Connection, alert_id: str, at: datetime, kind: str, deta
 
 
 def _upsert_alert(conn: Connection, alert: Alert) -> None:
-    conn.execute(_alert_upsert(conn.dialect.name), _alert_row(alert))
-
-
-_ALERT_COLUMNS = (  # the keys of _alert_row, in its order
-    "id", "service", "opened_at", "updated_at", "resolved_at", "status", "severity", "peak_ratio", "peak_value",
-    "expected", "reason", "evidence", "suppressed",
-)
+    row = _alert_row(alert)
+    conn.execute(_alert_upsert(conn.dialect.name, tuple(row)), row)
 
 
 @lru_cache(maxsize=4)
-def _alert_upsert(dialect: str) -> Any:
-    """The upsert of one incident row (its values bound at execution), built once per backend: building it
-    took longer than running it (~5 ms a change), and a replay writes one per incident change."""
+def _alert_upsert(dialect: str, columns: tuple[str, ...]) -> Any:
+    """The upsert of one incident row with ``columns`` (``_alert_row``'s keys; its values bound at execution),
+    built once per backend: building it took longer than running it (~5 ms a change), and a replay writes one
+    per incident change."""
     a = schema.alerts
     stmt = insert(dialect, a)
     return stmt.on_conflict_do_update(
         index_elements=["id"],
-        set_={**{k: stmt.excluded[k] for k in _ALERT_COLUMNS if k not in ("id", "status")},
+        set_={**{k: stmt.excluded[k] for k in columns if k not in ("id", "status")},
               "status": status_keeping_ack(a, stmt)},
     )
 
